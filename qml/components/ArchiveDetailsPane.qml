@@ -1,0 +1,53 @@
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+
+// Sizes, file count, duration and host of the selected archive, from `borg info --json`.
+Pane {
+    id: pane
+    property var details
+
+    ColumnLayout {
+        anchors.fill: parent
+        spacing: 8
+
+        Label {
+            Layout.fillWidth: true
+            text: pane.details.archiveName === "" ? qsTr("Select an archive") : pane.details.archiveName
+            font.bold: true
+            wrapMode: Text.WrapAnywhere
+        }
+        BusyIndicator {
+            running: pane.details.busy
+            visible: running
+            Accessible.name: qsTr("Loading archive details")
+        }
+        ErrorBanner {
+            Layout.fillWidth: true
+            text: pane.details.errorText
+        }
+        GridLayout {
+            visible: pane.details.loaded
+            columns: 2
+            columnSpacing: 12
+            rowSpacing: 6
+            Layout.fillWidth: true
+
+            Label { text: qsTr("Created"); opacity: 0.7 }
+            Label { text: pane.details.created }
+            Label { text: qsTr("Duration"); opacity: 0.7 }
+            Label { text: pane.details.duration }
+            Label { text: qsTr("Host"); opacity: 0.7 }
+            Label { text: pane.details.hostname + " (" + pane.details.username + ")" }
+            Label { text: qsTr("Files"); opacity: 0.7 }
+            Label { text: pane.details.fileCount }
+            Label { text: qsTr("Original size"); opacity: 0.7 }
+            Label { text: pane.details.originalSize }
+            Label { text: qsTr("Compressed"); opacity: 0.7 }
+            Label { text: pane.details.compressedSize }
+            Label { text: qsTr("Deduplicated"); opacity: 0.7 }
+            Label { text: pane.details.deduplicatedSize }
+        }
+        Item { Layout.fillHeight: true }
+    }
+}

@@ -1,0 +1,104 @@
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+
+// The selected repository's archives, newest first, with busy and error states.
+Pane {
+    id: pane
+    property var model
+    property string repositoryName: ""
+    property string currentArchive: ""
+    signal archiveSelected(string name)
+
+    ColumnLayout {
+        anchors.fill: parent
+        spacing: 8
+
+        RowLayout {
+            Layout.fillWidth: true
+            Label {
+                Layout.fillWidth: true
+                text: pane.repositoryName === "" ? qsTr("Archives") : qsTr("Archives in %1").arg(pane.repositoryName)
+                font.bold: true
+                elide: Text.ElideRight
+            }
+            BusyIndicator {
+                running: pane.model.busy
+                visible: running
+                implicitWidth: 24
+                implicitHeight: 24
+                Accessible.name: qsTr("Loading archives")
+            }
+        }
+
+        ErrorBanner {
+            Layout.fillWidth: true
+            text: pane.model.errorText
+        }
+
+        Label {
+            Layout.fillWidth: true
+            visible: pane.model.busy
+            text: pane.model.statusText !== "" ? pane.model.statusText : qsTr("Asking borg for the archive list…")
+            opacity: 0.7
+            elide: Text.ElideRight
+        }
+
+        ListView {
+            id: list
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            clip: true
+            model: pane.model
+            currentIndex: -1
+            Accessible.name: qsTr("Archives")
+            ScrollBar.vertical: ScrollBar {}
+            keyNavigationEnabled: true
+            onCurrentIndexChanged: {
+                const name = pane.model.nameAt(currentIndex)
+                if (name !== "" && name !== pane.currentArchive) {
+                    pane.currentArchive = name
+                    pane.archiveSelected(name)
+                }
+            }
+            Connections {
+                target: pane.model
+                function onModelReset() { list.currentIndex = -1 }
+            }
+
+            delegate: ItemDelegate {
+                required property int index
+                required property string name
+                required property string time
+                width: ListView.view.width
+                highlighted: ListView.isCurrentItem
+                text: name
+                Accessible.name: name
+                Accessible.onPressAction: clicked()
+                contentItem: RowLayout {
+                    Label {
+                        text: time
+                        font.family: "monospace"
+                        opacity: 0.75
+                    }
+                    Label {
+                        Layout.fillWidth: true
+                        text: name
+                        elide: Text.ElideRight
+                    }
+                }
+                onClicked: {
+                    list.forceActiveFocus()
+                    list.currentIndex = index
+                }
+            }
+
+            Label {
+                anchors.centerIn: parent
+                visible: list.count === 0 && !pane.model.busy && pane.model.errorText === "" && pane.repositoryName !== ""
+                text: qsTr("This repository has no archives yet.")
+                opacity: 0.7
+            }
+        }
+    }
+}

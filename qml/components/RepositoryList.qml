@@ -1,0 +1,87 @@
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+
+// Repositories grouped by config file; a config that cannot be read shows its error.
+Pane {
+    id: pane
+    property alias model: list.model
+    signal repositorySelected(string configPath, string label)
+    padding: 0
+
+    ListView {
+        id: list
+        anchors.fill: parent
+        clip: true
+        currentIndex: -1
+        Accessible.name: qsTr("Repositories")
+        section.property: "configName"
+        section.delegate: Label {
+            required property string section
+            width: ListView.view.width
+            padding: 8
+            topPadding: 12
+            text: section
+            font.bold: true
+            elide: Text.ElideMiddle
+        }
+
+        delegate: ItemDelegate {
+            id: row
+            required property int index
+            required property string configPath
+            required property string configError
+            required property string label
+            required property string location
+            required property string kind
+            width: ListView.view.width
+            highlighted: ListView.isCurrentItem
+            enabled: configError === ""
+            text: label
+            Accessible.name: configError === "" ? label : configError
+            Accessible.onPressAction: clicked()
+            contentItem: ColumnLayout {
+                spacing: 2
+                Label {
+                    Layout.fillWidth: true
+                    visible: row.configError === ""
+                    text: row.label
+                    elide: Text.ElideRight
+                }
+                Label {
+                    Layout.fillWidth: true
+                    visible: row.configError === ""
+                    text: (row.kind === "ssh" ? qsTr("SSH") : row.kind === "local" ? qsTr("Local") : qsTr("Remote")) + " · " + row.location
+                    font.pixelSize: 11
+                    opacity: 0.7
+                    elide: Text.ElideMiddle
+                }
+                Label {
+                    Layout.fillWidth: true
+                    visible: row.configError !== ""
+                    text: row.configError
+                    color: "#c0392b"
+                    wrapMode: Text.WordWrap
+                }
+            }
+            onClicked: {
+                list.currentIndex = index
+                pane.repositorySelected(configPath, label)
+            }
+        }
+
+        // Select the first repository once the configs are read, so archives show at once.
+        onCountChanged: {
+            if (currentIndex < 0 && count > 0) {
+                for (let i = 0; i < count; ++i) {
+                    const item = itemAtIndex(i)
+                    if (item && item.configError === "") {
+                        currentIndex = i
+                        pane.repositorySelected(item.configPath, item.label)
+                        break
+                    }
+                }
+            }
+        }
+    }
+}

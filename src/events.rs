@@ -1,0 +1,34 @@
+//! What the core reports while it works, independent of any UI. The command line prints these;
+//! the window's bridge turns them into (throttled) property changes on the Qt thread.
+
+use crate::process::LogLine;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A borg or borgmatic process started (program name and action, never arguments that
+    /// could hold a secret).
+    ProcessStarted { program: String, action: String },
+    /// One parsed line of borg's or borgmatic's `--log-json` output.
+    Line(LogLine),
+    /// The process ended with this exit code (None when killed by a signal).
+    ProcessFinished { code: Option<i32> },
+}
+
+/// Receives events. Implementations must be cheap and must not block: the process layer calls
+/// them from the task that drains the process's output.
+pub trait EventSink: Send + Sync {
+    fn emit(&self, event: Event);
+}
+
+/// A sink that drops everything, for callers that only want the result.
+pub struct Discard;
+
+impl EventSink for Discard {
+    fn emit(&self, _event: Event) {}
+}
+
+impl<F: Fn(Event) + Send + Sync> EventSink for F {
+    fn emit(&self, event: Event) {
+        self(event)
+    }
+}

@@ -1,0 +1,246 @@
+//! `ArchiveListModel`: the selected repository's archives, newest first, loaded from borg
+//! through borgmatic in the background.
+
+#[cxx_qt::bridge]
+pub mod qobject {
+    unsafe extern "C++" {
+        // Declared as a plain C++ type: a `C++Qt` declaration would emit upcast helpers
+        // once per bridge and collide at link time.
+        include!(<QtCore/QAbstractListModel>);
+        type QAbstractListModel;
+        include!("cxx-qt-lib/qhash.h");
+        type QHash_i32_QByteArray = cxx_qt_lib::QHash<cxx_qt_lib::QHashPair_i32_QByteArray>;
+        include!("cxx-qt-lib/qvariant.h");
+        type QVariant = cxx_qt_lib::QVariant;
+        include!("cxx-qt-lib/qmodelindex.h");
+        type QModelIndex = cxx_qt_lib::QModelIndex;
+        include!("cxx-qt-lib/qstring.h");
+        type QString = cxx_qt_lib::QString;
+    }
+
+    #[auto_cxx_name]
+    extern "RustQt" {
+        #[qobject]
+        #[base = QAbstractListModel]
+        #[qml_element]
+        #[qproperty(bool, busy)]
+        #[qproperty(QString, error_text)]
+        #[qproperty(QString, error_kind)]
+        #[qproperty(QString, status_text)]
+        #[qproperty(QString, config_path)]
+        #[qproperty(QString, repository)]
+        type ArchiveListModel = super::ArchiveListRust;
+
+        /// Shows the archives of `repository` (label or path) in the config at `config_path`.
+        #[qinvokable]
+        fn load(self: Pin<&mut ArchiveListModel>, config_path: &QString, repository: &QString);
+
+        /// Loads the current repository again.
+        #[qinvokable]
+        fn refresh(self: Pin<&mut ArchiveListModel>);
+
+        /// The archive name at `row`, or an empty string.
+        #[qinvokable]
+        fn name_at(self: &ArchiveListModel, row: i32) -> QString;
+    }
+
+    impl cxx_qt::Threading for ArchiveListModel {}
+
+    #[auto_cxx_name]
+    unsafe extern "RustQt" {
+        #[inherit]
+        #[cxx_name = "beginResetModel"]
+        unsafe fn begin_reset_model(self: Pin<&mut ArchiveListModel>);
+        #[inherit]
+        #[cxx_name = "endResetModel"]
+        unsafe fn end_reset_model(self: Pin<&mut ArchiveListModel>);
+
+        #[qinvokable]
+        #[cxx_override]
+        fn data(self: &ArchiveListModel, index: &QModelIndex, role: i32) -> QVariant;
+        #[qinvokable]
+        #[cxx_override]
+        #[cxx_name = "roleNames"]
+        fn role_names(self: &ArchiveListModel) -> QHash_i32_QByteArray;
+        #[qinvokable]
+        #[cxx_override]
+        #[cxx_name = "rowCount"]
+        fn row_count(self: &ArchiveListModel, parent: &QModelIndex) -> i32;
+    }
+}
+
+use crate::gui::list_rows::{self, Row};
+use crate::gui::runtime;
+use crate::gui::throttle::{Throttle, UI_INTERVAL};
+use core::pin::Pin;
+use cxx_qt::{CxxQtType, Threading};
+use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant};
+use kastell::config::BorgmaticConfig;
+use kastell::events::Event;
+use kastell::process::{FailureKind, LogLine, ProcessError};
+use kastell::repository::{list_archives, Archive};
+use kastell::units::format_borg_time;
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+impl Row for Archive {
+    const ROLES: &'static [&'static str] = &["name", "time", "isoTime", "archiveId"];
+
+    fn value(&self, role: usize) -> QVariant {
+        let text = match role {
+            0 => self.name.clone(),
+            1 => format_borg_time(&self.time),
+            2 => self.time.clone(),
+            _ => self.id.clone(),
+        };
+        QVariant::from(&QString::from(&text))
+    }
+}
+
+#[derive(Default)]
+pub struct ArchiveListRust {
+    busy: bool,
+    error_text: QString,
+    error_kind: QString,
+    status_text: QString,
+    config_path: QString,
+    repository: QString,
+    rows: Vec<Archive>,
+    /// Cancels the load in flight when another repository is picked.
+    in_flight: Option<CancellationToken>,
+    /// Results of a superseded load are dropped by comparing this.
+    generation: u64,
+}
+
+/// A short word QML can switch on, so pages can offer the right next step.
+pub fn failure_kind_name(error: &ProcessError) -> &'static str {
+    match error {
+        ProcessError::ToolMissing { .. }
+        | ProcessError::ToolTooOld { .. }
+        | ProcessError::ToolUnsupported { .. } => "tool",
+        ProcessError::Cancelled => "cancelled",
+        ProcessError::Failed(f) => match f.kind {
+            FailureKind::PassphraseWrong | FailureKind::NoPassphrase => "passphrase",
+            FailureKind::RepositoryDoesNotExist => "missing",
+            FailureKind::LockTimeout => "locked",
+            FailureKind::HostUnreachable
+            | FailureKind::ConnectionClosed
+            | FailureKind::PathNotAllowed => "unreachable",
+            _ => "other",
+        },
+        _ => "other",
+    }
+}
+
+impl qobject::ArchiveListModel {
+    pub fn load(mut self: Pin<&mut Self>, config_path: &QString, repository: &QString) {
+        self.as_mut().set_config_path(config_path.clone());
+        self.as_mut().set_repository(repository.clone());
+        self.refresh();
+    }
+
+    pub fn refresh(mut self: Pin<&mut Self>) {
+        if let Some(previous) = self.as_mut().rust_mut().in_flight.take() {
+            previous.cancel();
+        }
+        let cancel = CancellationToken::new();
+        let generation = self.generation + 1;
+        {
+            let mut state = self.as_mut().rust_mut();
+            state.generation = generation;
+            state.in_flight = Some(cancel.clone());
+        }
+        self.as_mut().set_error_text(QString::default());
+        self.as_mut().set_error_kind(QString::default());
+        self.as_mut().set_status_text(QString::default());
+        self.as_mut().replace_rows(Vec::new());
+        let config_path = PathBuf::from(self.config_path.to_string());
+        let repository = self.repository.to_string();
+        if repository.is_empty() {
+            self.set_busy(false);
+            return;
+        }
+        self.as_mut().set_busy(true);
+
+        let qt_thread = self.qt_thread();
+        runtime::spawn(async move {
+            let status_thread = qt_thread.clone();
+            let throttle = Throttle::new(UI_INTERVAL);
+            // borgmatic's progress lines become the status text, at most ~10 times a second.
+            let sink = move |event: Event| {
+                if let Event::Line(line @ LogLine::Message { .. }) = event {
+                    if throttle.ready() {
+                        let text = QString::from(&line.text());
+                        let _ = status_thread.queue(move |obj| {
+                            if obj.generation == generation {
+                                obj.set_status_text(text);
+                            }
+                        });
+                    }
+                }
+            };
+            let result = match BorgmaticConfig::load(&config_path) {
+                Ok(cfg) => match cfg.repository(&repository) {
+                    Some(repo) => list_archives(&cfg, repo, &sink, &cancel)
+                        .await
+                        .map_err(|e| {
+                            (
+                                e.user_message(Some(repo.display_name())),
+                                failure_kind_name(&e),
+                            )
+                        }),
+                    None => Err((
+                        format!("The config has no repository “{repository}”."),
+                        "other",
+                    )),
+                },
+                Err(e) => Err((e.to_string(), "config")),
+            };
+            let _ = qt_thread.queue(move |mut obj| {
+                if obj.generation != generation {
+                    return;
+                }
+                match result {
+                    Ok(archives) => obj.as_mut().replace_rows(archives),
+                    Err((message, kind)) if kind != "cancelled" => {
+                        obj.as_mut().set_error_text(QString::from(&message));
+                        obj.as_mut().set_error_kind(QString::from(kind));
+                    }
+                    Err(_) => {}
+                }
+                obj.as_mut().set_status_text(QString::default());
+                obj.as_mut().rust_mut().in_flight = None;
+                obj.set_busy(false);
+            });
+        });
+    }
+
+    pub fn name_at(&self, row: i32) -> QString {
+        usize::try_from(row)
+            .ok()
+            .and_then(|r| self.rows.get(r))
+            .map(|a| QString::from(&a.name))
+            .unwrap_or_default()
+    }
+
+    fn replace_rows(mut self: Pin<&mut Self>, rows: Vec<Archive>) {
+        // SAFETY: begin/end reset always come in pairs here.
+        unsafe {
+            self.as_mut().begin_reset_model();
+            self.as_mut().rust_mut().rows = rows;
+            self.as_mut().end_reset_model();
+        }
+    }
+
+    fn data(&self, index: &QModelIndex, role: i32) -> QVariant {
+        list_rows::data(&self.rows, index, role)
+    }
+
+    fn role_names(&self) -> QHash<QHashPair_i32_QByteArray> {
+        list_rows::role_names::<Archive>()
+    }
+
+    fn row_count(&self, _parent: &QModelIndex) -> i32 {
+        list_rows::row_count(&self.rows)
+    }
+}

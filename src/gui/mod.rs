@@ -1,0 +1,47 @@
+//! The window: a thin cxx-qt bridge (one file per QObject in `bridge/`) over the Qt-free core,
+//! and the QML in `qml/`.
+
+pub mod bridge;
+mod list_rows;
+mod runtime;
+mod throttle;
+
+use cxx_qt_lib::{QGuiApplication, QQmlApplicationEngine, QQuickStyle, QString, QUrl};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Runs the Qt event loop on the main thread; async work goes to `runtime`.
+pub fn run(runtime: tokio::runtime::Runtime, config: Option<PathBuf>) -> ExitCode {
+    runtime::install(runtime.handle().clone());
+    bridge::repository_list::set_startup_config(config);
+
+    // Plasma picks its own style (org.kde.desktop) through the platform theme; elsewhere
+    // Fusion looks native enough and supports everything the pages use.
+    let on_plasma = std::env::var("XDG_CURRENT_DESKTOP")
+        .map(|d| d.split(':').any(|p| p.eq_ignore_ascii_case("KDE")))
+        .unwrap_or(false);
+    if !on_plasma && std::env::var_os("QT_QUICK_CONTROLS_STYLE").is_none() {
+        QQuickStyle::set_style(&QString::from("Fusion"));
+    }
+
+    let mut app = QGuiApplication::new();
+    QGuiApplication::set_desktop_file_name(&QString::from("org.kde.kastell"));
+    if let Some(mut app) = app.as_mut() {
+        app.as_mut().set_application_name(&QString::from("kastell"));
+        app.as_mut()
+            .set_application_display_name(&QString::from("Kastell"));
+    }
+    let mut engine = QQmlApplicationEngine::new();
+    if let Some(engine) = engine.as_mut() {
+        engine.load(&QUrl::from("qrc:/qt/qml/org/kde/kastell/qml/Main.qml"));
+    }
+    let code = match app.as_mut() {
+        Some(app) => app.exec(),
+        None => 1,
+    };
+    // Outstanding borg calls are dropped with the runtime; their processes are killed
+    // (kill_on_drop) rather than left running.
+    drop(engine);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    ExitCode::from(code.clamp(0, 255) as u8)
+}

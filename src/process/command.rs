@@ -1,0 +1,137 @@
+//! Argument builders. Secrets never go into arguments: the passphrase travels over a pipe
+//! (`BORG_PASSPHRASE_FD`), or borgmatic gets it from its own config.
+
+use super::tools::Tools;
+use crate::config::Secret;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+/// A fully built process call, ready for [`super::run`].
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub env: Vec<(OsString, OsString)>,
+    /// Handed to borg through `BORG_PASSPHRASE_FD`.
+    pub passphrase: Option<Secret>,
+    /// A short name for events and logs, e.g. `borgmatic repo-list`.
+    pub label: String,
+}
+
+/// `borgmatic --config FILE --log-json ACTION [--repository LABEL] [ARGS...]`.
+#[derive(Debug, Clone)]
+pub struct BorgmaticCommand {
+    config: PathBuf,
+    action: String,
+    repository: Option<String>,
+    action_args: Vec<OsString>,
+}
+
+impl BorgmaticCommand {
+    pub fn new(config: &Path, action: &str) -> Self {
+        BorgmaticCommand {
+            config: config.to_path_buf(),
+            action: action.to_string(),
+            repository: None,
+            action_args: Vec::new(),
+        }
+    }
+
+    /// Limit the action to one repository (by label, or by path when it has none).
+    pub fn repository(mut self, label_or_path: &str) -> Self {
+        self.repository = Some(label_or_path.to_string());
+        self
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.action_args.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    pub fn invocation(self, tools: &Tools) -> Invocation {
+        let mut args: Vec<OsString> = vec![
+            "--config".into(),
+            self.config.into_os_string(),
+            "--log-json".into(),
+            self.action.clone().into(),
+        ];
+        if let Some(repo) = self.repository {
+            args.push("--repository".into());
+            args.push(repo.into());
+        }
+        args.extend(self.action_args);
+        Invocation {
+            program: tools.borgmatic.path.clone(),
+            args,
+            env: path_with_borg(tools),
+            passphrase: None,
+            label: format!("borgmatic {}", self.action),
+        }
+    }
+}
+
+/// `borg --log-json ACTION ARGS...`, for what borgmatic has no action for.
+#[derive(Debug, Clone)]
+pub struct BorgCommand {
+    action: String,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    passphrase: Option<Secret>,
+}
+
+impl BorgCommand {
+    pub fn new(action: &str) -> Self {
+        BorgCommand {
+            action: action.to_string(),
+            args: Vec::new(),
+            env: Vec::new(),
+            passphrase: None,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.env
+            .push((key.as_ref().to_os_string(), value.as_ref().to_os_string()));
+        self
+    }
+
+    pub fn passphrase(mut self, passphrase: Secret) -> Self {
+        self.passphrase = Some(passphrase);
+        self
+    }
+
+    pub fn invocation(self, tools: &Tools) -> Invocation {
+        let mut args: Vec<OsString> = vec!["--log-json".into(), self.action.clone().into()];
+        args.extend(self.args);
+        let mut env = path_with_borg(tools);
+        env.extend(self.env);
+        Invocation {
+            program: tools.borg.path.clone(),
+            args,
+            env,
+            passphrase: self.passphrase,
+            label: format!("borg {}", self.action),
+        }
+    }
+}
+
+/// borgmatic runs `borg` from PATH (unless the config sets `local_path`); make sure that is
+/// the borg Kastell checked, even when a desktop session's PATH lacks its folder.
+fn path_with_borg(tools: &Tools) -> Vec<(OsString, OsString)> {
+    let Some(dir) = tools.borg.path.parent() else {
+        return Vec::new();
+    };
+    let mut paths = vec![dir.to_path_buf()];
+    if let Some(existing) = std::env::var_os("PATH") {
+        paths.extend(std::env::split_paths(&existing));
+    }
+    match std::env::join_paths(paths) {
+        Ok(joined) => vec![("PATH".into(), joined)],
+        Err(_) => Vec::new(),
+    }
+}

@@ -1,0 +1,162 @@
+//! Repository-level reads through borgmatic, so `ssh_command`, passcommands, credentials and
+//! `remote_path` behave exactly as they do in the user's scheduled runs.
+
+use crate::config::{BorgmaticConfig, RepositoryConfig};
+use crate::events::EventSink;
+use crate::process::{run, BorgmaticCommand, ProcessError, Tools};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+/// One archive in a repository's listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Archive {
+    /// The repository's label, or its path when it has none.
+    pub repository: String,
+    pub name: String,
+    /// borg's ISO time (local, microseconds), as `borg list --json` gives it.
+    pub time: String,
+    pub id: String,
+}
+
+/// What `borg info --json` says about one archive.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ArchiveInfo {
+    pub name: String,
+    pub id: String,
+    pub start: String,
+    pub end: String,
+    pub duration_seconds: f64,
+    pub hostname: String,
+    pub username: String,
+    pub original_size: u64,
+    pub compressed_size: u64,
+    pub deduplicated_size: u64,
+    pub file_count: u64,
+}
+
+#[derive(Deserialize)]
+struct RepoListEntry {
+    #[serde(default)]
+    archives: Vec<RawArchive>,
+}
+
+#[derive(Deserialize)]
+struct RawArchive {
+    name: String,
+    #[serde(default)]
+    time: Option<String>,
+    #[serde(default)]
+    start: Option<String>,
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct InfoEntry {
+    #[serde(default)]
+    archives: Vec<RawInfoArchive>,
+}
+
+#[derive(Deserialize)]
+struct RawInfoArchive {
+    name: String,
+    id: String,
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    end: String,
+    #[serde(default)]
+    duration: f64,
+    #[serde(default)]
+    hostname: String,
+    #[serde(default)]
+    username: String,
+    stats: RawStats,
+}
+
+#[derive(Deserialize)]
+struct RawStats {
+    original_size: u64,
+    compressed_size: u64,
+    deduplicated_size: u64,
+    nfiles: u64,
+}
+
+fn parse_json<T: for<'de> Deserialize<'de>>(
+    program: &str,
+    stdout: &[u8],
+) -> Result<T, ProcessError> {
+    serde_json::from_slice(stdout).map_err(|e| ProcessError::BadOutput {
+        program: program.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// The repository's archives, newest first.
+pub async fn list_archives(
+    config: &BorgmaticConfig,
+    repository: &RepositoryConfig,
+    sink: &dyn EventSink,
+    cancel: &CancellationToken,
+) -> Result<Vec<Archive>, ProcessError> {
+    let tools = Tools::detect().await?;
+    let invocation = BorgmaticCommand::new(&config.path, tools.repo_list_action())
+        .repository(repository.label.as_deref().unwrap_or(&repository.path))
+        .arg("--json")
+        .invocation(&tools);
+    let done = run(invocation, sink, cancel).await?.into_result()?;
+    let entries: Vec<RepoListEntry> = parse_json("borgmatic", &done.stdout)?;
+    let name = repository.display_name().to_string();
+    let mut archives: Vec<Archive> = entries
+        .into_iter()
+        .flat_map(|e| e.archives)
+        .map(|a| Archive {
+            repository: name.clone(),
+            time: a.time.or(a.start).unwrap_or_default(),
+            name: a.name,
+            id: a.id,
+        })
+        .collect();
+    // ISO timestamps sort as text; ties fall back to the name so the order is stable.
+    archives.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| b.name.cmp(&a.name)));
+    Ok(archives)
+}
+
+/// `borg info --json` for one archive, through borgmatic.
+pub async fn archive_info(
+    config: &BorgmaticConfig,
+    repository: &RepositoryConfig,
+    archive: &str,
+    sink: &dyn EventSink,
+    cancel: &CancellationToken,
+) -> Result<ArchiveInfo, ProcessError> {
+    let tools = Tools::detect().await?;
+    let invocation = BorgmaticCommand::new(&config.path, "info")
+        .repository(repository.label.as_deref().unwrap_or(&repository.path))
+        .arg("--archive")
+        .arg(archive)
+        .arg("--json")
+        .invocation(&tools);
+    let done = run(invocation, sink, cancel).await?.into_result()?;
+    let entries: Vec<InfoEntry> = parse_json("borgmatic", &done.stdout)?;
+    let raw = entries
+        .into_iter()
+        .flat_map(|e| e.archives)
+        .next()
+        .ok_or_else(|| ProcessError::BadOutput {
+            program: "borgmatic info".into(),
+            detail: format!("no archive named {archive} in the answer"),
+        })?;
+    Ok(ArchiveInfo {
+        name: raw.name,
+        id: raw.id,
+        start: raw.start,
+        end: raw.end,
+        duration_seconds: raw.duration,
+        hostname: raw.hostname,
+        username: raw.username,
+        original_size: raw.stats.original_size,
+        compressed_size: raw.stats.compressed_size,
+        deduplicated_size: raw.stats.deduplicated_size,
+        file_count: raw.stats.nfiles,
+    })
+}
