@@ -7,3 +7,8 @@ pub mod events;
 pub mod process;
 pub mod repository;
 pub mod units;
+
+/// The window (cxx-qt bridge + QML). It lives in the library so that every target linking
+/// the crate also links the Rust side of the C++ glue that cxx-qt-build adds to each link.
+#[cfg(feature = "gui")]
+pub mod gui;

@@ -4,9 +4,6 @@ use clap::Parser;
 use kastell::cli::Cli;
 use std::process::ExitCode;
 
-#[cfg(feature = "gui")]
-mod gui;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // One tokio runtime for the whole process, started here; the Qt event loop (when there is
@@ -31,7 +28,7 @@ fn main() -> ExitCode {
 
 #[cfg(feature = "gui")]
 fn open_window(runtime: tokio::runtime::Runtime, config: Option<std::path::PathBuf>) -> ExitCode {
-    gui::run(runtime, config)
+    kastell::gui::run(runtime, config)
 }
 
 #[cfg(not(feature = "gui"))]

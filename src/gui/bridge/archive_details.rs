@@ -43,14 +43,14 @@ pub mod qobject {
 }
 
 use super::archive_list::failure_kind_name;
+use crate::config::BorgmaticConfig;
+use crate::events::Discard;
 use crate::gui::runtime;
+use crate::repository::{archive_info, ArchiveInfo};
+use crate::units::{format_borg_time, format_bytes, format_duration};
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
 use cxx_qt_lib::QString;
-use kastell::config::BorgmaticConfig;
-use kastell::events::Discard;
-use kastell::repository::{archive_info, ArchiveInfo};
-use kastell::units::{format_borg_time, format_bytes, format_duration};
 use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 

@@ -69,17 +69,17 @@ pub mod qobject {
     }
 }
 
+use crate::config::BorgmaticConfig;
+use crate::events::Event;
 use crate::gui::list_rows::{self, Row};
 use crate::gui::runtime;
 use crate::gui::throttle::{Throttle, UI_INTERVAL};
+use crate::process::{FailureKind, LogLine, ProcessError};
+use crate::repository::{list_archives, Archive};
+use crate::units::format_borg_time;
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
 use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant};
-use kastell::config::BorgmaticConfig;
-use kastell::events::Event;
-use kastell::process::{FailureKind, LogLine, ProcessError};
-use kastell::repository::{list_archives, Archive};
-use kastell::units::format_borg_time;
 use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 

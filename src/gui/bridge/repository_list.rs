@@ -54,11 +54,11 @@ pub mod qobject {
     }
 }
 
+use crate::config::{discover_configs, BorgmaticConfig, RepositoryKind};
 use crate::gui::list_rows::{self, Row};
 use core::pin::Pin;
 use cxx_qt::CxxQtType;
 use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant};
-use kastell::config::{discover_configs, BorgmaticConfig, RepositoryKind};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 

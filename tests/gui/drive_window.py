@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+"""Drives Kastell's real window under Xvfb through AT-SPI, as an assistive tool would.
+
+Run inside `dbus-run-session`. Starts the accessibility bus, Xvfb and Kastell, then runs the
+steps given on the command line against the accessibility tree:
+
+  --expect NAME        wait until an element named NAME is showing
+  --expect_contains T  wait until an element whose name contains T is showing
+  --press NAME         press the element named NAME (AT-SPI "Press"/"Click" action)
+  --shot FILE          save a screenshot of the window to FILE
+
+Steps run in order. Exit status 0 means every step passed; the reason is printed otherwise.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+import pyatspi
+
+TIMEOUT = float(os.environ.get("KASTELL_GUI_TIMEOUT", "90"))
+
+
+class Step(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        namespace.steps.append((self.dest, values))
+
+
+def start_xvfb():
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-nolisten", "tcp", "-screen", "0", "1280x800x24"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    number = b""
+    while not number.endswith(b"\n"):
+        chunk = os.read(read_fd, 16)
+        if not chunk:
+            raise SystemExit("Xvfb did not start")
+        number += chunk
+    os.close(read_fd)
+    return xvfb, ":" + number.decode().strip()
+
+
+def find_app():
+    desktop = pyatspi.Registry.getDesktop(0)
+    for app in desktop:
+        if app is not None and app.name and "kastell" in app.name.lower():
+            return app
+    return None
+
+
+def walk(node, depth=0):
+    if node is None or depth > 60:
+        return
+    yield node
+    try:
+        children = list(node)
+    except Exception:
+        return
+    for child in children:
+        yield from walk(child, depth + 1)
+
+
+def showing(node):
+    try:
+        return node.getState().contains(pyatspi.STATE_SHOWING)
+    except Exception:
+        return False
+
+
+def find(name, partial=False):
+    app = find_app()
+    if app is None:
+        return None
+    for node in walk(app):
+        try:
+            matches = name in node.name if partial else node.name == name
+            if matches and showing(node):
+                return node
+        except Exception:
+            continue
+    return None
+
+
+def wait_for(name, partial=False):
+    deadline = time.time() + TIMEOUT
+    while time.time() < deadline:
+        node = find(name, partial)
+        if node is not None:
+            return node
+        time.sleep(0.3)
+    raise SystemExit(f"FAIL: nothing named {name!r} appeared within {TIMEOUT:.0f} s\n" + dump())
+
+
+def dump():
+    app = find_app()
+    if app is None:
+        return "(Kastell is not on the accessibility bus)"
+    lines = []
+    for node in walk(app):
+        try:
+            if node.name:
+                lines.append(f"  {node.getRoleName()}: {node.name}")
+        except Exception:
+            pass
+    return "visible names:\n" + "\n".join(lines[:200])
+
+
+def press(name):
+    node = wait_for(name)
+    action = node.queryAction()
+    for i in range(action.nActions):
+        if action.getName(i) in ("press", "click", "Press", "Click"):
+            action.doAction(i)
+            return
+    raise SystemExit(f"FAIL: {name!r} has no press action")
+
+
+def screenshot(display, path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    time.sleep(0.8)  # let the last frame render
+    window = subprocess.run(
+        ["xdotool", "search", "--onlyvisible", "--name", "^Kastell$"], env={**os.environ, "DISPLAY": display},
+        capture_output=True, text=True,
+    ).stdout.split()
+    target = window[0] if window else "root"
+    subprocess.run(["import", "-window", target, path], env={**os.environ, "DISPLAY": display}, check=True)
+    print(f"screenshot: {path}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--app", required=True)
+    parser.add_argument("--arg", action="append", default=[])
+    parser.set_defaults(steps=[])
+    for step in ("expect", "expect_contains", "press", "shot"):
+        parser.add_argument("--" + step, dest=step, action=Step)
+    args = parser.parse_args()
+
+    launcher = subprocess.Popen(["/usr/libexec/at-spi-bus-launcher", "--launch-immediately"])
+    xvfb, display = start_xvfb()
+    env = {
+        **os.environ,
+        "DISPLAY": display,
+        "QT_LINUX_ACCESSIBILITY_ALWAYS_ON": "1",
+        "QT_ACCESSIBILITY": "1",
+        "QT_QPA_PLATFORM": "xcb",
+    }
+    log = open(os.environ.get("KASTELL_GUI_LOG", os.devnull), "w")
+    app = subprocess.Popen([args.app] + args.arg, env=env, stdout=log, stderr=log)
+    try:
+        for kind, value in args.steps:
+            if app.poll() is not None:
+                raise SystemExit(f"FAIL: Kastell exited with {app.returncode}")
+            if kind == "expect":
+                wait_for(value)
+                print(f"ok: {value!r} is showing")
+            elif kind == "expect_contains":
+                wait_for(value, partial=True)
+                print(f"ok: something containing {value!r} is showing")
+            elif kind == "press":
+                press(value)
+                print(f"ok: pressed {value!r}")
+            elif kind == "shot":
+                screenshot(display, value)
+    finally:
+        app.terminate()
+        try:
+            app.wait(10)
+        except subprocess.TimeoutExpired:
+            app.kill()
+        xvfb.terminate()
+        launcher.terminate()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

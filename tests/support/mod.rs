@@ -1,0 +1,324 @@
+//! Real components for integration tests: a test HOME, a "NAS" (sshd on 127.0.0.1 whose only
+//! key is forced to `borg serve --restrict-to-path`), and repositories made by real borgmatic.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PASSPHRASE: &str = "correct horse battery staple seven words";
+
+/// Finds a tool as Kastell does (PATH, then `make setup`'s cache).
+pub fn tool(name: &str) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(Path::new(&home).join(".local/bin"));
+        dirs.push(Path::new(&home).join(".cache/kastell-tools/bin"));
+    }
+    dirs.into_iter()
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} is not installed: run `make setup-test` first"))
+}
+
+pub fn kastell_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_kastell"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// sshd on 127.0.0.1 with a forced `borg serve --restrict-to-path` key: the seed's NAS.
+pub struct Nas {
+    pub port: u16,
+    pub serve_dir: PathBuf,
+    pub client_key: PathBuf,
+    config: PathBuf,
+    child: Option<Child>,
+}
+
+impl Nas {
+    pub fn start(dir: &Path, borg: &Path) -> Nas {
+        let serve_dir = dir.join("nas");
+        std::fs::create_dir_all(&serve_dir).expect("nas dir");
+        let host_key = dir.join("ssh_host_ed25519_key");
+        let client_key = dir.join("client_ed25519");
+        for key in [&host_key, &client_key] {
+            run_ok(
+                Command::new("ssh-keygen")
+                    .args(["-q", "-t", "ed25519", "-N", "", "-C", "kastell-test", "-f"])
+                    .arg(key),
+            );
+        }
+        let public = std::fs::read_to_string(client_key.with_extension("pub")).expect("pub key");
+        let authorized = dir.join("authorized_keys");
+        std::fs::write(
+            &authorized,
+            format!(
+                "command=\"{} serve --restrict-to-path {}\",restrict {}",
+                borg.display(),
+                serve_dir.display(),
+                public.trim()
+            ),
+        )
+        .expect("authorized_keys");
+        let port = free_port();
+        let config = dir.join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "ListenAddress 127.0.0.1\nPort {port}\nHostKey {}\nAuthorizedKeysFile {}\n\
+                 PidFile {}\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 StrictModes no\nPermitRootLogin prohibit-password\nLogLevel ERROR\n",
+                host_key.display(),
+                authorized.display(),
+                dir.join("sshd.pid").display()
+            ),
+        )
+        .expect("sshd_config");
+        // sshd insists on its privilege separation directory when started as root.
+        if nix_is_root() {
+            let _ = std::fs::create_dir_all("/run/sshd");
+            let _ = std::fs::set_permissions("/run/sshd", std::fs::Permissions::from_mode(0o755));
+        }
+        let mut nas = Nas {
+            port,
+            serve_dir,
+            client_key,
+            config,
+            child: None,
+        };
+        nas.resume();
+        nas
+    }
+
+    /// Starts sshd (again) on the same port.
+    pub fn resume(&mut self) {
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sshd (install openssh-server: make setup-test)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "sshd did not start on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops sshd, as a NAS that is switched off.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn ssh_command(&self) -> String {
+        format!(
+            "ssh -i {} -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+            self.client_key.display()
+        )
+    }
+
+    pub fn repo_url(&self, name: &str) -> String {
+        format!(
+            "ssh://{}@127.0.0.1:{}{}",
+            whoami(),
+            self.port,
+            self.serve_dir.join(name).display()
+        )
+    }
+}
+
+impl Drop for Nas {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn nix_is_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
+
+fn whoami() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| {
+            Command::new("id")
+                .arg("-un")
+                .output()
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        })
+        .unwrap_or_else(|| "root".into())
+}
+
+/// A test HOME with a seed-like config: two repositories, `local` (a path) and `nas`
+/// (ssh:// to the loopback NAS), keyfile-blake2 as in the seed, and archives made by borgmatic.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub home: PathBuf,
+    pub config: PathBuf,
+    pub source: PathBuf,
+    pub local_repo: PathBuf,
+    pub nas: Nas,
+    pub borg: PathBuf,
+    pub borgmatic: PathBuf,
+}
+
+impl Fixture {
+    /// Two repositories with `archives` archives each.
+    pub fn new(archives: usize) -> Fixture {
+        let dir = tempfile::Builder::new()
+            .prefix("kastell-test-")
+            .tempdir()
+            .expect("temp dir");
+        let borg = tool("borg");
+        let borgmatic = tool("borgmatic");
+        let home = dir.path().join("home");
+        let source = home.join("Documents");
+        std::fs::create_dir_all(&source).expect("source dir");
+        std::fs::write(source.join("notes.txt"), "remember the keyfile\n").expect("file");
+        std::fs::write(source.join("große Datei.bin"), vec![7u8; 200_000]).expect("file");
+        std::fs::create_dir_all(home.join(".config/borgmatic")).expect("config dir");
+        let nas = Nas::start(dir.path(), &borg);
+        let local_repo = dir.path().join("local-repo");
+        let config = home.join(".config/borgmatic/user.yaml");
+        let yaml = format!(
+            "# User data backup (test)\n\
+             source_directories:\n    - {source}\n\n\
+             repositories:\n    - path: {local}\n      label: local\n    - path: {nas}\n      label: nas\n\n\
+             encryption_passphrase: \"{PASSPHRASE}\"\n\
+             ssh_command: {ssh}\n\
+             archive_name_format: 'home-{{now:%Y-%m-%dT%H:%M:%S.%f}}'\n\
+             compression: zstd\n\
+             keep_daily: 7\n",
+            source = source.display(),
+            local = local_repo.display(),
+            nas = nas.repo_url("repo"),
+            ssh = nas.ssh_command(),
+        );
+        std::fs::write(&config, yaml).expect("config");
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let fixture = Fixture {
+            home,
+            config,
+            source,
+            local_repo,
+            nas,
+            borg,
+            borgmatic,
+            dir,
+        };
+        run_ok(&mut fixture.borgmatic_cmd(&["repo-create", "--encryption", "keyfile-blake2"]));
+        for _ in 0..archives {
+            run_ok(&mut fixture.borgmatic_cmd(&["create"]));
+        }
+        fixture
+    }
+
+    /// Environment for every process of this fixture: its own HOME and caches.
+    pub fn envs(&self) -> Vec<(String, String)> {
+        let path = format!(
+            "{}:{}",
+            self.borg
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        vec![
+            ("HOME".into(), self.home.display().to_string()),
+            (
+                "XDG_CONFIG_HOME".into(),
+                self.home.join(".config").display().to_string(),
+            ),
+            (
+                "XDG_CACHE_HOME".into(),
+                self.home.join(".cache").display().to_string(),
+            ),
+            (
+                "XDG_STATE_HOME".into(),
+                self.home.join(".local/state").display().to_string(),
+            ),
+            ("PATH".into(), path),
+            ("KASTELL_BORG".into(), self.borg.display().to_string()),
+            (
+                "KASTELL_BORGMATIC".into(),
+                self.borgmatic.display().to_string(),
+            ),
+        ]
+    }
+
+    pub fn borgmatic_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.borgmatic);
+        cmd.arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .envs(self.envs())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Plain borg, as the reference the tests compare Kastell with.
+    pub fn borg_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.borg);
+        cmd.args(args)
+            .envs(self.envs())
+            .env("BORG_PASSPHRASE", PASSPHRASE)
+            .env("BORG_RSH", self.nas.ssh_command())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn kastell(&self, args: &[&str]) -> Output {
+        Command::new(kastell_bin())
+            .args(args)
+            .envs(self.envs())
+            .stdin(Stdio::null())
+            .output()
+            .expect("kastell runs")
+    }
+
+    /// A copy of the config with one line replaced, for fault tests.
+    pub fn config_variant(&self, name: &str, from: &str, to: &str) -> PathBuf {
+        let text = std::fs::read_to_string(&self.config).expect("config");
+        assert!(text.contains(from), "config has no {from:?}");
+        let path = self.config.with_file_name(name);
+        std::fs::write(&path, text.replace(from, to)).expect("variant");
+        path
+    }
+
+    pub fn nas_repo_url(&self) -> String {
+        self.nas.repo_url("repo")
+    }
+}
