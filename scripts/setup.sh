@@ -18,7 +18,7 @@ BORG_VERSION="${KASTELL_BORG_VERSION:-1.4.5}"
 BORGMATIC_VERSION="${KASTELL_BORGMATIC_VERSION:-2.1.10}"
 
 build_pkgs=(
-  build-essential pkg-config lld
+  build-essential pkg-config lld make curl ca-certificates
   qt6-base-dev qt6-base-dev-tools qt6-declarative-dev qt6-declarative-dev-tools qt6-qpa-plugins
   qml6-module-qtqml qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
   qml6-module-qtquick-templates qml6-module-qtquick-window qml6-module-qtqml-workerscript
@@ -30,7 +30,7 @@ build_pkgs=(
 )
 test_pkgs=(
   openssh-server xvfb xauth dbus dbus-x11 at-spi2-core python3-pyatspi imagemagick xdotool x11-utils
-  gnome-keyring libsecret-tools dunst libnotify-bin desktop-file-utils appstream
+  gnome-keyring libsecret-tools dunst libnotify-bin desktop-file-utils appstream borgbackup
   fonts-dejavu-core
 )
 

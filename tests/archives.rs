@@ -296,3 +296,25 @@ fn missing_or_old_tools_and_old_schema_configs_are_named() {
         stderr(&out)
     );
 }
+
+/// Debian 12 ships borg 1.2.4; Kastell must keep working with it (repositories made, served
+/// and read by 1.2.4, with borgmatic 2 on top). Skipped where apt's borg is not installed.
+#[test]
+fn archives_listing_works_with_debian_borg_1_2() {
+    let apt_borg = std::path::PathBuf::from("/usr/bin/borg");
+    let version = std::process::Command::new(&apt_borg).arg("--version").output();
+    let Ok(version) = version else {
+        eprintln!("skipped: /usr/bin/borg (apt's borgbackup) is not installed");
+        return;
+    };
+    let version = String::from_utf8_lossy(&version.stdout).to_string();
+    if !version.starts_with("borg 1.2") {
+        eprintln!("skipped: /usr/bin/borg is {version}");
+        return;
+    }
+    let fx = Fixture::with_borg(2, apt_borg);
+    let all = json(&fx.kastell(&["archives", "--config", &fx.config.to_string_lossy(), "--json"]));
+    assert_eq!(kastell_listing(&all, "local"), borg_listing(&fx, &fx.local_repo.to_string_lossy()));
+    assert_eq!(kastell_listing(&all, "nas"), borg_listing(&fx, &fx.nas_repo_url()));
+    assert_eq!(all.as_array().map(Vec::len), Some(4));
+}

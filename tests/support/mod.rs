@@ -196,13 +196,17 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    /// Two repositories with `archives` archives each.
+    /// Two repositories with `archives` archives each, made by the borg on PATH.
     pub fn new(archives: usize) -> Fixture {
+        Fixture::with_borg(archives, tool("borg"))
+    }
+
+    /// The same, made and served by a given borg binary (e.g. apt's 1.2.4).
+    pub fn with_borg(archives: usize, borg: PathBuf) -> Fixture {
         let dir = tempfile::Builder::new()
             .prefix("kastell-test-")
             .tempdir()
             .expect("temp dir");
-        let borg = tool("borg");
         let borgmatic = tool("borgmatic");
         let home = dir.path().join("home");
         let source = home.join("Documents");

@@ -1,0 +1,35 @@
+# Convenience targets; the scripts do the work so they also run where make is not installed.
+PREFIX ?= $(HOME)/.local
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+BIN ?= $(TARGET_DIR)/release/kastell
+
+.PHONY: run test setup setup-test build install uninstall
+
+run:
+	scripts/run.sh
+
+test:
+	scripts/test.sh
+
+setup:
+	scripts/setup.sh
+
+setup-test:
+	scripts/setup.sh --test
+
+build:
+	cargo build --release
+
+# XDG layout under PREFIX (default ~/.local): binary, launcher, AppStream metainfo, icon.
+install:
+	@test -x "$(BIN)" || cargo build --release
+	install -Dm755 "$(BIN)" "$(DESTDIR)$(PREFIX)/bin/kastell"
+	install -Dm644 desktop/org.kde.kastell.desktop "$(DESTDIR)$(PREFIX)/share/applications/org.kde.kastell.desktop"
+	install -Dm644 desktop/org.kde.kastell.metainfo.xml "$(DESTDIR)$(PREFIX)/share/metainfo/org.kde.kastell.metainfo.xml"
+	install -Dm644 icons/org.kde.kastell.svg "$(DESTDIR)$(PREFIX)/share/icons/hicolor/scalable/apps/org.kde.kastell.svg"
+
+uninstall:
+	rm -f "$(DESTDIR)$(PREFIX)/bin/kastell" \
+	      "$(DESTDIR)$(PREFIX)/share/applications/org.kde.kastell.desktop" \
+	      "$(DESTDIR)$(PREFIX)/share/metainfo/org.kde.kastell.metainfo.xml" \
+	      "$(DESTDIR)$(PREFIX)/share/icons/hicolor/scalable/apps/org.kde.kastell.svg"
