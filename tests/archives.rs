@@ -302,7 +302,9 @@ fn missing_or_old_tools_and_old_schema_configs_are_named() {
 #[test]
 fn archives_listing_works_with_debian_borg_1_2() {
     let apt_borg = std::path::PathBuf::from("/usr/bin/borg");
-    let version = std::process::Command::new(&apt_borg).arg("--version").output();
+    let version = std::process::Command::new(&apt_borg)
+        .arg("--version")
+        .output();
     let Ok(version) = version else {
         eprintln!("skipped: /usr/bin/borg (apt's borgbackup) is not installed");
         return;
@@ -313,8 +315,19 @@ fn archives_listing_works_with_debian_borg_1_2() {
         return;
     }
     let fx = Fixture::with_borg(2, apt_borg);
-    let all = json(&fx.kastell(&["archives", "--config", &fx.config.to_string_lossy(), "--json"]));
-    assert_eq!(kastell_listing(&all, "local"), borg_listing(&fx, &fx.local_repo.to_string_lossy()));
-    assert_eq!(kastell_listing(&all, "nas"), borg_listing(&fx, &fx.nas_repo_url()));
+    let all = json(&fx.kastell(&[
+        "archives",
+        "--config",
+        &fx.config.to_string_lossy(),
+        "--json",
+    ]));
+    assert_eq!(
+        kastell_listing(&all, "local"),
+        borg_listing(&fx, &fx.local_repo.to_string_lossy())
+    );
+    assert_eq!(
+        kastell_listing(&all, "nas"),
+        borg_listing(&fx, &fx.nas_repo_url())
+    );
     assert_eq!(all.as_array().map(Vec::len), Some(4));
 }

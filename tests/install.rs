@@ -4,8 +4,14 @@ use std::path::Path;
 use std::process::Command;
 
 fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e} (run `make setup-test`)"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (run `make setup-test`)"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{cmd:?} failed:\n{text}");
     text
 }
@@ -29,9 +35,17 @@ fn make_install_puts_binary_launcher_metainfo_and_icon_in_xdg_places() {
     }
     let help = run(Command::new(prefix.path().join("bin/kastell")).arg("--help"));
     assert!(help.contains("archives"), "{help}");
-    run(Command::new("desktop-file-validate").arg(prefix.path().join("share/applications/org.kde.kastell.desktop")));
+    run(Command::new("desktop-file-validate").arg(
+        prefix
+            .path()
+            .join("share/applications/org.kde.kastell.desktop"),
+    ));
     let report = run(Command::new("appstreamcli")
         .args(["validate", "--no-net"])
-        .arg(prefix.path().join("share/metainfo/org.kde.kastell.metainfo.xml")));
+        .arg(
+            prefix
+                .path()
+                .join("share/metainfo/org.kde.kastell.metainfo.xml"),
+        ));
     assert!(report.contains("Validation was successful"), "{report}");
 }
