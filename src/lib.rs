@@ -4,8 +4,10 @@
 pub mod cli;
 pub mod config;
 pub mod events;
+pub mod passphrase;
 pub mod process;
 pub mod repository;
+pub mod secrets;
 pub mod units;
 
 /// The window (cxx-qt bridge + QML). It lives in the library so that every target linking

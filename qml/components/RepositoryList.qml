@@ -6,7 +6,13 @@ import QtQuick.Layouts
 Pane {
     id: pane
     property alias model: list.model
+    property string selectedConfig: ""
+    property string selectedLabel: ""
     signal repositorySelected(string configPath, string label)
+    onRepositorySelected: (configPath, label) => {
+        selectedConfig = configPath
+        selectedLabel = label
+    }
     padding: 0
 
     ListView {
@@ -70,18 +76,31 @@ Pane {
             }
         }
 
-        // Select the first repository once the configs are read, so archives show at once.
-        onCountChanged: {
-            if (currentIndex < 0 && count > 0) {
-                for (let i = 0; i < count; ++i) {
-                    const item = itemAtIndex(i)
-                    if (item && item.configError === "") {
-                        currentIndex = i
-                        pane.repositorySelected(item.configPath, item.label)
-                        break
-                    }
+        // Keep the selected repository across a reload (Refresh); otherwise select the first
+        // readable one, so archives show at once.
+        function restoreSelection() {
+            let fallback = -1
+            for (let i = 0; i < count; ++i) {
+                const item = itemAtIndex(i)
+                if (!item || item.configError !== "")
+                    continue
+                if (fallback < 0)
+                    fallback = i
+                if (item.configPath === pane.selectedConfig && item.label === pane.selectedLabel) {
+                    currentIndex = i
+                    return
                 }
             }
+            currentIndex = fallback
+            if (fallback >= 0) {
+                const item = itemAtIndex(fallback)
+                pane.repositorySelected(item.configPath, item.label)
+            }
+        }
+        onCountChanged: Qt.callLater(restoreSelection)
+        Connections {
+            target: list.model
+            function onModelReset() { Qt.callLater(list.restoreSelection) }
         }
     }
 }

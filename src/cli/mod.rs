@@ -2,6 +2,7 @@
 //! built on the same core; scheduled runs and the passcommand use it.
 
 mod archives;
+mod configure;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -44,6 +45,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List or edit `exclude_patterns` (comments and layout of the file are kept).
+    Excludes {
+        #[command(subcommand)]
+        action: ExcludesAction,
+    },
+    /// Check a config file.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Keep the repository passphrase in the wallet (Secret Service / KWallet).
+    Passphrase {
+        #[command(subcommand)]
+        action: PassphraseAction,
+    },
     /// Show one archive's details: sizes, file count, duration, host.
     Info {
         #[arg(long, value_name = "FILE")]
@@ -55,6 +71,65 @@ pub enum Command {
         archive: String,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExcludesAction {
+    /// Print the config's exclude patterns, one a line.
+    List {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Add a pattern (borgmatic's `exclude_patterns`, borg's `fm:` style by default).
+    Add {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        pattern: String,
+    },
+    /// Remove a pattern.
+    Remove {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        pattern: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Parse the config (errors with line and column) and run `borgmatic config validate`.
+    Validate {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PassphraseAction {
+    /// Store a passphrase (read from standard input, never from the command line).
+    Store {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Print the stored passphrase (what `encryption_passcommand` runs).
+    Get {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Remove the stored passphrase from the wallet.
+    Forget {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Move the config's plaintext encryption_passphrase into the wallet, verified with borg.
+    ToWallet {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// The reverse: write the wallet's passphrase back into the config and forget the entry.
+    FromWallet {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
     },
 }
 
@@ -74,6 +149,27 @@ pub async fn run(command: Command) -> ExitCode {
             repository,
             json,
         } => archives::archives(&config, repository.as_deref(), json, &cancel).await,
+        Command::Excludes { action } => match action {
+            ExcludesAction::List { config } => configure::excludes_list(&config),
+            ExcludesAction::Add { config, pattern } => {
+                configure::excludes_edit(&config, &pattern, true)
+            }
+            ExcludesAction::Remove { config, pattern } => {
+                configure::excludes_edit(&config, &pattern, false)
+            }
+        },
+        Command::Config {
+            action: ConfigAction::Validate { config },
+        } => configure::validate(&config),
+        Command::Passphrase { action } => match action {
+            PassphraseAction::Store { config } => configure::passphrase_store(&config),
+            PassphraseAction::Get { config } => configure::passphrase_get(&config),
+            PassphraseAction::Forget { config } => configure::passphrase_forget(&config),
+            PassphraseAction::ToWallet { config } => configure::passphrase_to_wallet(&config).await,
+            PassphraseAction::FromWallet { config } => {
+                configure::passphrase_from_wallet(&config).await
+            }
+        },
         Command::Info {
             config,
             repository,

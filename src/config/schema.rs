@@ -185,6 +185,12 @@ impl BorgmaticConfig {
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
         let value: Value = serde_norway::from_str(text).map_err(|e| syntax_error(path, &e))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let value = resolve_includes(value, base, 0).map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        let value = interpolate_constants(value);
         let mapping = match value {
             Value::Mapping(m) => m,
             Value::Null => Mapping::new(),
@@ -265,6 +271,124 @@ impl BorgmaticConfig {
     }
 }
 
+/// How deep `!include` may nest before Kastell assumes a loop.
+const MAX_INCLUDE_DEPTH: usize = 8;
+
+/// Resolves borgmatic's `!include FILE` (relative to the including file) and `<<:` merges, so
+/// Kastell reads the same values borgmatic does. Other tags are dropped, keeping their value.
+fn resolve_includes(value: Value, base: &Path, depth: usize) -> Result<Value, String> {
+    match value {
+        Value::Tagged(tagged) => {
+            let tagged = *tagged;
+            if tagged.tag == "!include" || tagged.tag == "include" {
+                let Value::String(file) = &tagged.value else {
+                    return Err("!include needs a file name".into());
+                };
+                if depth >= MAX_INCLUDE_DEPTH {
+                    return Err(format!("!include {file}: includes nest too deep (a loop?)"));
+                }
+                let path = base.join(expand_tilde(file));
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("!include {}: {e}", path.display()))?;
+                let included: Value = serde_norway::from_str(&text)
+                    .map_err(|e| format!("!include {}: {e}", path.display()))?;
+                resolve_includes(included, path.parent().unwrap_or(base), depth + 1)
+            } else {
+                resolve_includes(tagged.value, base, depth)
+            }
+        }
+        Value::Sequence(items) => items
+            .into_iter()
+            .map(|v| resolve_includes(v, base, depth))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Sequence),
+        Value::Mapping(map) => {
+            let mut own = Mapping::new();
+            let mut merged: Vec<Value> = Vec::new();
+            for (key, value) in map {
+                let value = resolve_includes(value, base, depth)?;
+                if key.as_str() == Some("<<") {
+                    match value {
+                        Value::Sequence(list) => merged.extend(list),
+                        other => merged.push(other),
+                    }
+                } else {
+                    own.insert(key, value);
+                }
+            }
+            // Keys written in this file win over merged ones, as in borgmatic.
+            for source in merged {
+                if let Value::Mapping(source) = source {
+                    for (k, v) in source {
+                        if !own.contains_key(&k) {
+                            own.insert(k, v);
+                        }
+                    }
+                }
+            }
+            Ok(Value::Mapping(own))
+        }
+        other => Ok(other),
+    }
+}
+
+fn expand_tilde(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), dirs::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// borgmatic replaces `{name}` in string values with `constants: {name: ...}`.
+fn interpolate_constants(value: Value) -> Value {
+    let Value::Mapping(map) = &value else {
+        return value;
+    };
+    let Some(Value::Mapping(constants)) = map.get("constants") else {
+        return value;
+    };
+    let pairs: Vec<(String, String)> = constants
+        .iter()
+        .filter_map(|(k, v)| {
+            let k = k.as_str()?.to_string();
+            let v = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => return None,
+            };
+            Some((k, v))
+        })
+        .collect();
+    fn apply(value: Value, pairs: &[(String, String)]) -> Value {
+        match value {
+            Value::String(mut s) => {
+                for (k, v) in pairs {
+                    s = s.replace(&format!("{{{k}}}"), v);
+                }
+                Value::String(s)
+            }
+            Value::Sequence(items) => {
+                Value::Sequence(items.into_iter().map(|v| apply(v, pairs)).collect())
+            }
+            Value::Mapping(map) => Value::Mapping(
+                map.into_iter()
+                    .map(|(k, v)| {
+                        let v = if k.as_str() == Some("constants") {
+                            v
+                        } else {
+                            apply(v, pairs)
+                        };
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+    apply(value, &pairs)
+}
+
 fn syntax_error(path: &Path, e: &serde_norway::Error) -> ConfigError {
     let (line, column) = e
         .location()
@@ -339,6 +463,33 @@ mod tests {
         let text = err.to_string();
         assert!(matches!(err, ConfigError::OldSchema { .. }));
         assert!(text.contains("location, storage"), "{text}");
+    }
+
+    #[test]
+    fn includes_merges_and_constants_resolve_as_borgmatic_does() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("common.yaml"),
+            "compression: lz4\nkeep_daily: 3\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("sources.yaml"), "- /home/a\n- /home/b\n").unwrap();
+        let path = dir.path().join("main.yaml");
+        std::fs::write(
+            &path,
+            "<<: !include common.yaml\nconstants:\n    host: nas\ncompression: zstd\nsource_directories: !include sources.yaml\nrepositories:\n    - path: ssh://{host}/./r\n      label: '{host}'\n",
+        )
+        .unwrap();
+        let cfg = BorgmaticConfig::load(&path).unwrap();
+        assert_eq!(
+            cfg.compression.as_deref(),
+            Some("zstd"),
+            "own keys win over merged ones"
+        );
+        assert!(cfg.other.contains_key("keep_daily"));
+        assert_eq!(cfg.source_directories, ["/home/a", "/home/b"]);
+        assert_eq!(cfg.repositories[0].path, "ssh://nas/./r");
+        assert_eq!(cfg.repositories[0].label.as_deref(), Some("nas"));
     }
 
     #[test]

@@ -11,4 +11,4 @@ pub use command::{BorgCommand, BorgmaticCommand, Invocation};
 pub use error::{BorgFailure, FailureKind, ProcessError};
 pub use logjson::{parse_line, LogLevel, LogLine};
 pub use runner::{run, Completed, CANCEL_GRACE};
-pub use tools::{Tool, ToolInfo, Tools, Version};
+pub use tools::{locate, Tool, ToolInfo, Tools, Version};

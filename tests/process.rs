@@ -1,0 +1,124 @@
+//! The process layer against real borg: the passphrase over a pipe, and a clean cancel.
+
+mod support;
+
+use kastell::config::Secret;
+use kastell::events::{Discard, Event};
+use kastell::process::{BorgCommand, FailureKind, Invocation, LogLine, ProcessError, Tools};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::Fixture;
+use tokio_util::sync::CancellationToken;
+
+/// Kastell's tools, found as the fixture found them (the same for every test here).
+async fn tools(fx: &Fixture) -> Tools {
+    std::env::set_var("KASTELL_BORG", &fx.borg);
+    std::env::set_var("KASTELL_BORGMATIC", &fx.borgmatic);
+    Tools::detect().await.expect("borg and borgmatic")
+}
+
+/// A borg call in the fixture's HOME (where its keyfile lives).
+fn in_fixture(fx: &Fixture, command: BorgCommand, tools: &Tools) -> Invocation {
+    let mut invocation = command.invocation(tools);
+    invocation
+        .env
+        .extend(fx.envs().into_iter().map(|(k, v)| (k.into(), v.into())));
+    invocation
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passphrase_reaches_borg_through_a_pipe_and_a_wrong_one_is_typed() {
+    let fx = Fixture::new(1);
+    let tools = tools(&fx).await;
+    let repo = fx.local_repo.to_string_lossy().to_string();
+
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let seen = lines.clone();
+    let sink = move |e: Event| {
+        if let Event::Line(l) = e {
+            seen.lock().expect("lock").push(l);
+        }
+    };
+    let ok = kastell::process::run(
+        in_fixture(
+            &fx,
+            BorgCommand::new("list")
+                .arg("--json")
+                .arg(&repo)
+                .passphrase(Secret::new(support::PASSPHRASE)),
+            &tools,
+        ),
+        &sink,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("runs")
+    .into_result()
+    .expect("borg list with the passphrase from the pipe");
+    let listing: serde_json::Value = serde_json::from_slice(&ok.stdout).expect("json");
+    assert_eq!(listing["archives"].as_array().map(Vec::len), Some(1));
+    // The passphrase is in no line borg printed.
+    assert!(lines
+        .lock()
+        .expect("lock")
+        .iter()
+        .all(|l: &LogLine| !l.text().contains(support::PASSPHRASE)));
+
+    let wrong = kastell::process::run(
+        in_fixture(
+            &fx,
+            BorgCommand::new("list")
+                .arg(&repo)
+                .passphrase(Secret::new("wrong")),
+            &tools,
+        ),
+        &Discard,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("runs")
+    .into_result()
+    .expect_err("wrong passphrase fails");
+    assert_eq!(wrong.failure_kind(), Some(FailureKind::PassphraseWrong));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_borg_with_sigint_and_it_releases_its_lock() {
+    let fx = Fixture::new(0);
+    let tools = tools(&fx).await;
+    let repo = fx.local_repo.to_string_lossy().to_string();
+    let cancel = CancellationToken::new();
+    let lock = fx.local_repo.join("lock.exclusive");
+
+    let canceller = cancel.clone();
+    let lock_seen = lock.clone();
+    let watcher = tokio::spawn(async move {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !lock_seen.exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        canceller.cancel();
+    });
+    let started = Instant::now();
+    let result = kastell::process::run(
+        in_fixture(
+            &fx,
+            BorgCommand::new("with-lock")
+                .arg(&repo)
+                .arg("sleep")
+                .arg("120")
+                .passphrase(Secret::new(support::PASSPHRASE)),
+            &tools,
+        ),
+        &Discard,
+        &cancel,
+    )
+    .await;
+    watcher.await.expect("watcher");
+    assert!(matches!(result, Err(ProcessError::Cancelled)), "{result:?}");
+    assert!(
+        started.elapsed() < kastell::process::CANCEL_GRACE,
+        "SIGINT alone stopped it, before any escalation"
+    );
+    assert!(!lock.exists(), "borg removed its lock on the way out");
+}
