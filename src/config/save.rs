@@ -80,13 +80,12 @@ pub fn write_config(path: &Path, text: &str) -> Result<SaveOutcome, SaveError> {
         .map(|m| m.permissions().mode() & 0o7777)
         .unwrap_or(0o600);
 
-    let temp = dir.join(format!(
-        ".{}.kastell-{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    remove_stale_temp_files(dir, &name);
+    let temp = dir.join(format!(".{name}.kastell-{}.tmp", std::process::id()));
     let _ = std::fs::remove_file(&temp);
     let result = (|| {
         let mut file: File = OpenOptions::new()
@@ -132,6 +131,30 @@ pub fn write_config(path: &Path, text: &str) -> Result<SaveOutcome, SaveError> {
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// Temp files left by a save that was killed (their process is gone).
+fn remove_stale_temp_files(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.kastell-");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file
+            .strip_prefix(&prefix)
+            .and_then(|r| r.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let alive = pid
+            .parse::<i32>()
+            .ok()
+            .is_some_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok());
+        if !alive {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Replaces `FILE.bak` with the current file atomically (a hard link renamed into place; a

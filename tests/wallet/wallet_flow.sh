@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs inside `dbus-run-session` (started by tests/wallet.rs) with a real gnome-keyring as the
+# Secret Service. Expects KASTELL, BORGMATIC, CFG and PASSPHRASE in the environment.
+set -uo pipefail
+fail() { echo "FAIL: $*"; exit 1; }
+eval "$(printf '%s' test-login | gnome-keyring-daemon --unlock --components=secrets)"
+export GNOME_KEYRING_CONTROL
+cp "$CFG" "$CFG.orig"
+comments() { grep -E '^\s*#' "$1"; }
+
+"$KASTELL" passphrase to-wallet --config "$CFG" || fail "to-wallet"
+grep -qF "$PASSPHRASE" "$CFG" && fail "the plaintext passphrase is still in the config"
+grep -q "^encryption_passcommand: .*kastell.* passphrase get --config " "$CFG" || fail "no passcommand: $(cat "$CFG")"
+diff <(comments "$CFG.orig") <(comments "$CFG") || fail "comments changed"
+echo "ok: passphrase moved into the wallet, comments unchanged"
+
+stored=$(secret-tool lookup service org.kde.kastell username "borgmatic:$(realpath "$CFG")")
+[ "$stored" = "$PASSPHRASE" ] || fail "the wallet holds something else"
+echo "ok: secret-tool reads the passphrase Kastell stored"
+
+"$BORGMATIC" --config "$CFG" create || fail "headless borgmatic create with the passcommand"
+echo "ok: headless borgmatic create works with the passcommand"
+
+"$KASTELL" passphrase from-wallet --config "$CFG" || fail "from-wallet"
+grep -qF "encryption_passphrase: $PASSPHRASE" "$CFG" || grep -qF "encryption_passphrase: '$PASSPHRASE'" "$CFG" \
+  || grep -qF "encryption_passphrase: \"$PASSPHRASE\"" "$CFG" || fail "from-wallet did not restore the passphrase: $(grep encryption_ "$CFG")"
+secret-tool lookup service org.kde.kastell username "borgmatic:$(realpath "$CFG")" >/dev/null && fail "the wallet entry survived from-wallet"
+echo "ok: from-wallet restores the plaintext passphrase and forgets the entry"
+
+"$KASTELL" passphrase to-wallet --config "$CFG" || fail "to-wallet again"
+gdbus call --session --dest org.freedesktop.secrets --object-path /org/freedesktop/secrets \
+  --method org.freedesktop.Secret.Service.Lock "['/org/freedesktop/secrets/collection/login']" >/dev/null \
+  || fail "could not lock the collection"
+out=$(timeout 60 "$KASTELL" passphrase get --config "$CFG" 2>&1) && fail "get succeeded on a locked wallet"
+case "$out" in
+  *"wallet is locked"*) ;;
+  *) fail "unclear message for a locked wallet: $out" ;;
+esac
+case "$out" in *"$PASSPHRASE"*) fail "passphrase printed" ;; esac
+echo "ok: a locked wallet gives a clear message: ${out%%(*}"
