@@ -28,6 +28,13 @@ ApplicationWindow {
                 font.bold: true
                 font.pixelSize: 16
             }
+            TabBar {
+                id: tabs
+                visible: repositories.configCount > 0
+                Layout.leftMargin: 24
+                TabButton { text: qsTr("Archives"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 0 }
+                TabButton { text: qsTr("Settings"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 1 }
+            }
             Item { Layout.fillWidth: true }
             ToolButton {
                 id: refreshButton
@@ -45,13 +52,17 @@ ApplicationWindow {
 
     StackLayout {
         anchors.fill: parent
-        currentIndex: repositories.configCount === 0 ? 0 : 1
+        currentIndex: repositories.configCount === 0 ? 0 : 1 + tabs.currentIndex
 
         EmptyStatePage {}
 
         OverviewPage {
             id: overview
             repositories: repositories
+        }
+
+        SettingsPage {
+            configPath: overview.configPath
         }
     }
 }

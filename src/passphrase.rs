@@ -109,26 +109,30 @@ pub struct MoveReport {
 /// repository opens with the new config; otherwise the file is untouched and the wallet entry
 /// removed again.
 pub async fn to_wallet(config: &Path, kastell: &Path) -> Result<MoveReport, PassphraseError> {
-    let mut doc = ConfigDocument::load(config)?;
-    let cfg = doc.config()?;
-    let Some(passphrase) = cfg.encryption_passphrase.clone() else {
-        return Err(PassphraseError::Refused(match cfg.encryption_passcommand {
-            Some(cmd) if secrets::is_kastell_passcommand(&cmd) => "the passphrase is already kept in the wallet".into(),
-            Some(_) => "this config gets its passphrase from its own encryption_passcommand; nothing to move".into(),
-            None => "this config has no encryption_passphrase to move".into(),
-        }));
+    // The syntax tree is not Send: build the new text first, keeping none of it across awaits.
+    let (original, new_text, passphrase) = {
+        let mut doc = ConfigDocument::load(config)?;
+        let cfg = doc.config()?;
+        let Some(passphrase) = cfg.encryption_passphrase.clone() else {
+            return Err(PassphraseError::Refused(match cfg.encryption_passcommand {
+                Some(cmd) if secrets::is_kastell_passcommand(&cmd) => "the passphrase is already kept in the wallet".into(),
+                Some(_) => "this config gets its passphrase from its own encryption_passcommand; nothing to move".into(),
+                None => "this config has no encryption_passphrase to move".into(),
+            }));
+        };
+        let command = secrets::passcommand(kastell, config);
+        doc.replace_key(
+            "encryption_passphrase",
+            "encryption_passcommand",
+            Scalar::Str(command),
+        )?;
+        (doc.original().to_string(), doc.text(), passphrase)
     };
-    let command = secrets::passcommand(kastell, config);
-    doc.replace_key(
-        "encryption_passphrase",
-        "encryption_passcommand",
-        Scalar::Str(command),
-    )?;
 
     let stored = passphrase.clone();
     let path = config.to_path_buf();
     run_blocking(move || secrets::store(&path, &stored)).await??;
-    let checks = verify_each_repository(config, &doc.text()).await?;
+    let checks = verify_each_repository(config, &new_text).await?;
     if !checks.iter().any(|c| c.result.is_ok()) {
         let path = config.to_path_buf();
         let _ = run_blocking(move || secrets::forget(&path)).await;
@@ -138,7 +142,7 @@ pub async fn to_wallet(config: &Path, kastell: &Path) -> Result<MoveReport, Pass
             details.join("\n")
         )));
     }
-    let outcome = save(&doc)?;
+    let outcome = save(&ConfigDocument::edited(config, &original, &new_text)?)?;
     Ok(MoveReport {
         checks,
         backup: outcome.backup,
@@ -148,8 +152,7 @@ pub async fn to_wallet(config: &Path, kastell: &Path) -> Result<MoveReport, Pass
 /// The reverse: writes the wallet's passphrase back as `encryption_passphrase` (plaintext, as
 /// the user asked) and removes the wallet entry.
 pub async fn from_wallet(config: &Path) -> Result<Option<PathBuf>, PassphraseError> {
-    let mut doc = ConfigDocument::load(config)?;
-    let cfg = doc.config()?;
+    let cfg = ConfigDocument::load(config)?.config()?;
     match &cfg.encryption_passcommand {
         Some(cmd) if secrets::is_kastell_passcommand(cmd) => {}
         _ => {
@@ -160,12 +163,15 @@ pub async fn from_wallet(config: &Path) -> Result<Option<PathBuf>, PassphraseErr
     }
     let path = config.to_path_buf();
     let passphrase: Secret = run_blocking(move || secrets::get(&path)).await??;
-    doc.replace_key(
-        "encryption_passcommand",
-        "encryption_passphrase",
-        Scalar::Str(passphrase.expose().to_string()),
-    )?;
-    let outcome = save(&doc)?;
+    let outcome = {
+        let mut doc = ConfigDocument::load(config)?;
+        doc.replace_key(
+            "encryption_passcommand",
+            "encryption_passphrase",
+            Scalar::Str(passphrase.expose().to_string()),
+        )?;
+        save(&doc)?
+    };
     let path = config.to_path_buf();
     run_blocking(move || secrets::forget(&path)).await??;
     Ok(outcome.backup)

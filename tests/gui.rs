@@ -15,6 +15,16 @@ fn artifacts() -> PathBuf {
 
 /// Runs `tests/gui/drive_window.py` with these steps; returns its output, failing with it.
 fn drive(fx: &Fixture, app_args: &[&str], steps: &[(&str, String)], log_name: &str) -> String {
+    drive_env(fx, app_args, steps, log_name, &[])
+}
+
+fn drive_env(
+    fx: &Fixture,
+    app_args: &[&str],
+    steps: &[(&str, String)],
+    log_name: &str,
+    extra_env: &[(&str, &str)],
+) -> String {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/gui/drive_window.py");
     let runtime_dir = fx.dir.path().join("run");
     std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
@@ -37,7 +47,8 @@ fn drive(fx: &Fixture, app_args: &[&str], steps: &[(&str, String)], log_name: &s
     }
     cmd.envs(fx.envs())
         .env("XDG_RUNTIME_DIR", &runtime_dir)
-        .env("KASTELL_GUI_LOG", artifacts().join(log_name));
+        .env("KASTELL_GUI_LOG", artifacts().join(log_name))
+        .envs(extra_env.iter().copied());
     let out = cmd
         .output()
         .expect("dbus-run-session and python3-pyatspi (make setup-test)");
@@ -139,4 +150,125 @@ fn window_shows_an_unreachable_nas_in_plain_words() {
         ],
         "window-unreachable.log",
     );
+}
+
+/// The seed's `user.yaml`, pointed at the fixture's repositories.
+fn seed_config(fx: &Fixture) -> String {
+    let seed = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed-user.yaml"),
+    )
+    .expect("seed");
+    let replace = |text: String, from: &str, to: &str| {
+        assert!(text.contains(from), "seed has {from:?}");
+        text.replace(from, to)
+    };
+    let mut text = replace(
+        seed,
+        "    - ~/\n",
+        &format!("    - {}\n", fx.source.display()),
+    );
+    text = replace(
+        text,
+        "ssh://borg-backup@nas.yourdomain.net/volume1/BorgBackup/{user}-{hostname}",
+        &fx.local_repo.display().to_string(),
+    );
+    text = replace(
+        text,
+        "ssh://borg-backup@lighthouse-nas.yourdomain.net/volume1/BorgBackup/{user}-{hostname}",
+        &fx.nas_repo_url(),
+    );
+    text = replace(
+        text,
+        "your seven word diceware passphrase here",
+        support::PASSPHRASE,
+    );
+    let ssh_line = text
+        .lines()
+        .find(|l| l.starts_with("ssh_command:"))
+        .expect("ssh_command")
+        .to_string();
+    replace(
+        text,
+        &ssh_line,
+        &format!("ssh_command: {}", fx.nas.ssh_command()),
+    )
+}
+
+fn comment_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.trim_start().starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn settings_page_edits_the_seed_config_losslessly_and_moves_the_passphrase_to_the_wallet() {
+    let fx = Fixture::new(1);
+    let seed = seed_config(&fx);
+    std::fs::write(&fx.config, &seed).expect("config");
+    let config = fx.config.display().to_string();
+    let steps = vec![
+        ("expect", "local-nas".to_string()),
+        ("press", "Settings".to_string()),
+        ("expect", "Keep the passphrase in KWallet".to_string()),
+        ("type", "Daily archives=14".to_string()),
+        ("expect", "● Unsaved changes".to_string()),
+        ("type", "Compression=zstd,99".to_string()),
+        ("expect_contains", "zstd[,1-22]".to_string()),
+        ("type", "Compression=zstd,6".to_string()),
+        (
+            "shot",
+            artifacts()
+                .join("settings-unsaved.png")
+                .display()
+                .to_string(),
+        ),
+        ("press", "Save".to_string()),
+        (
+            "expect_contains",
+            "Saved. The previous version is in".to_string(),
+        ),
+        ("press", "Keep the passphrase in KWallet".to_string()),
+        (
+            "expect_contains",
+            "The passphrase is now kept in the wallet".to_string(),
+        ),
+        (
+            "shot",
+            artifacts().join("settings-saved.png").display().to_string(),
+        ),
+        // Headless, plain borgmatic on the same session bus: the passcommand asks the wallet.
+        (
+            "run",
+            format!("{} --config {config} create", fx.borgmatic.display()),
+        ),
+    ];
+    drive_with_keyring(&fx, &steps, "settings.log");
+
+    let after = std::fs::read_to_string(&fx.config).expect("config");
+    assert_eq!(
+        comment_lines(&seed),
+        comment_lines(&after),
+        "every comment kept"
+    );
+    assert!(after.contains("\nkeep_daily: 14\n"), "{after}");
+    assert!(after.contains("\ncompression: zstd,6\n"), "{after}");
+    assert!(
+        !after.contains(support::PASSPHRASE),
+        "no plaintext passphrase left"
+    );
+    assert!(after.contains("encryption_passcommand: "), "{after}");
+    let out = fx
+        .borg_cmd(&["list", "--short", &fx.local_repo.to_string_lossy()])
+        .output()
+        .expect("borg");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        2,
+        "the headless backup ran"
+    );
+}
+
+fn drive_with_keyring(fx: &Fixture, steps: &[(&str, String)], log: &str) -> String {
+    drive_env(fx, &[], steps, log, &[("KASTELL_GUI_KEYRING", "1")])
 }

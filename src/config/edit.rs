@@ -80,6 +80,14 @@ impl ConfigDocument {
         })
     }
 
+    /// `current` as edited text whose file held `original` when it was read (so `save` can
+    /// tell an outside change from the user's own).
+    pub fn edited(path: &Path, original: &str, current: &str) -> Result<Self, ConfigError> {
+        let mut doc = Self::parse(path, current)?;
+        doc.original = original.to_string();
+        Ok(doc)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

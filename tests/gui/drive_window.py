@@ -8,6 +8,10 @@ steps given on the command line against the accessibility tree:
   --expect_contains T  wait until an element whose name contains T is showing
   --press NAME         press the element named NAME (AT-SPI "Press"/"Click" action)
   --shot FILE          save a screenshot of the window to FILE
+  --type NAME=TEXT     click the field named NAME, replace its text with TEXT, press Tab
+  --run COMMAND        run a shell command in the same session (fails the test if it fails)
+
+With KASTELL_GUI_KEYRING=1 a gnome-keyring Secret Service is started, unlocked, on the bus.
 
 Steps run in order. Exit status 0 means every step passed; the reason is printed otherwise.
 """
@@ -73,13 +77,18 @@ def showing(node):
         return False
 
 
-def find(name, partial=False):
+EDITABLE_ROLES = ("text", "entry", "password text", "editbar")
+
+
+def find(name, partial=False, editable=False):
     app = find_app()
     if app is None:
         return None
     for node in walk(app):
         try:
             matches = name in node.name if partial else node.name == name
+            if editable and matches:
+                matches = node.getRoleName() in EDITABLE_ROLES
             if matches and showing(node):
                 return node
         except Exception:
@@ -87,10 +96,10 @@ def find(name, partial=False):
     return None
 
 
-def wait_for(name, partial=False):
+def wait_for(name, partial=False, editable=False):
     deadline = time.time() + TIMEOUT
     while time.time() < deadline:
-        node = find(name, partial)
+        node = find(name, partial, editable)
         if node is not None:
             return node
         time.sleep(0.3)
@@ -121,6 +130,32 @@ def press(name):
     raise SystemExit(f"FAIL: {name!r} has no press action")
 
 
+def type_into(display, spec):
+    name, text = spec.split("=", 1)
+    node = wait_for(name, editable=True)
+    ext = node.queryComponent().getExtents(pyatspi.DESKTOP_COORDS)
+    x, y = ext.x + min(ext.width // 2, 40), ext.y + ext.height // 2
+    env = {**os.environ, "DISPLAY": display}
+    subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"], env=env, check=True)
+    time.sleep(0.2)
+    subprocess.run(["xdotool", "key", "ctrl+a"], env=env, check=True)
+    subprocess.run(["xdotool", "type", "--delay", "20", text], env=env, check=True)
+    subprocess.run(["xdotool", "key", "Tab"], env=env, check=True)
+    time.sleep(0.3)
+
+
+def start_keyring(env):
+    out = subprocess.run(
+        ["gnome-keyring-daemon", "--unlock", "--components=secrets"],
+        input="gui-test-login", capture_output=True, text=True, check=True,
+    ).stdout
+    for line in out.splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            env[key] = value
+            os.environ[key] = value
+
+
 def screenshot(display, path):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     time.sleep(0.8)  # let the last frame render
@@ -138,7 +173,7 @@ def main():
     parser.add_argument("--app", required=True)
     parser.add_argument("--arg", action="append", default=[])
     parser.set_defaults(steps=[])
-    for step in ("expect", "expect_contains", "press", "shot"):
+    for step in ("expect", "expect_contains", "press", "shot", "type", "run"):
         parser.add_argument("--" + step, dest=step, action=Step)
     args = parser.parse_args()
 
@@ -151,6 +186,8 @@ def main():
         "QT_ACCESSIBILITY": "1",
         "QT_QPA_PLATFORM": "xcb",
     }
+    if os.environ.get("KASTELL_GUI_KEYRING"):
+        start_keyring(env)
     log = open(os.environ.get("KASTELL_GUI_LOG", os.devnull), "w")
     app = subprocess.Popen([args.app] + args.arg, env=env, stdout=log, stderr=log)
     try:
@@ -166,6 +203,14 @@ def main():
             elif kind == "press":
                 press(value)
                 print(f"ok: pressed {value!r}")
+            elif kind == "type":
+                type_into(display, value)
+                print(f"ok: typed into {value.split('=', 1)[0]!r}")
+            elif kind == "run":
+                done = subprocess.run(value, shell=True, env=env, capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise SystemExit(f"FAIL: {value!r} exited {done.returncode}:\n{done.stdout}{done.stderr}")
+                print(f"ok: ran {value!r}")
             elif kind == "shot":
                 screenshot(display, value)
     finally:

@@ -2,4 +2,5 @@
 
 pub mod archive_details;
 pub mod archive_list;
+pub mod config_editor;
 pub mod repository_list;
