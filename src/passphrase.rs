@@ -185,3 +185,149 @@ async fn run_blocking<T: Send + 'static>(
         .await
         .map_err(|e| PassphraseError::Refused(format!("the wallet call did not finish: {e}")))
 }
+
+/// How one repository's key change went.
+#[derive(Debug)]
+pub struct ChangeReport {
+    pub changed: Vec<String>,
+    pub failed: Vec<RepositoryCheck>,
+    /// Where the new passphrase was put: "config", "wallet", or "" when the user must update
+    /// their own passcommand's store.
+    pub stored_in: &'static str,
+}
+
+impl ChangeReport {
+    pub fn describe(&self) -> String {
+        let mut lines: Vec<String> = self
+            .changed
+            .iter()
+            .map(|r| format!("{r}: the key now takes the new passphrase"))
+            .collect();
+        lines.extend(
+            self.failed
+                .iter()
+                .map(|c| format!("{} (still takes the OLD passphrase)", c.describe())),
+        );
+        lines.push(match self.stored_in {
+            "config" => "The config's encryption_passphrase holds the new passphrase.".into(),
+            "wallet" => "The wallet holds the new passphrase.".into(),
+            _ => "Update the store your encryption_passcommand reads: it still prints the old passphrase.".into(),
+        });
+        lines.join("\n")
+    }
+}
+
+/// The passphrase borgmatic would use now: plaintext, Kastell's wallet entry, or the config's
+/// own passcommand.
+async fn current_passphrase(
+    config: &Path,
+    cfg: &BorgmaticConfig,
+) -> Result<(Secret, &'static str), PassphraseError> {
+    if let Some(p) = &cfg.encryption_passphrase {
+        return Ok((p.clone(), "config"));
+    }
+    match &cfg.encryption_passcommand {
+        Some(cmd) if secrets::is_kastell_passcommand(cmd) => {
+            let path = config.to_path_buf();
+            Ok((run_blocking(move || secrets::get(&path)).await??, "wallet"))
+        }
+        Some(cmd) => {
+            let out = tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .await
+                .map_err(|e| {
+                    PassphraseError::Refused(format!("cannot run encryption_passcommand: {e}"))
+                })?;
+            if !out.status.success() {
+                return Err(PassphraseError::Refused(
+                    "encryption_passcommand failed".into(),
+                ));
+            }
+            let text = String::from_utf8_lossy(&out.stdout);
+            Ok((Secret::new(text.trim_end_matches(['\n', '\r'])), ""))
+        }
+        None => Err(PassphraseError::Refused(
+            "this config has no passphrase (an unencrypted repository has none to change)".into(),
+        )),
+    }
+}
+
+/// Changes the key passphrase of every repository of the config (`borgmatic key
+/// change-passphrase`, the answers over stdin), then stores the new one where the old was.
+/// Nothing starts unless every repository first opens with the current passphrase.
+pub async fn change(config: &Path, new: &Secret) -> Result<ChangeReport, PassphraseError> {
+    let (text, cfg) = {
+        let doc = ConfigDocument::load(config)?;
+        (doc.text(), doc.config()?)
+    };
+    let (old, stored_in) = current_passphrase(config, &cfg).await?;
+    let checks = verify_each_repository(config, &text).await?;
+    let unreachable: Vec<String> = checks
+        .iter()
+        .filter(|c| c.result.is_err())
+        .map(RepositoryCheck::describe)
+        .collect();
+    if !unreachable.is_empty() {
+        return Err(PassphraseError::Refused(format!(
+            "not started: every repository must open first, so none ends up with a different passphrase.\n{}",
+            unreachable.join("\n")
+        )));
+    }
+    let tools = Tools::detect().await?;
+    let answers = Secret::new(format!(
+        "{}\n{}\n{}\n",
+        old.expose(),
+        new.expose(),
+        new.expose()
+    ));
+    let (mut changed, mut failed) = (Vec::new(), Vec::new());
+    for repo in &cfg.repositories {
+        let invocation = BorgmaticCommand::new(config, "key")
+            .arg("change-passphrase")
+            .repository(repo.label.as_deref().unwrap_or(&repo.path))
+            .env("BORG_DISPLAY_PASSPHRASE", "no")
+            .stdin_secret(answers.clone())
+            .invocation(&tools);
+        let result = match run(invocation, &Discard, &CancellationToken::new()).await {
+            Ok(done) => done.into_result().map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => changed.push(repo.display_name().to_string()),
+            Err(e) => failed.push(RepositoryCheck {
+                repository: repo.display_name().to_string(),
+                result: Err(e),
+            }),
+        }
+    }
+    if changed.is_empty() {
+        let details: Vec<String> = failed.iter().map(RepositoryCheck::describe).collect();
+        return Err(PassphraseError::Refused(format!(
+            "no repository's passphrase was changed:\n{}",
+            details.join("\n")
+        )));
+    }
+    match stored_in {
+        "config" => {
+            let mut doc = ConfigDocument::load(config)?;
+            doc.set_scalar(
+                "encryption_passphrase",
+                Scalar::Str(new.expose().to_string()),
+            )?;
+            save(&doc)?;
+        }
+        "wallet" => {
+            let (path, secret) = (config.to_path_buf(), new.clone());
+            run_blocking(move || secrets::store(&path, &secret)).await??;
+        }
+        _ => {}
+    }
+    Ok(ChangeReport {
+        changed,
+        failed,
+        stored_in,
+    })
+}

@@ -163,7 +163,7 @@ fn faults_get_plain_messages_wrong_passphrase_missing_repository_stopped_nas_hel
         .spawn()
         .expect("borg with-lock");
     let lock_dir = fx.local_repo.join("lock.exclusive");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     while !lock_dir.exists() {
         assert!(
             std::time::Instant::now() < deadline,

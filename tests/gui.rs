@@ -237,6 +237,14 @@ fn settings_page_edits_the_seed_config_losslessly_and_moves_the_passphrase_to_th
             "shot",
             artifacts().join("settings-saved.png").display().to_string(),
         ),
+        ("press", "Change passphrase…".to_string()),
+        (
+            "shot",
+            artifacts()
+                .join("settings-change-form.png")
+                .display()
+                .to_string(),
+        ),
         // Headless, plain borgmatic on the same session bus: the passcommand asks the wallet.
         (
             "run",
@@ -258,15 +266,22 @@ fn settings_page_edits_the_seed_config_losslessly_and_moves_the_passphrase_to_th
         "no plaintext passphrase left"
     );
     assert!(after.contains("encryption_passcommand: "), "{after}");
-    let out = fx
-        .borg_cmd(&["list", "--short", &fx.local_repo.to_string_lossy()])
-        .output()
-        .expect("borg");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).lines().count(),
-        2,
-        "the headless backup ran"
-    );
+    for repo in [
+        fx.local_repo.to_string_lossy().to_string(),
+        fx.nas_repo_url(),
+    ] {
+        let out = fx
+            .borg_cmd(&["list", "--short", &repo])
+            .env("BORG_PASSPHRASE", support::PASSPHRASE)
+            .output()
+            .expect("borg");
+        assert!(out.status.success(), "{repo} opens");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).lines().count(),
+            2,
+            "the headless backup ran"
+        );
+    }
 }
 
 fn drive_with_keyring(fx: &Fixture, steps: &[(&str, String)], log: &str) -> String {

@@ -92,6 +92,64 @@ Page {
                         Accessible.onPressAction: clicked()
                         onClicked: configEditor.movePassphraseToWallet()
                     }
+                    Button {
+                        visible: configEditor.passphraseState === "wallet"
+                        text: qsTr("Write it back into the file")
+                        Accessible.onPressAction: clicked()
+                        onClicked: configEditor.movePassphraseToFile()
+                    }
+                    Button {
+                        visible: configEditor.passphraseState === "plaintext" || configEditor.passphraseState === "wallet"
+                        text: qsTr("Change passphrase…")
+                        Accessible.name: text
+                        Accessible.onPressAction: clicked()
+                        onClicked: changeForm.visible = !changeForm.visible
+                    }
+                }
+            }
+
+            // Inline rather than a popup: the new passphrase twice, then every repository.
+            ColumnLayout {
+                id: changeForm
+                visible: false
+                Layout.fillWidth: true
+                onVisibleChanged: { newPassphrase.text = ""; samePassphrase.text = "" }
+                Label {
+                    Layout.fillWidth: true
+                    wrapMode: Text.WordWrap
+                    text: qsTr("Every repository of this config gets the new passphrase (borg key change-passphrase); all must be reachable. Then it replaces the old one where that was kept.")
+                }
+                RowLayout {
+                    Layout.fillWidth: true
+                    TextField {
+                        id: newPassphrase
+                        Layout.fillWidth: true
+                        echoMode: TextInput.Password
+                        placeholderText: qsTr("New passphrase")
+                        Accessible.name: placeholderText
+                    }
+                    TextField {
+                        id: samePassphrase
+                        Layout.fillWidth: true
+                        echoMode: TextInput.Password
+                        placeholderText: qsTr("The same again")
+                        Accessible.name: placeholderText
+                    }
+                    Button {
+                        text: qsTr("Apply")
+                        Accessible.name: qsTr("Apply the new passphrase")
+                        enabled: newPassphrase.text.length >= 8 && newPassphrase.text === samePassphrase.text
+                        Accessible.onPressAction: clicked()
+                        onClicked: {
+                            configEditor.changePassphrase(newPassphrase.text)
+                            changeForm.visible = false
+                        }
+                    }
+                }
+                Label {
+                    visible: samePassphrase.text !== "" && newPassphrase.text !== samePassphrase.text
+                    text: qsTr("The two passphrases differ.")
+                    color: "#c0392b"
                 }
             }
 

@@ -2,7 +2,7 @@
 //! core as the window's settings pages.
 
 use crate::config::{save, BorgmaticConfig, ConfigDocument, Secret};
-use crate::passphrase::{from_wallet, to_wallet};
+use crate::passphrase::{change, from_wallet, to_wallet};
 use crate::process::{locate, Tool};
 use crate::secrets;
 use anyhow::{anyhow, bail, Context};
@@ -183,4 +183,21 @@ pub async fn passphrase_from_wallet(config: &Path) -> anyhow::Result<ExitCode> {
             .unwrap_or_default()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+pub async fn passphrase_change(config: &Path) -> anyhow::Result<ExitCode> {
+    let new = read_passphrase("New passphrase: ")?;
+    if std::io::stdin().is_terminal() {
+        let again = read_passphrase("The same again: ")?;
+        if again != new {
+            bail!("the two passphrases differ; nothing was changed");
+        }
+    }
+    let report = change(config, &new).await?;
+    eprintln!("{}", report.describe());
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -126,6 +126,12 @@ pub enum PassphraseAction {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Change the passphrase of every repository's key (`borg key change-passphrase`), then
+    /// store the new one where the old one was (config or wallet). Reads it from stdin.
+    Change {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
     /// The reverse: write the wallet's passphrase back into the config and forget the entry.
     FromWallet {
         #[arg(long, value_name = "FILE")]
@@ -165,6 +171,7 @@ pub async fn run(command: Command) -> ExitCode {
             PassphraseAction::Store { config } => configure::passphrase_store(&config),
             PassphraseAction::Get { config } => configure::passphrase_get(&config),
             PassphraseAction::Forget { config } => configure::passphrase_forget(&config),
+            PassphraseAction::Change { config } => configure::passphrase_change(&config).await,
             PassphraseAction::ToWallet { config } => configure::passphrase_to_wallet(&config).await,
             PassphraseAction::FromWallet { config } => {
                 configure::passphrase_from_wallet(&config).await

@@ -5,7 +5,7 @@
 use super::schema::{BorgmaticConfig, ConfigError};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use yaml_edit::{Document, Mapping, Sequence};
+use yaml_edit::{Document, Mapping, ScalarStyle, ScalarValue, Sequence};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
@@ -193,6 +193,31 @@ impl ConfigDocument {
     /// Sets (or adds, at the end) a top-level scalar option.
     pub fn set_scalar(&mut self, key: &str, value: Scalar) -> Result<(), EditError> {
         self.ensure_editable(key)?;
+        // Keep the quoting the user chose for this value when it can carry the new one.
+        if let Scalar::Str(text) = &value {
+            let quote = self
+                .mapping()?
+                .get(key)
+                .and_then(|v| v.to_string().trim_start().chars().next());
+            let style = match quote {
+                Some('"') => Some(ScalarStyle::DoubleQuoted),
+                Some('\'') => Some(ScalarStyle::SingleQuoted),
+                _ => None,
+            };
+            if let Some(style) = style {
+                let styled = self.guarded(|this| {
+                    this.mapping()?
+                        .set(key, ScalarValue::with_style(text.as_str(), style));
+                    match this.scalar_text(key) {
+                        Some(read) if &read == text => Ok(()),
+                        _ => Err(EditError::Invalid("quoting did not keep the value".into())),
+                    }
+                });
+                if styled.is_ok() {
+                    return Ok(());
+                }
+            }
+        }
         self.guarded(|this| {
             let map = this.mapping()?;
             match &value {
@@ -202,6 +227,12 @@ impl ConfigDocument {
             }
             Ok(())
         })
+    }
+
+    /// A top-level string value as borgmatic reads it.
+    fn scalar_text(&self, key: &str) -> Option<String> {
+        let value: serde_norway::Value = serde_norway::from_str(&self.text()).ok()?;
+        value.get(key)?.as_str().map(str::to_string)
     }
 
     /// Puts `new_key: value` where `old_key` stood (same line, same comments around it), or at
@@ -507,6 +538,16 @@ mod tests {
             d.text(),
             SAMPLE.replace("compression: zstd # fast", "compression: lz4 # fast")
         );
+    }
+
+    #[test]
+    fn a_quoted_value_stays_quoted_the_same_way() {
+        let text = "a: \"old\"\nb: 'old'\n";
+        let mut d = ConfigDocument::parse(Path::new("t.yaml"), text).expect("parses");
+        d.set_scalar("a", Scalar::Str("new \"x\"".into()))
+            .expect("set");
+        d.set_scalar("b", Scalar::Str("it's".into())).expect("set");
+        assert_eq!(d.text(), "a: \"new \\\"x\\\"\"\nb: 'it''s'\n");
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub struct Invocation {
     pub env: Vec<(OsString, OsString)>,
     /// Handed to borg through `BORG_PASSPHRASE_FD`.
     pub passphrase: Option<Secret>,
+    /// Written to the process's standard input, then closed (for borg's prompts, e.g. a new
+    /// passphrase); otherwise stdin is /dev/null.
+    pub stdin_secret: Option<Secret>,
     /// A short name for events and logs, e.g. `borgmatic repo-list`.
     pub label: String,
 }
@@ -25,6 +28,8 @@ pub struct BorgmaticCommand {
     action: String,
     repository: Option<String>,
     action_args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    stdin_secret: Option<Secret>,
 }
 
 impl BorgmaticCommand {
@@ -34,7 +39,21 @@ impl BorgmaticCommand {
             action: action.to_string(),
             repository: None,
             action_args: Vec::new(),
+            env: Vec::new(),
+            stdin_secret: None,
         }
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.env
+            .push((key.as_ref().to_os_string(), value.as_ref().to_os_string()));
+        self
+    }
+
+    /// Answers borg's prompts through standard input (never argv or the environment).
+    pub fn stdin_secret(mut self, answers: Secret) -> Self {
+        self.stdin_secret = Some(answers);
+        self
     }
 
     /// Limit the action to one repository (by label, or by path when it has none).
@@ -60,11 +79,14 @@ impl BorgmaticCommand {
             args.push(repo.into());
         }
         args.extend(self.action_args);
+        let mut env = path_with_borg(tools);
+        env.extend(self.env);
         Invocation {
             program: tools.borgmatic.path.clone(),
             args,
-            env: path_with_borg(tools),
+            env,
             passphrase: None,
+            stdin_secret: self.stdin_secret,
             label: format!("borgmatic {}", self.action),
         }
     }
@@ -115,6 +137,7 @@ impl BorgCommand {
             args,
             env,
             passphrase: self.passphrase,
+            stdin_secret: None,
             label: format!("borg {}", self.action),
         }
     }

@@ -59,7 +59,11 @@ pub async fn run(
     command
         .args(&invocation.args)
         .envs(invocation.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
+        .stdin(if invocation.stdin_secret.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own process group, so a cancel reaches borg under borgmatic too.
@@ -103,6 +107,15 @@ pub async fn run(
     // The child has its copy; ours must close so borg sees EOF after the passphrase.
     drop(passphrase_fd);
     let pid = child.id().map(|id| Pid::from_raw(id as i32));
+    if let (Some(mut stdin), Some(answers)) = (child.stdin.take(), invocation.stdin_secret.clone())
+    {
+        use tokio::io::AsyncWriteExt;
+        // Small enough for the pipe buffer; closing stdin tells borg there is no more.
+        tokio::spawn(async move {
+            let _ = stdin.write_all(answers.expose().as_bytes()).await;
+            let _ = stdin.shutdown().await;
+        });
+    }
     sink.emit(Event::ProcessStarted {
         program: invocation
             .program

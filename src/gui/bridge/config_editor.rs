@@ -85,6 +85,12 @@ pub mod qobject {
         /// Moves the plaintext passphrase into the wallet (verified with borg).
         #[qinvokable]
         fn move_passphrase_to_wallet(self: Pin<&mut ConfigEditor>);
+        /// The reverse: the wallet's passphrase back into the file, in plain text.
+        #[qinvokable]
+        fn move_passphrase_to_file(self: Pin<&mut ConfigEditor>);
+        /// Changes every repository's key passphrase, then stores the new one.
+        #[qinvokable]
+        fn change_passphrase(self: Pin<&mut ConfigEditor>, passphrase: &QString);
     }
 
     impl cxx_qt::Threading for ConfigEditor {}
@@ -436,39 +442,78 @@ impl qobject::ConfigEditor {
         ));
     }
 
-    pub fn move_passphrase_to_wallet(mut self: Pin<&mut Self>) {
+    /// Runs a passphrase operation in the background, then reloads the page and reports.
+    fn passphrase_job<F>(mut self: Pin<&mut Self>, working: &str, job: F)
+    where
+        F: std::future::Future<Output = Result<String, String>> + Send + 'static,
+    {
         if self.modified {
             self.set_error_text(QString::from("Save or revert your changes first."));
             return;
         }
-        let path = self.path.clone();
         self.as_mut().set_busy(true);
-        self.as_mut().set_status_text(QString::from(
-            "Moving the passphrase into the wallet and checking it with borg…",
-        ));
+        self.as_mut().set_error_text(QString::default());
+        self.as_mut().set_status_text(QString::from(working));
         let qt_thread = self.qt_thread();
         runtime::spawn(async move {
-            let kastell = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("kastell"));
-            let result = crate::passphrase::to_wallet(&path, &kastell).await;
+            let result = job.await;
             let _ = qt_thread.queue(move |mut obj| {
                 obj.as_mut().set_busy(false);
+                let p = QString::from(&obj.path.display().to_string());
+                obj.as_mut().load(&p);
                 match result {
-                    Ok(report) => {
-                        let checks: Vec<String> =
-                            report.checks.iter().map(|c| c.describe()).collect();
-                        let p = QString::from(&obj.path.display().to_string());
-                        obj.as_mut().load(&p);
-                        obj.set_status_text(QString::from(&format!(
-                            "The passphrase is now kept in the wallet. {}",
-                            checks.join("; ")
-                        )));
-                    }
+                    Ok(report) => obj.set_status_text(QString::from(&report)),
                     Err(e) => {
                         obj.as_mut().set_status_text(QString::default());
-                        obj.set_error_text(QString::from(&e.to_string()));
+                        obj.set_error_text(QString::from(&e));
                     }
                 }
             });
+        });
+    }
+
+    pub fn move_passphrase_to_wallet(self: Pin<&mut Self>) {
+        let path = self.path.clone();
+        self.passphrase_job(
+            "Moving the passphrase into the wallet and checking it with borg…",
+            async move {
+                let kastell = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("kastell"));
+                let report = crate::passphrase::to_wallet(&path, &kastell)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let checks: Vec<String> = report.checks.iter().map(|c| c.describe()).collect();
+                Ok(format!(
+                    "The passphrase is now kept in the wallet. {}",
+                    checks.join("; ")
+                ))
+            },
+        );
+    }
+
+    pub fn move_passphrase_to_file(self: Pin<&mut Self>) {
+        let path = self.path.clone();
+        self.passphrase_job("Writing the passphrase back into the file…", async move {
+            crate::passphrase::from_wallet(&path)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(
+                "The passphrase is in the file again (plain text); the wallet entry is gone."
+                    .into(),
+            )
+        });
+    }
+
+    pub fn change_passphrase(self: Pin<&mut Self>, passphrase: &QString) {
+        let path = self.path.clone();
+        let new = crate::config::Secret::new(passphrase.to_string());
+        if new.expose().is_empty() {
+            return;
+        }
+        self.passphrase_job("Changing the passphrase of every repository…", async move {
+            let report = crate::passphrase::change(&path, &new)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(report.describe().replace('\n', " "))
         });
     }
 }
