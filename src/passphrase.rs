@@ -61,10 +61,12 @@ pub async fn verify_each_repository(
             .repository(repo.label.as_deref().unwrap_or(&repo.path))
             .arg("--json")
             .invocation(&tools);
-        let result = match run(invocation, &Discard, &CancellationToken::new()).await {
-            Ok(done) => done.into_result().map(|_| ()),
-            Err(e) => Err(e),
-        };
+        let result = crate::repository::checked(
+            run(invocation, &Discard, &CancellationToken::new()).await,
+            repo,
+        )
+        .await
+        .map(|_| ());
         checks.push(RepositoryCheck {
             repository: repo.display_name().to_string(),
             result,

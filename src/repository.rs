@@ -1,9 +1,9 @@
 //! Repository-level reads through borgmatic, so `ssh_command`, passcommands, credentials and
 //! `remote_path` behave exactly as they do in the user's scheduled runs.
 
-use crate::config::{BorgmaticConfig, RepositoryConfig};
+use crate::config::{BorgmaticConfig, RepositoryConfig, RepositoryKind};
 use crate::events::EventSink;
-use crate::process::{run, BorgmaticCommand, ProcessError, Tools};
+use crate::process::{run, BorgmaticCommand, Completed, FailureKind, ProcessError, Tools};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -91,6 +91,42 @@ fn parse_json<T: for<'de> Deserialize<'de>>(
     })
 }
 
+/// Turns a finished run into a result; a closed SSH connection is explained by trying the
+/// host's port ourselves, since ssh's own reason ("Connection refused") does not always reach
+/// borg's log before borg exits.
+pub(crate) async fn checked(
+    outcome: Result<Completed, ProcessError>,
+    repository: &RepositoryConfig,
+) -> Result<Completed, ProcessError> {
+    let error = match outcome.and_then(Completed::into_result) {
+        Ok(done) => return Ok(done),
+        Err(e) => e,
+    };
+    let (ProcessError::Failed(failure), RepositoryKind::Ssh { host, port, .. }) =
+        (&error, repository.kind())
+    else {
+        return Err(error);
+    };
+    if failure.kind != FailureKind::ConnectionClosed {
+        return Err(error);
+    }
+    let port = port.unwrap_or(22);
+    let probe = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await;
+    let reason = match probe {
+        Ok(Ok(_)) => return Err(error),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "no answer within 5 seconds".to_string(),
+    };
+    let mut explained = failure.clone();
+    explained.kind = FailureKind::HostUnreachable;
+    explained.message = format!("connecting to {host} port {port} failed: {reason}");
+    Err(ProcessError::Failed(explained))
+}
+
 /// The repository's archives, newest first.
 pub async fn list_archives(
     config: &BorgmaticConfig,
@@ -103,7 +139,7 @@ pub async fn list_archives(
         .repository(repository.label.as_deref().unwrap_or(&repository.path))
         .arg("--json")
         .invocation(&tools);
-    let done = run(invocation, sink, cancel).await?.into_result()?;
+    let done = checked(run(invocation, sink, cancel).await, repository).await?;
     let entries: Vec<RepoListEntry> = parse_json("borgmatic", &done.stdout)?;
     let name = repository.display_name().to_string();
     let mut archives: Vec<Archive> = entries
@@ -136,7 +172,7 @@ pub async fn archive_info(
         .arg(archive)
         .arg("--json")
         .invocation(&tools);
-    let done = run(invocation, sink, cancel).await?.into_result()?;
+    let done = checked(run(invocation, sink, cancel).await, repository).await?;
     let entries: Vec<InfoEntry> = parse_json("borgmatic", &done.stdout)?;
     let raw = entries
         .into_iter()

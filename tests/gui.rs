@@ -26,13 +26,7 @@ fn drive_env(
     extra_env: &[(&str, &str)],
 ) -> String {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/gui/drive_window.py");
-    let runtime_dir = fx.dir.path().join("run");
-    std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
-    std::fs::set_permissions(
-        &runtime_dir,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .expect("chmod");
+    let runtime_dir = fx.runtime_dir();
     let mut cmd = Command::new("dbus-run-session");
     cmd.arg("--")
         .arg("/usr/bin/python3")
@@ -52,11 +46,7 @@ fn drive_env(
     let out = cmd
         .output()
         .expect("dbus-run-session and python3-pyatspi (make setup-test)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = support::output_text(&out);
     assert!(out.status.success(), "window test failed:\n{text}");
     text
 }

@@ -16,13 +16,7 @@ fn passphrase_moves_to_the_wallet_and_headless_borgmatic_still_backs_up() {
         std::fs::read_to_string(&fx.config).expect("config")
     );
     std::fs::write(&fx.config, seeded).expect("config");
-    let runtime_dir = fx.dir.path().join("run");
-    std::fs::create_dir_all(&runtime_dir).expect("runtime dir");
-    std::fs::set_permissions(
-        &runtime_dir,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .expect("chmod");
+    let runtime_dir = fx.runtime_dir();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wallet/wallet_flow.sh");
     let out = Command::new("dbus-run-session")
         .arg("--")
@@ -36,11 +30,7 @@ fn passphrase_moves_to_the_wallet_and_headless_borgmatic_still_backs_up() {
         .env("PASSPHRASE", support::PASSPHRASE)
         .output()
         .expect("dbus-run-session (make setup-test)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = support::output_text(&out);
     assert!(out.status.success(), "wallet flow failed:\n{text}");
     assert!(
         text.contains("ok: a locked wallet gives a clear message"),

@@ -2,7 +2,7 @@
 //! order, quoting, blank lines and indentation elsewhere stay byte for byte (yaml-edit keeps
 //! the whole syntax tree, trivia included).
 
-use super::schema::{BorgmaticConfig, ConfigError};
+use super::schema::{read_config_text, BorgmaticConfig, ConfigError};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use yaml_edit::{Document, Mapping, ScalarStyle, ScalarValue, Sequence};
@@ -45,11 +45,7 @@ pub struct ConfigDocument {
 
 impl ConfigDocument {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(path, &text)
+        Self::parse(path, &read_config_text(path)?)
     }
 
     /// Parses `text`; a syntax error is reported with line and column (from the strict parser,

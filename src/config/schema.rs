@@ -174,13 +174,17 @@ const OLD_SECTIONS: &[&str] = &[
     "output",
 ];
 
+/// A config file's text, or the error that names it.
+pub(super) fn read_config_text(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 impl BorgmaticConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(path, &text)
+        Self::parse(path, &read_config_text(path)?)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {

@@ -326,3 +326,22 @@ impl Fixture {
         self.nas.repo_url("repo")
     }
 }
+
+/// stdout and stderr of a finished process, for assertions and failure messages.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+impl Fixture {
+    /// A private `XDG_RUNTIME_DIR` for session services (D-Bus, keyring, Qt).
+    pub fn runtime_dir(&self) -> PathBuf {
+        let dir = self.dir.path().join("run");
+        std::fs::create_dir_all(&dir).expect("runtime dir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        dir
+    }
+}
