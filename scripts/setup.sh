@@ -25,7 +25,7 @@ build_pkgs=(
   qml6-module-qtqml-models qml6-module-qtcore qml6-module-qt-labs-platform qml6-module-qtquick-dialogs
   qml6-module-qt-labs-settings libgl-dev
   fuse3 libfuse3-dev openssh-client
-  python3 python3-venv python3-pip
+  python3 python3-venv python3-pip python3-dev
   liblz4-dev libzstd-dev libxxhash-dev libacl1-dev libssl-dev
 )
 test_pkgs=(
