@@ -20,6 +20,8 @@ pub enum FailureKind {
     ArchiveDoesNotExist,
     /// borgmatic refused the configuration.
     ConfigInvalid,
+    /// Kastell's passcommand could not reach the wallet (locked, or no Secret Service).
+    WalletUnavailable,
     Other,
 }
 
@@ -70,6 +72,10 @@ impl BorgFailure {
                 format!("The archive does not exist{repo}: {}", self.message)
             }
             FailureKind::ConfigInvalid => format!("borgmatic rejected the configuration: {}", self.message),
+            FailureKind::WalletUnavailable => format!(
+                "The passphrase{repo} is kept in the wallet, and {}",
+                self.message.trim_start_matches("kastell: ")
+            ),
             FailureKind::Other => self.message.clone(),
         }
     }
@@ -90,6 +96,19 @@ impl BorgFailure {
             {
                 kind = kind_from_exit_code(code);
             }
+        }
+        // Kastell's own passcommand says why it failed on stderr, which borgmatic passes through.
+        if let Some(wallet) = lines
+            .iter()
+            .map(LogLine::text)
+            .find(|t| t.starts_with("kastell: the wallet is locked"))
+        {
+            return BorgFailure {
+                kind: FailureKind::WalletUnavailable,
+                msgid,
+                message: wallet,
+                exit_code,
+            };
         }
         let ssh_reason = lines.iter().map(LogLine::text).find(|t| is_ssh_failure(t));
         if matches!(kind, FailureKind::ConnectionClosed | FailureKind::Other) {
@@ -285,6 +304,24 @@ mod tests {
             Some(1),
         );
         assert_eq!(f.kind, FailureKind::LockTimeout);
+    }
+
+    #[test]
+    fn a_locked_wallet_is_not_reported_as_a_wrong_passphrase() {
+        let f = BorgFailure::classify(
+            &lines(&[
+                "kastell: the wallet is locked or no wallet service is running, so Kastell cannot reach the passphrase of /c.yaml. Open (unlock) the wallet and try again, or type the passphrase for this run. (SS error: prompt dismissed)",
+                r#"{"type": "log_message", "message": "/c.yaml: Error getting local Borg version", "levelname": "CRITICAL", "name": "borgmatic.commands.borgmatic"}"#,
+            ]),
+            Some(1),
+        );
+        assert_eq!(f.kind, FailureKind::WalletUnavailable);
+        let text = f.user_message(Some("nas"));
+        assert!(
+            text.contains("kept in the wallet") && text.contains("the wallet is locked"),
+            "{text}"
+        );
+        assert!(!text.contains("wrong"), "{text}");
     }
 
     #[test]

@@ -38,3 +38,11 @@ case "$out" in
 esac
 case "$out" in *"$PASSPHRASE"*) fail "passphrase printed" ;; esac
 echo "ok: a locked wallet gives a clear message: ${out%%(*}"
+
+out=$(timeout 120 "$KASTELL" archives --config "$CFG" --repository local 2>&1) && fail "listing succeeded on a locked wallet"
+case "$out" in
+  *"kept in the wallet"*"wallet is locked"*) ;;
+  *) fail "the archive listing does not say the wallet is locked: $out" ;;
+esac
+case "$out" in *wrong*) fail "a locked wallet reported as a wrong passphrase: $out" ;; esac
+echo "ok: listing archives with a locked wallet says so, not 'wrong passphrase'"

@@ -121,6 +121,7 @@ pub fn failure_kind_name(error: &ProcessError) -> &'static str {
         ProcessError::Cancelled => "cancelled",
         ProcessError::Failed(f) => match f.kind {
             FailureKind::PassphraseWrong | FailureKind::NoPassphrase => "passphrase",
+            FailureKind::WalletUnavailable => "wallet",
             FailureKind::RepositoryDoesNotExist => "missing",
             FailureKind::LockTimeout => "locked",
             FailureKind::HostUnreachable
