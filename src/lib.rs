@@ -6,6 +6,7 @@ pub mod config;
 pub mod events;
 pub mod passphrase;
 pub mod process;
+pub mod relay;
 pub mod repository;
 pub mod secrets;
 pub mod units;

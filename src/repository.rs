@@ -1,9 +1,10 @@
 //! Repository-level reads through borgmatic, so `ssh_command`, passcommands, credentials and
 //! `remote_path` behave exactly as they do in the user's scheduled runs.
 
-use crate::config::{BorgmaticConfig, RepositoryConfig, RepositoryKind};
+use crate::config::{BorgmaticConfig, RepositoryConfig, RepositoryKind, Secret};
 use crate::events::EventSink;
 use crate::process::{run, BorgmaticCommand, Completed, FailureKind, ProcessError, Tools};
+use crate::relay::PassphraseRelay;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -134,12 +135,41 @@ pub async fn list_archives(
     sink: &dyn EventSink,
     cancel: &CancellationToken,
 ) -> Result<Vec<Archive>, ProcessError> {
+    list_archives_with(config, repository, None, sink, cancel).await
+}
+
+/// The same, with a passphrase typed for this run (served through the one-run relay).
+pub async fn list_archives_with(
+    config: &BorgmaticConfig,
+    repository: &RepositoryConfig,
+    typed_passphrase: Option<&Secret>,
+    sink: &dyn EventSink,
+    cancel: &CancellationToken,
+) -> Result<Vec<Archive>, ProcessError> {
     let tools = Tools::detect().await?;
-    let invocation = BorgmaticCommand::new(&config.path, tools.repo_list_action())
+    let mut command = BorgmaticCommand::new(&config.path, tools.repo_list_action())
         .repository(repository.label.as_deref().unwrap_or(&repository.path))
-        .arg("--json")
-        .invocation(&tools);
-    let done = checked(run(invocation, sink, cancel).await, repository).await?;
+        .arg("--json");
+    let relay = match typed_passphrase {
+        Some(secret) => {
+            let relay =
+                PassphraseRelay::start(secret.clone()).map_err(|source| ProcessError::Spawn {
+                    program: "the passphrase relay".into(),
+                    source,
+                })?;
+            let kastell = std::env::current_exe().map_err(|source| ProcessError::Spawn {
+                program: "kastell".into(),
+                source,
+            })?;
+            command = command.passcommand(relay.passcommand(&kastell));
+            Some(relay)
+        }
+        None => None,
+    };
+    let invocation = command.invocation(&tools);
+    let done = checked(run(invocation, sink, cancel).await, repository).await;
+    drop(relay);
+    let done = done?;
     let entries: Vec<RepoListEntry> = parse_json("borgmatic", &done.stdout)?;
     let name = repository.display_name().to_string();
     let mut archives: Vec<Archive> = entries

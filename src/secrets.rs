@@ -89,7 +89,7 @@ pub fn is_kastell_passcommand(command: &str) -> bool {
     command.contains("kastell") && command.contains(" passphrase get --config ")
 }
 
-fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%".contains(c))

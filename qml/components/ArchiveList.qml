@@ -36,6 +36,30 @@ Pane {
             text: pane.model.errorText
         }
 
+        // A locked wallet or a missing passphrase: type it once for this run (not stored).
+        RowLayout {
+            Layout.fillWidth: true
+            visible: pane.model.errorKind === "wallet" || pane.model.errorKind === "nopassphrase"
+            TextField {
+                id: oncePassphrase
+                Layout.fillWidth: true
+                echoMode: TextInput.Password
+                placeholderText: qsTr("Passphrase for this time only")
+                Accessible.name: placeholderText
+                onAccepted: useOnce.clicked()
+            }
+            Button {
+                id: useOnce
+                text: qsTr("Use for this run")
+                enabled: oncePassphrase.text !== ""
+                Accessible.onPressAction: clicked()
+                onClicked: {
+                    pane.model.retryWithPassphrase(oncePassphrase.text)
+                    oncePassphrase.text = ""
+                }
+            }
+        }
+
         Label {
             Layout.fillWidth: true
             visible: pane.model.busy

@@ -1,8 +1,8 @@
 //! `kastell configs`, `kastell archives` and `kastell info`.
 
-use crate::config::{discover_configs, BorgmaticConfig, RepositoryConfig, RepositoryKind};
+use crate::config::{discover_configs, BorgmaticConfig, RepositoryConfig, RepositoryKind, Secret};
 use crate::events::Discard;
-use crate::repository::{archive_info, list_archives, Archive};
+use crate::repository::{archive_info, list_archives_with, Archive};
 use crate::units::{format_borg_time, format_bytes, format_duration};
 use anyhow::{anyhow, Context};
 use serde_json::json;
@@ -88,13 +88,14 @@ pub async fn archives(
     config: &Path,
     repository: Option<&str>,
     json: bool,
+    typed_passphrase: Option<&Secret>,
     cancel: &CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     let cfg = load(config)?;
     let mut all: Vec<Archive> = Vec::new();
     let mut failed = false;
     for repo in select(&cfg, repository)? {
-        match list_archives(&cfg, repo, &Discard, cancel).await {
+        match list_archives_with(&cfg, repo, typed_passphrase, &Discard, cancel).await {
             Ok(list) => {
                 if !json {
                     println!("{} ({})", repo.display_name(), repo.path);

@@ -96,7 +96,7 @@ pub fn validate(config: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// Reads a passphrase from standard input: without echo on a terminal, else one line.
-fn read_passphrase(prompt: &str) -> anyhow::Result<Secret> {
+pub(crate) fn read_passphrase(prompt: &str) -> anyhow::Result<Secret> {
     let stdin = std::io::stdin();
     let mut line = String::new();
     if stdin.is_terminal() {
@@ -200,4 +200,12 @@ pub async fn passphrase_change(config: &Path) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+pub fn passphrase_relay(socket: &Path) -> anyhow::Result<ExitCode> {
+    let passphrase = crate::relay::fetch(socket)
+        .with_context(|| format!("no passphrase is being served at {}", socket.display()))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{passphrase}")?;
+    Ok(ExitCode::SUCCESS)
 }

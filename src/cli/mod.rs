@@ -44,6 +44,10 @@ pub enum Command {
         /// Print a JSON array of {"repository", "name", "time", "id"}.
         #[arg(long)]
         json: bool,
+        /// Read the passphrase from standard input and use it for this run only (e.g. while
+        /// the wallet is locked). It is handed to borgmatic through a private socket.
+        #[arg(long)]
+        ask_passphrase: bool,
     },
     /// List or edit `exclude_patterns` (comments and layout of the file are kept).
     Excludes {
@@ -132,6 +136,12 @@ pub enum PassphraseAction {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Print the passphrase served for one run (the passcommand Kastell gives borgmatic when
+    /// a passphrase was typed for that run).
+    Relay {
+        #[arg(long, value_name = "PATH")]
+        socket: PathBuf,
+    },
     /// The reverse: write the wallet's passphrase back into the config and forget the entry.
     FromWallet {
         #[arg(long, value_name = "FILE")]
@@ -154,7 +164,27 @@ pub async fn run(command: Command) -> ExitCode {
             config,
             repository,
             json,
-        } => archives::archives(&config, repository.as_deref(), json, &cancel).await,
+            ask_passphrase,
+        } => {
+            let typed = match ask_passphrase {
+                true => match configure::read_passphrase("Passphrase for this run: ") {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        eprintln!("kastell: {e:#}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+                false => None,
+            };
+            archives::archives(
+                &config,
+                repository.as_deref(),
+                json,
+                typed.as_ref(),
+                &cancel,
+            )
+            .await
+        }
         Command::Excludes { action } => match action {
             ExcludesAction::List { config } => configure::excludes_list(&config),
             ExcludesAction::Add { config, pattern } => {
@@ -172,6 +202,7 @@ pub async fn run(command: Command) -> ExitCode {
             PassphraseAction::Get { config } => configure::passphrase_get(&config),
             PassphraseAction::Forget { config } => configure::passphrase_forget(&config),
             PassphraseAction::Change { config } => configure::passphrase_change(&config).await,
+            PassphraseAction::Relay { socket } => configure::passphrase_relay(&socket),
             PassphraseAction::ToWallet { config } => configure::passphrase_to_wallet(&config).await,
             PassphraseAction::FromWallet { config } => {
                 configure::passphrase_from_wallet(&config).await

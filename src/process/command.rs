@@ -30,6 +30,7 @@ pub struct BorgmaticCommand {
     action_args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     stdin_secret: Option<Secret>,
+    passcommand: Option<String>,
 }
 
 impl BorgmaticCommand {
@@ -41,7 +42,14 @@ impl BorgmaticCommand {
             action_args: Vec::new(),
             env: Vec::new(),
             stdin_secret: None,
+            passcommand: None,
         }
+    }
+
+    /// Overrides the config's passphrase source for this run (e.g. the one-run relay).
+    pub fn passcommand(mut self, command: String) -> Self {
+        self.passcommand = Some(command);
+        self
     }
 
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
@@ -72,8 +80,24 @@ impl BorgmaticCommand {
             "--config".into(),
             self.config.into_os_string(),
             "--log-json".into(),
-            self.action.clone().into(),
         ];
+        if let Some(command) = self.passcommand {
+            // borgmatic 2 takes any option as a flag; 1.8/1.9 only through --override.
+            if tools.borgmatic.version >= super::Version(2, 0, 0) {
+                args.push("--encryption-passcommand".into());
+                args.push(command.into());
+            } else {
+                args.push("--override".into());
+                args.push(
+                    format!(
+                        "encryption_passcommand={}",
+                        serde_json::Value::String(command)
+                    )
+                    .into(),
+                );
+            }
+        }
+        args.push(self.action.clone().into());
         if let Some(repo) = self.repository {
             args.push("--repository".into());
             args.push(repo.into());

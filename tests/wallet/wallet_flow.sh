@@ -46,3 +46,9 @@ case "$out" in
 esac
 case "$out" in *wrong*) fail "a locked wallet reported as a wrong passphrase: $out" ;; esac
 echo "ok: listing archives with a locked wallet says so, not 'wrong passphrase'"
+
+listed=$(printf '%s\n' "$PASSPHRASE" | timeout 120 "$KASTELL" archives --config "$CFG" --repository local --ask-passphrase --json) \
+  || fail "listing with a passphrase typed for this run"
+case "$listed" in *'"name"'*) ;; *) fail "no archives listed: $listed" ;; esac
+ls "${XDG_RUNTIME_DIR}"/kastell-*/relay-*.sock >/dev/null 2>&1 && fail "the one-run relay socket was left behind"
+echo "ok: a passphrase typed once lists the archives while the wallet stays locked"

@@ -39,6 +39,10 @@ pub mod qobject {
         #[qinvokable]
         fn refresh(self: Pin<&mut ArchiveListModel>);
 
+        /// Loads again with a passphrase typed for this run only (e.g. the wallet is locked).
+        #[qinvokable]
+        fn retry_with_passphrase(self: Pin<&mut ArchiveListModel>, passphrase: &QString);
+
         /// The archive name at `row`, or an empty string.
         #[qinvokable]
         fn name_at(self: &ArchiveListModel, row: i32) -> QString;
@@ -75,7 +79,7 @@ use crate::gui::list_rows::{self, Row};
 use crate::gui::runtime;
 use crate::gui::throttle::{Throttle, UI_INTERVAL};
 use crate::process::{FailureKind, LogLine, ProcessError};
-use crate::repository::{list_archives, Archive};
+use crate::repository::{list_archives_with, Archive};
 use crate::units::format_borg_time;
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
@@ -120,7 +124,10 @@ pub fn failure_kind_name(error: &ProcessError) -> &'static str {
         | ProcessError::ToolUnsupported { .. } => "tool",
         ProcessError::Cancelled => "cancelled",
         ProcessError::Failed(f) => match f.kind {
-            FailureKind::PassphraseWrong | FailureKind::NoPassphrase => "passphrase",
+            FailureKind::PassphraseWrong => "passphrase",
+            // The two cases a passphrase typed for this run can fix (a plaintext
+            // encryption_passphrase in the config would take precedence over it).
+            FailureKind::NoPassphrase => "nopassphrase",
             FailureKind::WalletUnavailable => "wallet",
             FailureKind::RepositoryDoesNotExist => "missing",
             FailureKind::LockTimeout => "locked",
@@ -140,7 +147,18 @@ impl qobject::ArchiveListModel {
         self.refresh();
     }
 
-    pub fn refresh(mut self: Pin<&mut Self>) {
+    pub fn refresh(self: Pin<&mut Self>) {
+        self.load_archives(None);
+    }
+
+    pub fn retry_with_passphrase(self: Pin<&mut Self>, passphrase: &QString) {
+        let typed = passphrase.to_string();
+        if !typed.is_empty() {
+            self.load_archives(Some(crate::config::Secret::new(typed)));
+        }
+    }
+
+    fn load_archives(mut self: Pin<&mut Self>, typed: Option<crate::config::Secret>) {
         if let Some(previous) = self.as_mut().rust_mut().in_flight.take() {
             previous.cancel();
         }
@@ -182,7 +200,7 @@ impl qobject::ArchiveListModel {
             };
             let result = match BorgmaticConfig::load(&config_path) {
                 Ok(cfg) => match cfg.repository(&repository) {
-                    Some(repo) => list_archives(&cfg, repo, &sink, &cancel)
+                    Some(repo) => list_archives_with(&cfg, repo, typed.as_ref(), &sink, &cancel)
                         .await
                         .map_err(|e| {
                             (
