@@ -1,6 +1,6 @@
 //! `kastell configs`, `kastell archives` and `kastell info`.
 
-use crate::config::{discover_configs, BorgmaticConfig, RepositoryConfig, RepositoryKind, Secret};
+use crate::config::{discover_configs, BorgmaticConfig, RepositoryConfig, Secret};
 use crate::events::Discard;
 use crate::repository::{archive_info, list_archives_with, Archive};
 use crate::units::{format_borg_time, format_bytes, format_duration};
@@ -44,9 +44,7 @@ pub fn configs(json: bool) -> anyhow::Result<ExitCode> {
                 let repos: Vec<_> = cfg
                     .repositories
                     .iter()
-                    .map(
-                        |r| json!({"label": r.label, "path": r.path, "kind": kind_name(&r.kind())}),
-                    )
+                    .map(|r| json!({"label": r.label, "path": r.path, "kind": r.kind().name()}))
                     .collect();
                 out.push(json!({"path": path, "repositories": repos}));
             }
@@ -74,14 +72,6 @@ pub fn configs(json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-pub fn kind_name(kind: &RepositoryKind) -> &'static str {
-    match kind {
-        RepositoryKind::Local => "local",
-        RepositoryKind::Ssh { .. } => "ssh",
-        RepositoryKind::Remote => "remote",
-    }
 }
 
 pub async fn archives(

@@ -29,6 +29,17 @@ pub enum Scalar {
     Bool(bool),
 }
 
+impl Scalar {
+    /// Sets `key` to this value in `map`, letting yaml-edit choose the quoting.
+    fn write_into(&self, map: &Mapping, key: &str) {
+        match self {
+            Scalar::Str(s) => map.set(key, s.as_str()),
+            Scalar::Int(i) => map.set(key, *i),
+            Scalar::Bool(b) => map.set(key, *b),
+        }
+    }
+}
+
 /// Why a key is shown but not rewritten.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Editability {
@@ -216,11 +227,7 @@ impl ConfigDocument {
         }
         self.guarded(|this| {
             let map = this.mapping()?;
-            match &value {
-                Scalar::Str(s) => map.set(key, s.as_str()),
-                Scalar::Int(i) => map.set(key, *i),
-                Scalar::Bool(b) => map.set(key, *b),
-            }
+            value.write_into(&map, key);
             Ok(())
         })
     }
@@ -247,11 +254,7 @@ impl ConfigDocument {
                 map.remove(new_key);
                 map.rename_key(old_key, new_key);
             }
-            match &value {
-                Scalar::Str(s) => map.set(new_key, s.as_str()),
-                Scalar::Int(i) => map.set(new_key, *i),
-                Scalar::Bool(b) => map.set(new_key, *b),
-            }
+            value.write_into(&map, new_key);
             Ok(())
         })
     }

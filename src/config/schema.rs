@@ -75,6 +75,17 @@ pub enum RepositoryKind {
     Remote,
 }
 
+impl RepositoryKind {
+    /// A short word for lists and JSON: `local`, `ssh` or `remote`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RepositoryKind::Local => "local",
+            RepositoryKind::Ssh { .. } => "ssh",
+            RepositoryKind::Remote => "remote",
+        }
+    }
+}
+
 impl RepositoryConfig {
     /// What the user calls it: the label when there is one, else the path.
     pub fn display_name(&self) -> &str {

@@ -131,11 +131,12 @@ fn rows_for(paths: &[PathBuf]) -> Vec<RepositoryRow> {
             }),
             Ok(cfg) => {
                 for repo in &cfg.repositories {
-                    let (kind, host) = match repo.kind() {
-                        RepositoryKind::Local => ("local", String::new()),
-                        RepositoryKind::Ssh { host, .. } => ("ssh", host),
-                        RepositoryKind::Remote => ("remote", String::new()),
+                    let kind = repo.kind();
+                    let host = match &kind {
+                        RepositoryKind::Ssh { host, .. } => host.clone(),
+                        _ => String::new(),
                     };
+                    let kind = kind.name();
                     rows.push(RepositoryRow {
                         config_path: config_path.clone(),
                         config_name: config_name.clone(),
