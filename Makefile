@@ -3,7 +3,7 @@ PREFIX ?= $(HOME)/.local
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 BIN ?= $(TARGET_DIR)/release/kastell
 
-.PHONY: run test setup setup-test build install uninstall
+.PHONY: run test setup setup-test build install uninstall bench-backup
 
 run:
 	scripts/run.sh
@@ -19,6 +19,10 @@ setup-test:
 
 build:
 	cargo build --release
+
+# Kastell's backup engine against plain `borgmatic create` (BENCHMARKS.md).
+bench-backup: build
+	scripts/bench-backup.py --kastell "$(BIN)"
 
 # XDG layout under PREFIX (default ~/.local): binary, launcher, AppStream metainfo, icon.
 install:

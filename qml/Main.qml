@@ -3,6 +3,7 @@ import QtQuick.Controls
 import QtQuick.Layouts
 import org.kde.kastell
 import "pages"
+import "components"
 
 ApplicationWindow {
     id: window
@@ -16,6 +17,31 @@ ApplicationWindow {
     RepositoryListModel {
         id: repositories
         Component.onCompleted: reload()
+    }
+
+    BackupRunner {
+        id: runner
+        onRunFinished: runId => {
+            history.reload()
+            overview.refresh()
+        }
+        onDetailsRequested: runId => window.showRun(runId)
+    }
+
+    // "No backup for N days" is noticed once per last success; checking hourly is enough.
+    Timer {
+        interval: 3600 * 1000
+        repeat: true
+        running: repositories.configCount > 0
+        triggeredOnStart: true
+        onTriggered: runner.checkStale()
+    }
+
+    function showRun(runId) {
+        tabs.currentIndex = 1
+        history.showRun(runId)
+        window.raise()
+        window.requestActivate()
     }
 
     header: ToolBar {
@@ -33,9 +59,41 @@ ApplicationWindow {
                 visible: repositories.configCount > 0
                 Layout.leftMargin: 24
                 TabButton { text: qsTr("Archives"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 0 }
-                TabButton { text: qsTr("Settings"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 1 }
+                TabButton { text: qsTr("History"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 1 }
+                TabButton { text: qsTr("Settings"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 2 }
             }
             Item { Layout.fillWidth: true }
+            ToolButton {
+                id: backupButton
+                visible: repositories.configCount > 0
+                enabled: !runner.running && overview.configPath !== ""
+                text: qsTr("Back up now")
+                icon.name: "backup"
+                Accessible.name: text
+                Accessible.onPressAction: clicked()
+                onClicked: runner.start(overview.configPath, "backup", "")
+                ToolTip.visible: hovered
+                ToolTip.text: overview.configPath === "" ? qsTr("Select a repository first")
+                    : qsTr("Create an archive in every repository of this config, then prune, compact and check as it says")
+            }
+            ToolButton {
+                visible: repositories.configCount > 0
+                enabled: !runner.running && overview.configPath !== ""
+                text: qsTr("More")
+                icon.name: "overflow-menu"
+                Accessible.name: qsTr("More actions")
+                Accessible.onPressAction: clicked()
+                onClicked: actionsMenu.open()
+                Menu {
+                    id: actionsMenu
+                    MenuItem { text: qsTr("Create an archive only"); onTriggered: runner.start(overview.configPath, "create", "") }
+                    MenuItem { text: qsTr("Back up “%1” only").arg(overview.repository); onTriggered: runner.start(overview.configPath, "backup", overview.repository) }
+                    MenuSeparator {}
+                    MenuItem { text: qsTr("Prune old archives"); onTriggered: runner.start(overview.configPath, "prune", "") }
+                    MenuItem { text: qsTr("Compact repositories"); onTriggered: runner.start(overview.configPath, "compact", "") }
+                    MenuItem { text: qsTr("Check repositories"); onTriggered: runner.start(overview.configPath, "check", "") }
+                }
+            }
             ToolButton {
                 id: refreshButton
                 text: qsTr("Refresh")
@@ -50,19 +108,37 @@ ApplicationWindow {
         }
     }
 
-    StackLayout {
+    ColumnLayout {
         anchors.fill: parent
-        currentIndex: repositories.configCount === 0 ? 0 : 1 + tabs.currentIndex
+        spacing: 0
 
-        EmptyStatePage {}
-
-        OverviewPage {
-            id: overview
-            repositories: repositories
+        BackupProgress {
+            Layout.fillWidth: true
+            Layout.margins: 6
+            runner: runner
+            onDetailsRequested: runId => window.showRun(runId)
         }
 
-        SettingsPage {
-            configPath: overview.configPath
+        StackLayout {
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            currentIndex: repositories.configCount === 0 ? 0 : 1 + tabs.currentIndex
+
+            EmptyStatePage {}
+
+            OverviewPage {
+                id: overview
+                repositories: repositories
+            }
+
+            HistoryPage {
+                id: history
+                configPath: overview.configPath
+            }
+
+            SettingsPage {
+                configPath: overview.configPath
+            }
         }
     }
 }

@@ -47,12 +47,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Rust toolchain: cxx-qt 0.10 needs 1.85 or newer.
+# Rust toolchain: rusqlite 0.43 needs 1.89 or newer (Debian's rustc is older, so rustup).
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: installing Rust through rustup"
   curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
   # shellcheck disable=SC1091
   . "$HOME/.cargo/env"
+fi
+rust_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
+if [ "${rust_minor:-0}" -lt 89 ] && command -v rustup >/dev/null 2>&1; then
+  echo "setup: updating Rust (1.89 or newer needed)"
+  rustup update stable >/dev/null
 fi
 
 # Python for the tool venvs: Debian's own python3 keeps them independent of pyenv shims.

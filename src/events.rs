@@ -12,6 +12,8 @@ pub enum Event {
     Line(LogLine),
     /// The process ended with this exit code (None when killed by a signal).
     ProcessFinished { code: Option<i32> },
+    /// The backup engine's view of a run: repositories, phases, counters, outcomes.
+    Backup(crate::backup::BackupEvent),
 }
 
 /// Receives events. Implementations must be cheap and must not block: the process layer calls

@@ -1,10 +1,14 @@
 //! Kastell's Qt-free core: borgmatic configs, the borg/borgmatic process layer, repository
 //! reads and the command line. Nothing here imports Qt; the window lives in `src/gui`.
 
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod events;
+pub mod history;
+pub mod notify;
 pub mod passphrase;
+pub mod preferences;
 pub mod process;
 pub mod relay;
 pub mod repository;

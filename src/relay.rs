@@ -57,6 +57,23 @@ impl PassphraseRelay {
     }
 }
 
+/// Starts a relay and gives borgmatic's passcommand for it (this very program as the client).
+pub fn serve_to_borgmatic(
+    passphrase: Secret,
+) -> Result<(PassphraseRelay, String), crate::process::ProcessError> {
+    use crate::process::ProcessError;
+    let relay = PassphraseRelay::start(passphrase).map_err(|source| ProcessError::Spawn {
+        program: "the passphrase relay".into(),
+        source,
+    })?;
+    let kastell = std::env::current_exe().map_err(|source| ProcessError::Spawn {
+        program: "kastell".into(),
+        source,
+    })?;
+    let command = relay.passcommand(&kastell);
+    Ok((relay, command))
+}
+
 impl Drop for PassphraseRelay {
     fn drop(&mut self) {
         self.server.abort();

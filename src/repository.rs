@@ -4,7 +4,7 @@
 use crate::config::{BorgmaticConfig, RepositoryConfig, RepositoryKind, Secret};
 use crate::events::EventSink;
 use crate::process::{run, BorgmaticCommand, Completed, FailureKind, ProcessError, Tools};
-use crate::relay::PassphraseRelay;
+use crate::relay::serve_to_borgmatic;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -152,16 +152,8 @@ pub async fn list_archives_with(
         .arg("--json");
     let relay = match typed_passphrase {
         Some(secret) => {
-            let relay =
-                PassphraseRelay::start(secret.clone()).map_err(|source| ProcessError::Spawn {
-                    program: "the passphrase relay".into(),
-                    source,
-                })?;
-            let kastell = std::env::current_exe().map_err(|source| ProcessError::Spawn {
-                program: "kastell".into(),
-                source,
-            })?;
-            command = command.passcommand(relay.passcommand(&kastell));
+            let (relay, passcommand) = serve_to_borgmatic(secret.clone())?;
+            command = command.passcommand(passcommand);
             Some(relay)
         }
         None => None,

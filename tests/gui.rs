@@ -277,3 +277,84 @@ fn settings_page_edits_the_seed_config_losslessly_and_moves_the_passphrase_to_th
 fn drive_with_keyring(fx: &Fixture, steps: &[(&str, String)], log: &str) -> String {
     drive_env(fx, &[], steps, log, &[("KASTELL_GUI_KEYRING", "1")])
 }
+
+/// Writes `mb` MB of fresh random data to `path` (new content, so borg must read and send it).
+fn random_file(path: &std::path::Path, mb: usize) {
+    use std::io::Read;
+    let mut data = vec![0u8; mb * 1024 * 1024];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut data))
+        .expect("random data");
+    std::fs::write(path, data).expect("write");
+}
+
+#[test]
+fn back_up_now_shows_live_progress_and_the_history_keeps_a_success_and_a_failure() {
+    let fx = Fixture::new(1);
+    let data = fx.source.join("data.bin");
+    // A first run gives the history the size that the next run's ETA is estimated from.
+    random_file(&data, 60);
+    let first = fx.kastell(&[
+        "backup",
+        "--config",
+        &fx.config.to_string_lossy(),
+        "--no-notify",
+    ]);
+    assert!(first.status.success(), "{}", support::output_text(&first));
+    // New content of the same size, sent to the NAS at 2.5 MB/s: slow enough to watch.
+    random_file(&data, 60);
+    let mut yaml = std::fs::read_to_string(&fx.config).expect("config");
+    yaml.push_str("upload_rate_limit: 2500\n");
+    std::fs::write(&fx.config, yaml).expect("config");
+
+    let kill_nas = format!(
+        // `[s]erve` keeps pkill from matching this very command line (and the driver's).
+        "pkill -KILL -f '[s]erve --restrict-to-path {dir}'; kill $(cat {pid})",
+        dir = fx.nas.serve_dir.display(),
+        pid = fx.dir.path().join("sshd.pid").display()
+    );
+    let out = drive(
+        &fx,
+        &[],
+        &[
+            ("press", "nas".to_string()),
+            ("press", "Back up now".to_string()),
+            ("expect_contains", "“nas” (2 of 2)".to_string()),
+            ("expect_contains", "Phase: Backing up".to_string()),
+            ("expect_contains", "left".to_string()),
+            ("expect_contains", "Read: ".to_string()),
+            (
+                "shot",
+                artifacts()
+                    .join("backup-progress.png")
+                    .display()
+                    .to_string(),
+            ),
+            ("run", kill_nas),
+            ("expect", "Backup failed".to_string()),
+            ("expect_contains", "nas: error".to_string()),
+            ("press", "History".to_string()),
+            ("expect_contains", "nas error".to_string()),
+            ("expect_contains", "nas success".to_string()),
+            ("expect_contains", "local success".to_string()),
+            (
+                "shot",
+                artifacts().join("history.png").display().to_string(),
+            ),
+        ],
+        "window-backup.log",
+    );
+    assert!(out.contains("screenshot"), "{out}");
+    let history = fx.kastell(&[
+        "history",
+        "--config",
+        &fx.config.to_string_lossy(),
+        "--json",
+    ]);
+    let runs: serde_json::Value = serde_json::from_slice(&history.stdout).expect("json");
+    let runs = runs.as_array().expect("runs");
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["trigger"], "window");
+    assert_eq!(runs[0]["outcome"], "error");
+    assert_eq!(runs[1]["outcome"], "success");
+}

@@ -94,6 +94,7 @@ Pane {
                 required property int index
                 required property string name
                 required property string time
+                required property string sizes
                 width: ListView.view.width
                 highlighted: ListView.isCurrentItem
                 text: name
@@ -109,6 +110,12 @@ Pane {
                         Layout.fillWidth: true
                         text: name
                         elide: Text.ElideRight
+                    }
+                    Label {
+                        visible: sizes !== ""
+                        text: sizes
+                        opacity: 0.7
+                        Accessible.name: qsTr("Archive size: %1").arg(sizes)
                     }
                 }
                 onClicked: {

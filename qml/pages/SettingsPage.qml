@@ -290,6 +290,46 @@ Page {
                     addLabel: qsTr("Add command")
                 }
             }
+
+            GroupBox {
+                title: qsTr("Notifications (Kastell)")
+                Layout.fillWidth: true
+                AppPreferences { id: appPreferences }
+                ColumnLayout {
+                    anchors.fill: parent
+                    Label {
+                        Layout.fillWidth: true
+                        wrapMode: Text.WordWrap
+                        opacity: 0.75
+                        text: qsTr("A failed backup always notifies. These settings are Kastell's own, not part of the borgmatic config.")
+                    }
+                    CheckBox {
+                        text: qsTr("Also notify when a backup succeeds")
+                        checked: appPreferences.notifyOnSuccess
+                        Accessible.name: text
+                        Accessible.onPressAction: toggled()
+                        onToggled: {
+                            appPreferences.notifyOnSuccess = checked
+                            appPreferences.save()
+                        }
+                    }
+                    RowLayout {
+                        Label { text: qsTr("Warn when the last successful backup is older than") }
+                        SpinBox {
+                            from: 1
+                            to: 60
+                            value: appPreferences.staleAfterDays
+                            Accessible.name: qsTr("Days without a backup before a warning")
+                            onValueModified: {
+                                appPreferences.staleAfterDays = value
+                                appPreferences.save()
+                            }
+                        }
+                        Label { text: qsTr("days") }
+                    }
+                    Label { visible: text !== ""; text: appPreferences.errorText; color: "#c0392b" }
+                }
+            }
             Item { implicitHeight: 8 }
         }
     }

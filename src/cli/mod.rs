@@ -2,6 +2,7 @@
 //! built on the same core; scheduled runs and the passcommand use it.
 
 mod archives;
+mod backup;
 mod configure;
 
 use clap::{Parser, Subcommand};
@@ -63,6 +64,53 @@ pub enum Command {
     Passphrase {
         #[command(subcommand)]
         action: PassphraseAction,
+    },
+    /// Back up now: borgmatic's actions for each repository in turn, with progress; the run
+    /// is recorded in the history and a failure notifies. What the schedule runs.
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// One repository (label or path); all of them when omitted.
+        #[arg(long, value_name = "LABEL")]
+        repository: Option<String>,
+        /// `backup` (create, prune, compact, check as the config says), or one of `create`,
+        /// `prune`, `compact`, `check` alone.
+        #[arg(long, value_name = "ACTION", default_value = "backup", value_parser = parse_actions)]
+        only: crate::backup::Actions,
+        /// Print the engine's events as JSON lines instead of a progress bar.
+        #[arg(long)]
+        json: bool,
+        /// Who started the run, for the history (`command line`, `schedule`).
+        #[arg(long, value_name = "WHO", default_value = "command line")]
+        trigger: String,
+        /// Read the passphrase from standard input and use it for this run only.
+        #[arg(long)]
+        ask_passphrase: bool,
+        /// Do not show desktop notifications.
+        #[arg(long)]
+        no_notify: bool,
+    },
+    /// Per config and repository: the last run, its outcome and the last success.
+    Status {
+        #[arg(long)]
+        json: bool,
+        /// Also notify (once) about repositories without a recent successful backup.
+        #[arg(long)]
+        notify_stale: bool,
+    },
+    /// The runs of a config, newest first.
+    History {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Print a run's full log.
+    Log {
+        #[arg(long, value_name = "ID")]
+        run: i64,
     },
     /// Show one archive's details: sizes, file count, duration, host.
     Info {
@@ -149,6 +197,24 @@ pub enum PassphraseAction {
     },
 }
 
+/// With `--ask-passphrase`, reads the passphrase for this run from standard input.
+fn typed_passphrase(ask: bool) -> Result<Option<crate::config::Secret>, ExitCode> {
+    if !ask {
+        return Ok(None);
+    }
+    configure::read_passphrase("Passphrase for this run: ")
+        .map(Some)
+        .map_err(|e| {
+            eprintln!("kastell: {e:#}");
+            ExitCode::FAILURE
+        })
+}
+
+fn parse_actions(name: &str) -> Result<crate::backup::Actions, String> {
+    crate::backup::Actions::parse(name)
+        .ok_or_else(|| format!("“{name}” is not one of backup, create, prune, compact, check"))
+}
+
 /// Runs one subcommand to its end. Ctrl-C cancels the running borg cleanly.
 pub async fn run(command: Command) -> ExitCode {
     let cancel = CancellationToken::new();
@@ -166,15 +232,9 @@ pub async fn run(command: Command) -> ExitCode {
             json,
             ask_passphrase,
         } => {
-            let typed = match ask_passphrase {
-                true => match configure::read_passphrase("Passphrase for this run: ") {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        eprintln!("kastell: {e:#}");
-                        return ExitCode::FAILURE;
-                    }
-                },
-                false => None,
+            let typed = match typed_passphrase(ask_passphrase) {
+                Ok(typed) => typed,
+                Err(code) => return code,
             };
             archives::archives(
                 &config,
@@ -214,6 +274,38 @@ pub async fn run(command: Command) -> ExitCode {
             archive,
             json,
         } => archives::info(&config, &repository, &archive, json, &cancel).await,
+        Command::Backup {
+            config,
+            repository,
+            only,
+            json,
+            trigger,
+            ask_passphrase,
+            no_notify,
+        } => {
+            let typed = match typed_passphrase(ask_passphrase) {
+                Ok(typed) => typed,
+                Err(code) => return code,
+            };
+            backup::backup(
+                &config,
+                repository.as_deref(),
+                only,
+                &trigger,
+                json,
+                typed,
+                !no_notify,
+                &cancel,
+            )
+            .await
+        }
+        Command::Status { json, notify_stale } => backup::status(json, notify_stale).await,
+        Command::History {
+            config,
+            json,
+            limit,
+        } => backup::history(&config, json, limit),
+        Command::Log { run } => backup::log(run),
     };
     match result {
         Ok(code) => code,

@@ -19,15 +19,20 @@ pub struct Invocation {
     pub stdin_secret: Option<Secret>,
     /// A short name for events and logs, e.g. `borgmatic repo-list`.
     pub label: String,
+    /// Also report stdout's `--log-json` records as events as they arrive (borgmatic writes its
+    /// own log records there); stdout is still collected whole.
+    pub stream_stdout: bool,
 }
 
 /// `borgmatic --config FILE --log-json ACTION [--repository LABEL] [ARGS...]`.
 #[derive(Debug, Clone)]
 pub struct BorgmaticCommand {
     config: PathBuf,
+    global_args: Vec<OsString>,
     action: String,
     repository: Option<String>,
     action_args: Vec<OsString>,
+    stream_stdout: bool,
     env: Vec<(OsString, OsString)>,
     stdin_secret: Option<Secret>,
     passcommand: Option<String>,
@@ -37,9 +42,11 @@ impl BorgmaticCommand {
     pub fn new(config: &Path, action: &str) -> Self {
         BorgmaticCommand {
             config: config.to_path_buf(),
+            global_args: Vec::new(),
             action: action.to_string(),
             repository: None,
             action_args: Vec::new(),
+            stream_stdout: false,
             env: Vec::new(),
             stdin_secret: None,
             passcommand: None,
@@ -75,12 +82,25 @@ impl BorgmaticCommand {
         self
     }
 
+    /// An argument for borgmatic itself, before the action (e.g. `--verbosity 1`).
+    pub fn global_arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.global_args.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    /// Report borgmatic's own log records (written to stdout) as they arrive.
+    pub fn stream_stdout(mut self) -> Self {
+        self.stream_stdout = true;
+        self
+    }
+
     pub fn invocation(self, tools: &Tools) -> Invocation {
         let mut args: Vec<OsString> = vec![
             "--config".into(),
             self.config.into_os_string(),
             "--log-json".into(),
         ];
+        args.extend(self.global_args);
         if let Some(command) = self.passcommand {
             // borgmatic 2 takes any option as a flag; 1.8/1.9 only through --override.
             if tools.borgmatic.version >= super::Version(2, 0, 0) {
@@ -112,6 +132,7 @@ impl BorgmaticCommand {
             passphrase: None,
             stdin_secret: self.stdin_secret,
             label: format!("borgmatic {}", self.action),
+            stream_stdout: self.stream_stdout,
         }
     }
 }
@@ -163,6 +184,7 @@ impl BorgCommand {
             passphrase: self.passphrase,
             stdin_secret: None,
             label: format!("borg {}", self.action),
+            stream_stdout: false,
         }
     }
 }

@@ -22,6 +22,8 @@ pub enum FailureKind {
     ConfigInvalid,
     /// Kastell's passcommand could not reach the wallet (locked, or no Secret Service).
     WalletUnavailable,
+    /// The disk holding the repository (or borg's cache) is full.
+    DiskFull,
     Other,
 }
 
@@ -76,6 +78,10 @@ impl BorgFailure {
                 "The passphrase{repo} is kept in the wallet, and {}",
                 self.message.trim_start_matches("kastell: ")
             ),
+            FailureKind::DiskFull => format!(
+                "The disk{at} is full: borg could not write. Free some space (or prune old archives), then back up again. ({})",
+                self.message
+            ),
             FailureKind::Other => self.message.clone(),
         }
     }
@@ -124,6 +130,14 @@ impl BorgFailure {
                 };
             }
         }
+        if matches!(kind, FailureKind::Other)
+            && lines.iter().any(|l| {
+                let t = l.text();
+                t.contains("No space left on device") || t.contains("Insufficient free space")
+            })
+        {
+            kind = FailureKind::DiskFull;
+        }
         if kind == FailureKind::Other
             && lines.iter().any(|l| {
                 let t = l.text();
@@ -133,8 +147,15 @@ impl BorgFailure {
         {
             kind = FailureKind::ConfigInvalid;
         }
-        let message = borg_error
-            .map(LogLine::text)
+        let disk_full_line = (kind == FailureKind::DiskFull)
+            .then(|| {
+                lines.iter().map(LogLine::text).find(|t| {
+                    t.contains("No space left on device") || t.contains("Insufficient free space")
+                })
+            })
+            .flatten();
+        let message = disk_full_line
+            .or_else(|| borg_error.map(LogLine::text))
             .or_else(|| first_error_text(lines))
             .unwrap_or_else(|| match exit_code {
                 Some(c) => format!("exited with code {c}"),
@@ -190,9 +211,13 @@ fn kind_from_msgid(msgid: &str) -> FailureKind {
         | "Repository.InvalidRepository"
         | "Repository.ParentPathDoesNotExist" => FailureKind::RepositoryDoesNotExist,
         "LockTimeout" | "LockFailed" | "LockError" => FailureKind::LockTimeout,
-        "ConnectionClosed" | "ConnectionClosedWithHint" => FailureKind::ConnectionClosed,
+        "ConnectionClosed"
+        | "ConnectionClosedWithHint"
+        | "ConnectionBroken"
+        | "ConnectionBrokenWithHint" => FailureKind::ConnectionClosed,
         "PathNotAllowed" => FailureKind::PathNotAllowed,
         "Archive.DoesNotExist" => FailureKind::ArchiveDoesNotExist,
+        "Repository.InsufficientFreeSpaceError" => FailureKind::DiskFull,
         _ => FailureKind::Other,
     }
 }
@@ -204,7 +229,7 @@ fn kind_from_exit_code(code: i32) -> FailureKind {
         50 | 51 | 53 => FailureKind::NoPassphrase,
         13 | 15 => FailureKind::RepositoryDoesNotExist,
         70..=75 => FailureKind::LockTimeout,
-        80 | 81 => FailureKind::ConnectionClosed,
+        80 | 81 | 87 => FailureKind::ConnectionClosed,
         83 => FailureKind::PathNotAllowed,
         31 => FailureKind::ArchiveDoesNotExist,
         _ => FailureKind::Other,

@@ -159,7 +159,8 @@ pub fn parse_line(line: &str) -> LogLine {
             // a prompt ("Enter passphrase for key ...: {json}"). Unwrap them so the borg record
             // (and its msgid) is what callers see.
             if raw.msgid.is_none() {
-                if let Some(start) = message.find("{\"type\"") {
+                // borg's own records put "type" anywhere, so try from the first brace.
+                if let Some(start) = message.find('{') {
                     if let inner @ LogLine::Message { .. }
                     | inner @ LogLine::ArchiveProgress { .. }
                     | inner @ LogLine::ProgressMessage { .. }
@@ -207,6 +208,17 @@ mod tests {
         );
         assert_eq!(line.msgid(), Some("NoPassphraseFailure"));
         assert_eq!(line.text(), "Cannot acquire a passphrase");
+    }
+
+    #[test]
+    fn borg_progress_nested_in_a_borgmatic_message_is_unwrapped() {
+        let line = parse_line(
+            r#"{"type": "log_message", "time": 1.0, "message": "{\"original_size\": 10, \"compressed_size\": 5, \"deduplicated_size\": 2, \"nfiles\": 3, \"path\": \"/a\", \"time\": 1.0, \"type\": \"archive_progress\", \"finished\": false}", "levelname": "ERROR", "name": null}"#,
+        );
+        assert!(
+            matches!(line, LogLine::ArchiveProgress { nfiles: 3, .. }),
+            "{line:?}"
+        );
     }
 
     #[test]

@@ -134,9 +134,26 @@ pub async fn run(
         detail: "no stderr pipe".into(),
     })?;
 
+    let stream_stdout = invocation.stream_stdout;
     let read_stdout = async {
         let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf).await;
+        if !stream_stdout {
+            let _ = stdout.read_to_end(&mut buf).await;
+            return buf;
+        }
+        let mut reader = BufReader::new(stdout);
+        loop {
+            let start = buf.len();
+            match reader.read_until(b'\n', &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = parse_line(&String::from_utf8_lossy(&buf[start..]));
+                    if !matches!(line, LogLine::Text(_)) {
+                        sink.emit(Event::Line(line));
+                    }
+                }
+            }
+        }
         buf
     };
     let read_stderr = async {

@@ -2,6 +2,8 @@
 //! key is forced to `borg serve --restrict-to-path`), and repositories made by real borgmatic.
 #![allow(dead_code)]
 
+pub mod desktop;
+
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -139,6 +141,16 @@ impl Nas {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Stops sshd and kills the `borg serve` sessions it started: a NAS that dies mid-run.
+    pub fn kill(&mut self) {
+        self.stop();
+        let pattern = format!("serve --restrict-to-path {}", self.serve_dir.display());
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f"])
+            .arg(pattern)
+            .status();
     }
 
     pub fn ssh_command(&self) -> String {

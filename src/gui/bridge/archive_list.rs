@@ -87,18 +87,57 @@ use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant
 use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
-impl Row for Archive {
-    const ROLES: &'static [&'static str] = &["name", "time", "isoTime", "archiveId"];
+/// An archive, with the stats Kastell recorded when it created it (if it did).
+pub struct ArchiveRow {
+    archive: Archive,
+    sizes: String,
+}
+
+impl Row for ArchiveRow {
+    const ROLES: &'static [&'static str] = &["name", "time", "isoTime", "archiveId", "sizes"];
 
     fn value(&self, role: usize) -> QVariant {
+        let a = &self.archive;
         let text = match role {
-            0 => self.name.clone(),
-            1 => format_borg_time(&self.time),
-            2 => self.time.clone(),
-            _ => self.id.clone(),
+            0 => a.name.clone(),
+            1 => format_borg_time(&a.time),
+            2 => a.time.clone(),
+            3 => a.id.clone(),
+            _ => self.sizes.clone(),
         };
         QVariant::from(&QString::from(&text))
     }
+}
+
+/// Joins the listing with the history's per-archive stats (original size and new data).
+fn with_recorded_stats(config: &std::path::Path, archives: Vec<Archive>) -> Vec<ArchiveRow> {
+    let recorded: std::collections::HashMap<String, crate::history::ArchiveStats> =
+        crate::history::History::open_default()
+            .and_then(|h| h.repository_runs_of(config))
+            .map(|parts| {
+                parts
+                    .into_iter()
+                    .filter_map(|p| p.stats)
+                    .map(|s| (s.archive.clone(), s))
+                    .collect()
+            })
+            .unwrap_or_default();
+    archives
+        .into_iter()
+        .map(|archive| {
+            let sizes = recorded
+                .get(&archive.name)
+                .map(|s| {
+                    format!(
+                        "{} · {} new",
+                        crate::units::format_bytes(s.original_size),
+                        crate::units::format_bytes(s.deduplicated_size)
+                    )
+                })
+                .unwrap_or_default();
+            ArchiveRow { archive, sizes }
+        })
+        .collect()
 }
 
 #[derive(Default)]
@@ -109,7 +148,7 @@ pub struct ArchiveListRust {
     status_text: QString,
     config_path: QString,
     repository: QString,
-    rows: Vec<Archive>,
+    rows: Vec<ArchiveRow>,
     /// Cancels the load in flight when another repository is picked.
     in_flight: Option<CancellationToken>,
     /// Results of a superseded load are dropped by comparing this.
@@ -215,6 +254,7 @@ impl qobject::ArchiveListModel {
                 },
                 Err(e) => Err((e.to_string(), "config")),
             };
+            let result = result.map(|archives| with_recorded_stats(&config_path, archives));
             let _ = qt_thread.queue(move |mut obj| {
                 if obj.generation != generation {
                     return;
@@ -238,11 +278,11 @@ impl qobject::ArchiveListModel {
         usize::try_from(row)
             .ok()
             .and_then(|r| self.rows.get(r))
-            .map(|a| QString::from(&a.name))
+            .map(|a| QString::from(&a.archive.name))
             .unwrap_or_default()
     }
 
-    fn replace_rows(mut self: Pin<&mut Self>, rows: Vec<Archive>) {
+    fn replace_rows(mut self: Pin<&mut Self>, rows: Vec<ArchiveRow>) {
         // SAFETY: begin/end reset always come in pairs here.
         unsafe {
             self.as_mut().begin_reset_model();
@@ -256,7 +296,7 @@ impl qobject::ArchiveListModel {
     }
 
     fn role_names(&self) -> QHash<QHashPair_i32_QByteArray> {
-        list_rows::role_names::<Archive>()
+        list_rows::role_names::<ArchiveRow>()
     }
 
     fn row_count(&self, _parent: &QModelIndex) -> i32 {

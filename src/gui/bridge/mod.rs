@@ -1,6 +1,9 @@
 //! One QObject per file. Each holds UI state only; the work happens in the core.
 
+pub mod app_preferences;
 pub mod archive_details;
 pub mod archive_list;
+pub mod backup_runner;
 pub mod config_editor;
+pub mod history_model;
 pub mod repository_list;

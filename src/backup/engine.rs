@@ -1,0 +1,686 @@
+//! The backup engine: runs a config's borgmatic actions for each repository in turn, turns the
+//! live `--log-json` stream into progress, and records how each repository's part ended.
+//!
+//! One borgmatic process per repository (`--repository LABEL`): borgmatic's own log records do
+//! not say which repository they are about, so this is what gives each repository its own
+//! progress, exit status and result. Hooks, retention and check frequencies stay borgmatic's.
+
+use super::lock::{borg_lock_holders, RunLock};
+use super::progress::{Estimate, Progress, ProgressTracker};
+use crate::config::{BorgmaticConfig, ConfigError, RepositoryConfig, RepositoryKind, Secret};
+use crate::events::{Event, EventSink};
+use crate::history::{state_dir, ArchiveStats, History, HistoryError, Outcome, RepositoryEnd};
+use crate::process::{
+    run, BorgFailure, BorgmaticCommand, FailureKind, LogLine, ProcessError, Tools,
+};
+use crate::relay::serve_to_borgmatic;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Which of borgmatic's actions a run performs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Actions {
+    /// borgmatic's default set: create, then prune, compact and check (as the config's
+    /// retention and check frequencies say).
+    Backup,
+    Create,
+    Prune,
+    Compact,
+    Check,
+}
+
+impl Actions {
+    pub fn name(self) -> &'static str {
+        match self {
+            Actions::Backup => "backup",
+            Actions::Create => "create",
+            Actions::Prune => "prune",
+            Actions::Compact => "compact",
+            Actions::Check => "check",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Actions> {
+        [
+            Actions::Backup,
+            Actions::Create,
+            Actions::Prune,
+            Actions::Compact,
+            Actions::Check,
+        ]
+        .into_iter()
+        .find(|a| a.name() == name)
+    }
+
+    fn borgmatic_actions(self) -> &'static [&'static str] {
+        match self {
+            Actions::Backup => &["create", "prune", "compact", "check"],
+            Actions::Create => &["create"],
+            Actions::Prune => &["prune"],
+            Actions::Compact => &["compact"],
+            Actions::Check => &["check"],
+        }
+    }
+
+    fn creates(self) -> bool {
+        matches!(self, Actions::Backup | Actions::Create)
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BackupRequest {
+    pub config: PathBuf,
+    /// One repository (label or path); all of them when None.
+    pub repository: Option<String>,
+    pub actions: Actions,
+    /// Who asked, for the history: `window`, `command line`, `schedule`.
+    pub trigger: String,
+    /// A passphrase typed for this run (served to borgmatic through the one-run relay).
+    pub typed_passphrase: Option<Secret>,
+}
+
+/// Events of a run, in order: `RunStarted`, then per repository `RepositoryStarted`,
+/// `Progress`..., `RepositoryFinished`; finally `RunFinished`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum BackupEvent {
+    RunStarted {
+        run_id: i64,
+        repositories: Vec<String>,
+    },
+    RepositoryStarted {
+        index: usize,
+        repository: String,
+        estimate: Option<Estimate>,
+    },
+    Progress(Progress),
+    RepositoryFinished {
+        index: usize,
+        report: RepositoryReport,
+    },
+    RunFinished {
+        run_id: i64,
+        outcome: Outcome,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RepositoryReport {
+    pub repository: String,
+    pub outcome: Outcome,
+    pub stats: Option<ArchiveStats>,
+    /// borg's msgid when it failed with one.
+    pub msgid: Option<String>,
+    /// What went wrong, in plain words (or borg's warnings).
+    pub message: Option<String>,
+    /// Only for `LockTimeout`: the lock's holder is gone, so breaking it is safe.
+    pub may_break_lock: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    pub run_id: i64,
+    pub config: PathBuf,
+    pub actions: Actions,
+    pub outcome: Outcome,
+    /// Why nothing ran at all (another run of this config, a config borgmatic cannot read).
+    pub message: Option<String>,
+    pub repositories: Vec<RepositoryReport>,
+    pub log_path: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error("cannot write the run's log or lock in {path}: {source}")]
+    State {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Log lines kept in the history per repository (the whole log is in the run's log file).
+const LOG_TAIL_LINES: usize = 40;
+/// How long to wait for `borg info` when there is no history to estimate from.
+const ESTIMATE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs `request` to its end and records it. Per-repository failures are in the report, not
+/// errors: only failing to record the run at all is an error.
+pub async fn run_backup(
+    request: BackupRequest,
+    sink: &dyn EventSink,
+    cancel: &CancellationToken,
+) -> Result<RunReport, BackupError> {
+    let history = History::open_default()?;
+    let state = state_dir()?;
+    let config_path = std::path::absolute(&request.config).unwrap_or(request.config.clone());
+    let run_id = history.start_run(&config_path, request.actions.name(), &request.trigger)?;
+    let log_path = state.join("logs").join(format!("run-{run_id}.log"));
+    let mut report = RunReport {
+        run_id,
+        config: config_path.clone(),
+        actions: request.actions,
+        outcome: Outcome::Running,
+        message: None,
+        repositories: Vec::new(),
+        log_path: None,
+    };
+
+    let lock = RunLock::acquire(
+        &state.join("locks"),
+        &config_path,
+        &format!("{} ({})", request.actions.name(), request.trigger),
+    )
+    .map_err(|source| BackupError::State {
+        path: state.join("locks"),
+        source,
+    })?;
+    let _lock = match lock {
+        Ok(lock) => lock,
+        Err(holder) => {
+            let who = holder
+                .pid
+                .map(|pid| format!(" (process {pid}: {})", holder.what))
+                .unwrap_or_default();
+            let message = format!(
+                "Another Kastell run of this config is going on{who}. This one did not start; try again when it has finished."
+            );
+            return Ok(end_run(
+                &history,
+                report,
+                Outcome::Error,
+                Some(message),
+                sink,
+            )?);
+        }
+    };
+
+    let config = match BorgmaticConfig::load(&config_path) {
+        Ok(config) => config,
+        Err(e) => {
+            let message = config_error_message(&e);
+            return Ok(end_run(
+                &history,
+                report,
+                Outcome::Error,
+                Some(message),
+                sink,
+            )?);
+        }
+    };
+    let repositories: Vec<RepositoryConfig> = match &request.repository {
+        Some(wanted) => match config.repository(wanted) {
+            Some(r) => vec![r.clone()],
+            None => {
+                let message = format!("The config has no repository “{wanted}”.");
+                return Ok(end_run(
+                    &history,
+                    report,
+                    Outcome::Error,
+                    Some(message),
+                    sink,
+                )?);
+            }
+        },
+        None => config.repositories.clone(),
+    };
+    let tools = match Tools::detect().await {
+        Ok(tools) => tools,
+        Err(e) => {
+            return Ok(end_run(
+                &history,
+                report,
+                Outcome::Error,
+                Some(e.to_string()),
+                sink,
+            )?);
+        }
+    };
+
+    let log = open_log(&log_path)?;
+    history.set_log_path(run_id, &log_path)?;
+    report.log_path = Some(log_path);
+    sink.emit(Event::Backup(BackupEvent::RunStarted {
+        run_id,
+        repositories: repositories
+            .iter()
+            .map(|r| r.display_name().to_string())
+            .collect(),
+    }));
+
+    // The typed passphrase (if any) is served for the whole run, to every repository.
+    let relay = match &request.typed_passphrase {
+        Some(secret) => match serve_to_borgmatic(secret.clone()) {
+            Ok(served) => Some(served),
+            Err(e) => {
+                return Ok(end_run(
+                    &history,
+                    report,
+                    Outcome::Error,
+                    Some(e.to_string()),
+                    sink,
+                )?);
+            }
+        },
+        None => None,
+    };
+
+    for (index, repository) in repositories.iter().enumerate() {
+        let name = repository.display_name().to_string();
+        let part = history.start_repository(run_id, &name, &repository.path)?;
+        let (repository_report, tail) = if cancel.is_cancelled() {
+            let report = RepositoryReport {
+                repository: name.clone(),
+                outcome: Outcome::Cancelled,
+                stats: None,
+                msgid: None,
+                message: Some("Not started: the run was cancelled.".into()),
+                may_break_lock: false,
+            };
+            (report, String::new())
+        } else {
+            let estimate = match request.actions.creates() {
+                true => match previous_totals(&history, &config, repository) {
+                    Some(estimate) => Some(estimate),
+                    None => estimate_from_borg(&config, repository, cancel).await,
+                },
+                false => None,
+            };
+            sink.emit(Event::Backup(BackupEvent::RepositoryStarted {
+                index,
+                repository: name.clone(),
+                estimate,
+            }));
+            let part_sink = RepositorySink::new(&name, estimate, sink, &log);
+            let result = run_repository(
+                &tools,
+                &config,
+                repository,
+                request.actions,
+                relay.as_ref().map(|(_, passcommand)| passcommand.as_str()),
+                &part_sink,
+                cancel,
+            )
+            .await;
+            part_sink.conclude(result, repository)
+        };
+        history.finish_repository(
+            part,
+            &RepositoryEnd {
+                outcome: Some(repository_report.outcome),
+                stats: repository_report.stats.clone(),
+                msgid: repository_report.msgid.clone(),
+                message: repository_report.message.clone(),
+                log_tail: tail,
+            },
+        )?;
+        sink.emit(Event::Backup(BackupEvent::RepositoryFinished {
+            index,
+            report: repository_report.clone(),
+        }));
+        report.repositories.push(repository_report);
+    }
+    drop(relay);
+    if let Ok(mut log) = log.lock() {
+        let _ = log.flush();
+    }
+    let outcome = Outcome::worst(report.repositories.iter().map(|r| r.outcome));
+    Ok(end_run(&history, report, outcome, None, sink)?)
+}
+
+fn end_run(
+    history: &History,
+    mut report: RunReport,
+    outcome: Outcome,
+    message: Option<String>,
+    sink: &dyn EventSink,
+) -> Result<RunReport, HistoryError> {
+    history.finish_run(report.run_id, outcome, message.as_deref())?;
+    report.outcome = outcome;
+    report.message = message;
+    sink.emit(Event::Backup(BackupEvent::RunFinished {
+        run_id: report.run_id,
+        outcome,
+    }));
+    Ok(report)
+}
+
+fn config_error_message(error: &ConfigError) -> String {
+    format!("The config cannot be read, so nothing was backed up: {error}")
+}
+
+fn open_log(path: &Path) -> Result<Mutex<BufWriter<File>>, BackupError> {
+    let state_error = |source| BackupError::State {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(state_error)?;
+    }
+    let file = File::create(path).map_err(state_error)?;
+    Ok(Mutex::new(BufWriter::new(file)))
+}
+
+/// The previous archive's totals as the history has them.
+fn previous_totals(
+    history: &History,
+    config: &BorgmaticConfig,
+    repository: &RepositoryConfig,
+) -> Option<Estimate> {
+    let stats = history
+        .previous_totals(&config.path, repository.display_name())
+        .ok()??;
+    Some(Estimate {
+        original_size: stats.original_size,
+        nfiles: stats.nfiles,
+    })
+}
+
+/// Without history: `borg info` of the newest archive.
+async fn estimate_from_borg(
+    config: &BorgmaticConfig,
+    repository: &RepositoryConfig,
+    cancel: &CancellationToken,
+) -> Option<Estimate> {
+    let info = tokio::time::timeout(
+        ESTIMATE_TIMEOUT,
+        crate::repository::archive_info(
+            config,
+            repository,
+            "latest",
+            &crate::events::Discard,
+            cancel,
+        ),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    Some(Estimate {
+        original_size: info.original_size,
+        nfiles: info.file_count,
+    })
+}
+
+async fn run_repository(
+    tools: &Tools,
+    config: &BorgmaticConfig,
+    repository: &RepositoryConfig,
+    actions: Actions,
+    passcommand: Option<&str>,
+    sink: &RepositorySink<'_>,
+    cancel: &CancellationToken,
+) -> Result<Option<ArchiveStats>, ProcessError> {
+    let label = repository.label.as_deref().unwrap_or(&repository.path);
+    let names = actions.borgmatic_actions();
+    // `--verbosity 1` makes borgmatic log each action's start (the phases); `--progress`
+    // makes borg stream its counters. Each action gets `--repository`, as borgmatic 1.8 wants.
+    let mut command = BorgmaticCommand::new(&config.path, names[0])
+        .global_arg("--verbosity")
+        .global_arg("1")
+        .stream_stdout()
+        .repository(label);
+    if let Some(passcommand) = passcommand {
+        command = command.passcommand(passcommand.to_string());
+    }
+    for (i, action) in names.iter().enumerate() {
+        if i > 0 {
+            command = command.arg(action).arg("--repository").arg(label);
+        }
+        match *action {
+            "create" => command = command.arg("--progress").arg("--json"),
+            "compact" | "check" => command = command.arg("--progress"),
+            _ => {}
+        }
+    }
+    let invocation = command.invocation(tools);
+    let done = crate::repository::checked(run(invocation, sink, cancel).await, repository).await?;
+    Ok(create_stats(&done.stdout))
+}
+
+#[derive(Deserialize)]
+struct CreateOutput {
+    archive: CreateArchive,
+    #[serde(default)]
+    cache: Option<CreateCache>,
+}
+
+#[derive(Deserialize)]
+struct CreateArchive {
+    name: String,
+    #[serde(default)]
+    duration: f64,
+    stats: CreateStats,
+}
+
+#[derive(Deserialize)]
+struct CreateStats {
+    original_size: u64,
+    compressed_size: u64,
+    deduplicated_size: u64,
+    nfiles: u64,
+}
+
+#[derive(Deserialize)]
+struct CreateCache {
+    stats: CacheStats,
+}
+
+#[derive(Deserialize)]
+struct CacheStats {
+    #[serde(default)]
+    total_size: Option<u64>,
+    #[serde(default)]
+    unique_csize: Option<u64>,
+}
+
+/// borgmatic prints `create --json`'s result as a JSON array among its log records, with no
+/// newline after it (the next record follows on the same line).
+fn create_stats(stdout: &[u8]) -> Option<ArchiveStats> {
+    let text = String::from_utf8_lossy(stdout);
+    let start = text.find("[{\"archive\"")?;
+    serde_json::Deserializer::from_str(&text[start..])
+        .into_iter::<Vec<CreateOutput>>()
+        .next()?
+        .ok()?
+        .into_iter()
+        .next()
+        .map(|out| ArchiveStats {
+            archive: out.archive.name,
+            nfiles: out.archive.stats.nfiles,
+            original_size: out.archive.stats.original_size,
+            compressed_size: out.archive.stats.compressed_size,
+            deduplicated_size: out.archive.stats.deduplicated_size,
+            repository_original_size: out.cache.as_ref().and_then(|c| c.stats.total_size),
+            repository_stored_size: out.cache.as_ref().and_then(|c| c.stats.unique_csize),
+            duration_seconds: out.archive.duration,
+        })
+}
+
+/// Receives one repository's process events: tracks progress, writes the run's log, keeps the
+/// tail for the history, and passes everything on.
+struct RepositorySink<'a> {
+    name: String,
+    outer: &'a dyn EventSink,
+    tracker: Mutex<ProgressTracker>,
+    log: &'a Mutex<BufWriter<File>>,
+    tail: Mutex<VecDeque<String>>,
+}
+
+impl<'a> RepositorySink<'a> {
+    fn new(
+        name: &str,
+        estimate: Option<Estimate>,
+        outer: &'a dyn EventSink,
+        log: &'a Mutex<BufWriter<File>>,
+    ) -> Self {
+        if let Ok(mut log) = log.lock() {
+            let _ = writeln!(log, "==> {name}");
+        }
+        RepositorySink {
+            name: name.to_string(),
+            outer,
+            tracker: Mutex::new(ProgressTracker::new(name, estimate, Instant::now())),
+            log,
+            tail: Mutex::new(VecDeque::with_capacity(LOG_TAIL_LINES)),
+        }
+    }
+
+    fn keep(&self, text: String) {
+        if let Ok(mut log) = self.log.lock() {
+            let _ = writeln!(log, "{text}");
+        }
+        if let Ok(mut tail) = self.tail.lock() {
+            if tail.len() == LOG_TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(text);
+        }
+    }
+
+    /// Turns the process's result into the repository's report and log tail.
+    fn conclude(
+        &self,
+        result: Result<Option<ArchiveStats>, ProcessError>,
+        repository: &RepositoryConfig,
+    ) -> (RepositoryReport, String) {
+        let totals = result.as_ref().ok().and_then(|stats| stats.as_ref());
+        let (last, warnings) = match self.tracker.lock() {
+            Ok(mut tracker) => (Some(tracker.finish(totals)), tracker.warnings().to_vec()),
+            Err(_) => (None, Vec::new()),
+        };
+        if let Some(last) = last {
+            self.outer.emit(Event::Backup(BackupEvent::Progress(last)));
+        }
+        let mut report = RepositoryReport {
+            repository: self.name.clone(),
+            outcome: Outcome::Success,
+            stats: None,
+            msgid: None,
+            message: None,
+            may_break_lock: false,
+        };
+        match result {
+            Ok(stats) => {
+                report.stats = stats;
+                if !warnings.is_empty() {
+                    report.outcome = Outcome::Warning;
+                    report.message = Some(format!(
+                        "Finished with {} warning{}: {}",
+                        warnings.len(),
+                        if warnings.len() == 1 { "" } else { "s" },
+                        warnings.join("; ")
+                    ));
+                }
+            }
+            Err(ProcessError::Cancelled) => {
+                report.outcome = Outcome::Cancelled;
+                report.message = Some(
+                    "Cancelled. borg stopped cleanly (a backup in progress leaves a checkpoint archive that the next run continues from)."
+                        .into(),
+                );
+            }
+            Err(ProcessError::Failed(failure)) => {
+                report.outcome = Outcome::Error;
+                report.msgid = failure.msgid.clone();
+                report.message = Some(self.explain(&failure, repository));
+                report.may_break_lock =
+                    failure.kind == FailureKind::LockTimeout && local_lock_may_break(repository);
+            }
+            Err(other) => {
+                report.outcome = Outcome::Error;
+                report.message = Some(other.user_message(Some(&self.name)));
+            }
+        }
+        let tail = self
+            .tail
+            .lock()
+            .map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n"))
+            .unwrap_or_default();
+        if let Some(message) = &report.message {
+            self.keep(format!("{}: {message}", report.outcome.name()));
+        }
+        (report, tail)
+    }
+
+    fn explain(&self, failure: &BorgFailure, repository: &RepositoryConfig) -> String {
+        let mut message = failure.user_message(Some(&self.name));
+        if failure.kind == FailureKind::LockTimeout {
+            if let RepositoryKind::Local = repository.kind() {
+                let holders = borg_lock_holders(Path::new(&repository.path));
+                if let Some(holder) = holders.first() {
+                    message.push_str(&format!(" The lock: {}.", holder.describe()));
+                }
+            }
+        }
+        message
+    }
+}
+
+fn local_lock_may_break(repository: &RepositoryConfig) -> bool {
+    matches!(repository.kind(), RepositoryKind::Local)
+        && borg_lock_holders(Path::new(&repository.path))
+            .iter()
+            .all(|h| h.may_break())
+}
+
+impl EventSink for RepositorySink<'_> {
+    fn emit(&self, event: Event) {
+        if let Event::Line(line) = &event {
+            let changed = match self.tracker.lock() {
+                Ok(mut tracker) => tracker
+                    .observe(line, Instant::now())
+                    .then(|| tracker.progress().clone()),
+                Err(_) => None,
+            };
+            match line {
+                // Counters go to the progress, not to the log.
+                LogLine::ArchiveProgress { .. } | LogLine::ProgressPercent { .. } => {}
+                LogLine::ProgressMessage {
+                    message: Some(m), ..
+                } => self.keep(m.clone()),
+                LogLine::ProgressMessage { .. } => {}
+                other => self.keep(other.text()),
+            }
+            if let Some(progress) = changed {
+                self.outer
+                    .emit(Event::Backup(BackupEvent::Progress(progress)));
+            }
+        }
+        self.outer.emit(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_stats_are_found_among_borgmatics_log_records() {
+        let stdout = br#"{"type": "log_message", "time": 1.0, "message": "Creating archive", "levelname": "INFO", "name": "borgmatic.actions.create"}
+[{"archive": {"name": "a1", "duration": 2.5, "stats": {"compressed_size": 20, "deduplicated_size": 10, "nfiles": 3, "original_size": 30}}, "cache": {"stats": {"total_size": 60, "unique_csize": 15}}, "repository": {"id": "x"}}]{"type": "log_message", "time": 2.0, "message": "done", "levelname": "INFO", "name": "borgmatic.commands.borgmatic"}
+"#;
+        let stats = create_stats(stdout).unwrap();
+        assert_eq!(stats.archive, "a1");
+        assert_eq!(stats.nfiles, 3);
+        assert_eq!(stats.original_size, 30);
+        assert_eq!(stats.repository_stored_size, Some(15));
+        assert_eq!(stats.duration_seconds, 2.5);
+    }
+
+    #[test]
+    fn actions_round_trip_through_their_names() {
+        for a in ["backup", "create", "prune", "compact", "check"] {
+            assert_eq!(Actions::parse(a).map(Actions::name), Some(a));
+        }
+        assert_eq!(Actions::parse("delete"), None);
+    }
+}

@@ -1,0 +1,188 @@
+//! Locks: one Kastell run per config at a time (a click and the schedule never collide), and a
+//! look at borg's own repository lock when borg reports `LockTimeout`.
+
+use nix::fcntl::{Flock, FlockArg};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// Held for the length of a run; the kernel releases it when the process ends, however it ends.
+pub struct RunLock {
+    _lock: Flock<File>,
+    path: PathBuf,
+}
+
+/// Who holds a config's run lock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunLockHolder {
+    pub pid: Option<i32>,
+    /// What the holder wrote: e.g. "backup from the window".
+    pub what: String,
+}
+
+impl RunLock {
+    /// Takes the lock for `config`, or says who has it.
+    pub fn acquire(
+        locks_dir: &Path,
+        config: &Path,
+        what: &str,
+    ) -> std::io::Result<Result<RunLock, RunLockHolder>> {
+        std::fs::create_dir_all(locks_dir)?;
+        let path = locks_dir.join(lock_file_name(config));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(mut lock) => {
+                lock.set_len(0)?;
+                lock.rewind()?;
+                writeln!(lock, "{}\n{}", std::process::id(), what)?;
+                lock.flush()?;
+                Ok(Ok(RunLock { _lock: lock, path }))
+            }
+            Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
+                let mut text = String::new();
+                file.read_to_string(&mut text)?;
+                let mut lines = text.lines();
+                let pid = lines.next().and_then(|l| l.trim().parse().ok());
+                let what = lines.next().unwrap_or("a run").to_string();
+                Ok(Err(RunLockHolder { pid, what }))
+            }
+            Err((_, errno)) => Err(std::io::Error::from(errno)),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// One lock file per config path, readable by people (`%` stands for `/`).
+fn lock_file_name(config: &Path) -> String {
+    let absolute = std::path::absolute(config).unwrap_or_else(|_| config.to_path_buf());
+    format!("{}.lock", absolute.to_string_lossy().replace('/', "%"))
+}
+
+/// Who holds a borg repository's lock, as borg recorded it in `lock.roster`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BorgLockHolder {
+    pub host: String,
+    pub pid: i32,
+    /// True when the holder is a process on this machine that is still running.
+    pub alive_here: bool,
+    /// True when the holder ran on this machine (so liveness could be checked).
+    pub on_this_host: bool,
+}
+
+impl BorgLockHolder {
+    /// Breaking a lock is only safe when no live borg holds it.
+    pub fn may_break(&self) -> bool {
+        self.on_this_host && !self.alive_here
+    }
+
+    pub fn describe(&self) -> String {
+        if self.alive_here {
+            format!("borg process {} on this computer holds it", self.pid)
+        } else if self.on_this_host {
+            format!(
+                "it was left by borg process {} on this computer, which is no longer running",
+                self.pid
+            )
+        } else {
+            format!(
+                "borg process {} on “{}” holds it; Kastell cannot tell whether that process still runs",
+                self.pid, self.host
+            )
+        }
+    }
+}
+
+/// Reads a local repository's lock roster. Borg 1.x writes `{"exclusive": [[host, pid, thread]],
+/// "shared": [...]}` where host is `hostname@node-id`.
+pub fn borg_lock_holders(repository: &Path) -> Vec<BorgLockHolder> {
+    let Ok(text) = std::fs::read_to_string(repository.join("lock.roster")) else {
+        return Vec::new();
+    };
+    let Ok(roster) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    let this_host = gethostname::gethostname().to_string_lossy().into_owned();
+    let mut holders = Vec::new();
+    for kind in ["exclusive", "shared"] {
+        let Some(entries) = roster.get(kind).and_then(|v| v.as_array()) else {
+            continue;
+        };
+        for entry in entries {
+            let host = entry.get(0).and_then(|v| v.as_str()).unwrap_or("");
+            let Some(pid) = entry.get(1).and_then(|v| v.as_i64()) else {
+                continue;
+            };
+            let on_this_host = host.split('@').next() == Some(this_host.as_str());
+            let alive_here = on_this_host && process_alive(pid as i32);
+            holders.push(BorgLockHolder {
+                host: host.to_string(),
+                pid: pid as i32,
+                alive_here,
+                on_this_host,
+            });
+        }
+    }
+    holders
+}
+
+fn process_alive(pid: i32) -> bool {
+    use nix::sys::signal::kill;
+    use nix::unistd::Pid;
+    // Signal 0 checks existence; EPERM means it exists but belongs to someone else.
+    match kill(Pid::from_raw(pid), None) {
+        Ok(()) => true,
+        Err(nix::errno::Errno::EPERM) => true,
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_on_the_same_config_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Path::new("/home/u/.config/borgmatic/user.yaml");
+        let first = RunLock::acquire(dir.path(), config, "backup from the window")
+            .unwrap()
+            .unwrap();
+        let holder = RunLock::acquire(dir.path(), config, "scheduled backup")
+            .unwrap()
+            .err()
+            .unwrap();
+        assert_eq!(holder.pid, Some(std::process::id() as i32));
+        assert_eq!(holder.what, "backup from the window");
+        drop(first);
+        assert!(RunLock::acquire(dir.path(), config, "scheduled backup")
+            .unwrap()
+            .is_ok());
+    }
+
+    #[test]
+    fn a_roster_left_by_a_dead_local_process_may_be_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        // PIDs near the kernel's maximum are essentially never in use.
+        std::fs::write(
+            dir.path().join("lock.roster"),
+            format!(
+                r#"{{"exclusive": [["{host}@12345", 4194300, 0]], "shared": [["{host}@12345", {me}, 0]]}}"#,
+                me = std::process::id()
+            ),
+        )
+        .unwrap();
+        let holders = borg_lock_holders(dir.path());
+        assert_eq!(holders.len(), 2);
+        assert!(holders[0].may_break());
+        assert!(!holders[1].may_break());
+    }
+}

@@ -1,0 +1,325 @@
+//! `kastell backup`, `kastell status`, `kastell history` and `kastell log`: the backup engine and
+//! its history in a terminal. The schedule calls `kastell backup`.
+
+use crate::backup::{run_backup, Actions, BackupEvent, BackupRequest, Phase, Progress, RunReport};
+use crate::config::{discover_configs, BorgmaticConfig, Secret};
+use crate::events::{Event, EventSink};
+use crate::history::{History, Outcome, Run};
+use crate::notify;
+use crate::preferences::Preferences;
+use crate::units::{format_bytes, format_duration};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Shows the engine's events: a progress bar on a terminal, or JSON lines with `--json`.
+struct TerminalSink {
+    json: bool,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl TerminalSink {
+    fn bar_for(&self, repository: &str) -> ProgressBar {
+        let bar = ProgressBar::new(0);
+        bar.set_style(spinner_style());
+        bar.set_prefix(repository.to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    }
+
+    fn show(&self, progress: &Progress) {
+        let Ok(guard) = self.bar.lock() else { return };
+        let Some(bar) = guard.as_ref() else { return };
+        let counters = match progress.phase {
+            Phase::BackingUp | Phase::SavingCache => format!(
+                "{} files, {} read, {} new · {}/s{}",
+                progress.nfiles,
+                format_bytes(progress.original_size),
+                format_bytes(progress.deduplicated_size),
+                format_bytes(progress.bytes_per_second as u64),
+                progress
+                    .eta_seconds
+                    .map(|s| format!(" · about {} left", format_duration(s as f64)))
+                    .unwrap_or_default()
+            ),
+            _ => progress
+                .step
+                .map(|(c, t)| format!("{c} of {t}"))
+                .unwrap_or_default(),
+        };
+        bar.set_message(format!("{} {counters}", progress.phase.describe()));
+        match progress.fraction {
+            Some(fraction) => {
+                bar.set_style(bar_style());
+                bar.set_length(1000);
+                bar.set_position((fraction * 1000.0) as u64);
+            }
+            None => bar.set_style(spinner_style()),
+        }
+    }
+}
+
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {prefix:.bold} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix:.bold} [{bar:30}] {percent:>3}% {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+impl EventSink for TerminalSink {
+    fn emit(&self, event: Event) {
+        let Event::Backup(event) = event else { return };
+        if self.json {
+            if let Ok(line) = serde_json::to_string(&event) {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+            return;
+        }
+        match &event {
+            BackupEvent::RepositoryStarted { repository, .. } => {
+                if let Ok(mut bar) = self.bar.lock() {
+                    *bar = Some(self.bar_for(repository));
+                }
+            }
+            BackupEvent::Progress(progress) => self.show(progress),
+            BackupEvent::RepositoryFinished { report, .. } => {
+                if let Ok(mut bar) = self.bar.lock() {
+                    if let Some(bar) = bar.take() {
+                        bar.finish_and_clear();
+                    }
+                }
+                let stats = report
+                    .stats
+                    .as_ref()
+                    .map(|s| {
+                        format!(
+                            " — {} files, {} read, {} new ({})",
+                            s.nfiles,
+                            format_bytes(s.original_size),
+                            format_bytes(s.deduplicated_size),
+                            s.archive
+                        )
+                    })
+                    .unwrap_or_default();
+                println!("{}: {}{stats}", report.repository, report.outcome.name());
+                if let Some(message) = &report.message {
+                    println!("  {message}");
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn backup(
+    config: &Path,
+    repository: Option<&str>,
+    actions: Actions,
+    trigger: &str,
+    json: bool,
+    typed_passphrase: Option<Secret>,
+    notify_user: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<ExitCode> {
+    let sink = TerminalSink {
+        json,
+        bar: Mutex::new(None),
+    };
+    let request = BackupRequest {
+        config: config.to_path_buf(),
+        repository: repository.map(str::to_string),
+        actions,
+        trigger: trigger.to_string(),
+        typed_passphrase,
+    };
+    let report = run_backup(request, &sink, cancel).await?;
+    if !json {
+        if let Some(message) = &report.message {
+            eprintln!("kastell: {message}");
+        }
+        println!(
+            "{} {}: {} (run {}{})",
+            report.actions.name(),
+            report.config.display(),
+            report.outcome.name(),
+            report.run_id,
+            report
+                .log_path
+                .as_ref()
+                .map(|p| format!(", log: {}", p.display()))
+                .unwrap_or_default()
+        );
+    }
+    if notify_user {
+        notify_run(&report).await;
+    }
+    Ok(match report.outcome {
+        Outcome::Success | Outcome::Warning => ExitCode::SUCCESS,
+        Outcome::Cancelled => ExitCode::from(130),
+        _ => ExitCode::FAILURE,
+    })
+}
+
+async fn notify_run(report: &RunReport) {
+    let preferences = Preferences::load();
+    if let Some(notice) = notify::for_run(report, &preferences) {
+        if let Err(e) = notify::send(&notice, false).await {
+            eprintln!("kastell: could not show a notification: {e}");
+        }
+    }
+    // A scheduled run is also when "no backup for days" gets noticed.
+    let _ = notify::notify_stale(&known_repositories(), &preferences).await;
+}
+
+/// Every discovered config with its repositories' names.
+fn known_repositories() -> Vec<(PathBuf, Vec<String>)> {
+    discover_configs(None)
+        .into_iter()
+        .filter_map(|path| BorgmaticConfig::load(&path).ok())
+        .map(|c| {
+            let names = c
+                .repositories
+                .iter()
+                .map(|r| r.display_name().to_string())
+                .collect();
+            (c.path, names)
+        })
+        .collect()
+}
+
+pub async fn status(json: bool, notify_stale: bool) -> anyhow::Result<ExitCode> {
+    let history = History::open_default()?;
+    let mut entries = Vec::new();
+    for (config, repositories) in known_repositories() {
+        for repository in repositories {
+            let last = history.last_repository_run(&config, &repository, None)?;
+            let success =
+                history.last_repository_run(&config, &repository, Some(Outcome::Success))?;
+            entries.push(json!({
+                "config": config,
+                "repository": repository,
+                "last_run": last.as_ref().map(|r| json!({
+                    "run_id": r.run_id,
+                    "started": r.started,
+                    "ended": r.ended,
+                    "outcome": r.outcome,
+                    "message": r.message,
+                    "msgid": r.msgid,
+                })),
+                "last_success": success.as_ref().map(|r| r.ended.unwrap_or(r.started)),
+            }));
+        }
+    }
+    drop(history);
+    if notify_stale {
+        notify::notify_stale(&known_repositories(), &Preferences::load()).await?;
+    }
+    if json {
+        println!("{}", serde_json::Value::Array(entries));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if entries.is_empty() {
+        println!("No borgmatic config found in ~/.config/borgmatic/ or ~/.config/borgmatic.d/.");
+    }
+    for e in &entries {
+        let last = match &e["last_run"] {
+            serde_json::Value::Null => "never run by Kastell".to_string(),
+            run => format!(
+                "{} {}",
+                run["outcome"].as_str().unwrap_or(""),
+                ago(run["started"].as_i64().unwrap_or(0))
+            ),
+        };
+        let success = e["last_success"]
+            .as_i64()
+            .map(|t| format!("; last success {}", ago(t)))
+            .unwrap_or_default();
+        println!(
+            "{} {}: {last}{success}",
+            e["config"].as_str().unwrap_or(""),
+            e["repository"].as_str().unwrap_or("")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ago(ms: i64) -> String {
+    let seconds = (crate::history::now_ms() - ms).max(0) as f64 / 1000.0;
+    format!("{} ago", format_duration(seconds))
+}
+
+pub fn history(config: &Path, json: bool, limit: usize) -> anyhow::Result<ExitCode> {
+    let history = History::open_default()?;
+    let config = std::path::absolute(config).unwrap_or(config.to_path_buf());
+    let runs = history.runs(Some(&config), limit)?;
+    if json {
+        println!("{}", serde_json::to_string(&runs)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if runs.is_empty() {
+        println!("No runs of {} yet.", config.display());
+    }
+    for run in &runs {
+        print_run(run);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_run(run: &Run) {
+    println!(
+        "run {} · {} ({}) · {} · {}",
+        run.id,
+        run.actions,
+        run.trigger,
+        ago(run.started),
+        run.outcome.name()
+    );
+    if let Some(message) = &run.message {
+        println!("  {message}");
+    }
+    for part in &run.repositories {
+        let stats = part
+            .stats
+            .as_ref()
+            .map(|s| {
+                format!(
+                    " · {} files, {} read, {} new",
+                    s.nfiles,
+                    format_bytes(s.original_size),
+                    format_bytes(s.deduplicated_size)
+                )
+            })
+            .unwrap_or_default();
+        println!("  {}: {}{stats}", part.repository, part.outcome.name());
+        if let Some(message) = &part.message {
+            println!("    {message}");
+        }
+    }
+}
+
+pub fn log(run_id: i64) -> anyhow::Result<ExitCode> {
+    let history = History::open_default()?;
+    let run = history
+        .run(run_id)?
+        .with_context(|| format!("there is no run {run_id}"))?;
+    let path = run
+        .log_path
+        .with_context(|| format!("run {run_id} has no log (it did not start)"))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("cannot read the log {path}"))?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,59 @@
+//! `AppPreferences`: Kastell's own preferences (notifications), saved as the user changes them.
+
+#[cxx_qt::bridge]
+pub mod qobject {
+    unsafe extern "C++" {
+        include!("cxx-qt-lib/qstring.h");
+        type QString = cxx_qt_lib::QString;
+    }
+
+    #[auto_cxx_name]
+    extern "RustQt" {
+        #[qobject]
+        #[qml_element]
+        #[qproperty(bool, notify_on_success)]
+        #[qproperty(i32, stale_after_days)]
+        #[qproperty(QString, error_text)]
+        type AppPreferences = super::AppPreferencesRust;
+
+        /// Writes the current values to `~/.config/kastell/preferences.json`.
+        #[qinvokable]
+        fn save(self: Pin<&mut AppPreferences>);
+    }
+}
+
+use crate::preferences::Preferences;
+use core::pin::Pin;
+use cxx_qt_lib::QString;
+
+pub struct AppPreferencesRust {
+    notify_on_success: bool,
+    stale_after_days: i32,
+    error_text: QString,
+}
+
+impl Default for AppPreferencesRust {
+    fn default() -> Self {
+        let p = Preferences::load();
+        AppPreferencesRust {
+            notify_on_success: p.notify_on_success,
+            stale_after_days: i32::try_from(p.stale_after_hours / 24).unwrap_or(2).max(1),
+            error_text: QString::default(),
+        }
+    }
+}
+
+impl qobject::AppPreferences {
+    pub fn save(mut self: Pin<&mut Self>) {
+        let days = self.stale_after_days.clamp(1, 365);
+        let preferences = Preferences {
+            notify_on_success: self.notify_on_success,
+            stale_after_hours: u32::try_from(days).unwrap_or(2) * 24,
+        };
+        let error = match preferences.save() {
+            Ok(()) => String::new(),
+            Err(e) => format!("The preferences could not be saved: {e}"),
+        };
+        self.as_mut().set_error_text(QString::from(&error));
+    }
+}
