@@ -518,3 +518,82 @@ fn a_full_disk_is_reported_as_such_and_notified() {
     let call = server.wait_for("Backup of “full-disk” failed", Duration::from_secs(20));
     assert!(call.contains("full"), "{call}");
 }
+
+#[test]
+fn a_repository_locked_by_a_live_borg_names_the_holder_and_its_lock_is_not_broken() {
+    let fx = Fixture::new(1);
+    let local = fx.local_repo.display().to_string();
+    let mut holder = fx
+        .borg_cmd(&["with-lock", &local, "sleep", "60"])
+        .spawn()
+        .expect("borg with-lock");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !fx.local_repo.join("lock.exclusive").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "borg did not take the lock"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = fx.kastell(&[
+        "backup",
+        "--config",
+        fx.config.to_str().unwrap(),
+        "--repository",
+        "local",
+        "--json",
+        "--no-notify",
+    ]);
+    assert!(!out.status.success());
+    let report = repository_report(&parse_events(&out.stdout), "local").clone();
+    assert_eq!(report["msgid"], "LockTimeout", "{report}");
+    let message = report["message"].as_str().unwrap();
+    assert!(
+        message.contains("is locked by another borg process") && message.contains("holds it"),
+        "{message}"
+    );
+    assert_eq!(report["may_break_lock"], false);
+
+    let refused = fx.kastell(&[
+        "break-lock",
+        "--config",
+        fx.config.to_str().unwrap(),
+        "--repository",
+        "local",
+    ]);
+    assert!(!refused.status.success());
+    assert!(
+        output_text(&refused).contains("was left alone"),
+        "{}",
+        output_text(&refused)
+    );
+    assert!(fx.local_repo.join("lock.exclusive").exists());
+    let _ = holder.kill();
+    let _ = holder.wait();
+}
+
+#[test]
+fn an_old_last_success_is_notified_once_not_on_every_check() {
+    let fx = Fixture::new(0);
+    let server = NotificationServer::start(&fx.dir.path().join("desktop"));
+    // A threshold of zero hours makes the success that just happened "too old".
+    let preferences = fx.home.join(".config/kastell/preferences.json");
+    std::fs::create_dir_all(preferences.parent().unwrap()).unwrap();
+    std::fs::write(&preferences, r#"{"notify_on_success": false, "stale_after_hours": 0}"#).unwrap();
+    let out = fx.kastell(&["backup", "--config", fx.config.to_str().unwrap(), "--no-notify"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    std::thread::sleep(Duration::from_millis(20));
+    for _ in 0..2 {
+        let out = kastell_cmd(&fx, &["status", "--notify-stale"], &server.envs())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", output_text(&out));
+    }
+    server.wait_for("No backup of “nas”", Duration::from_secs(20));
+    server.wait_for("No backup of “local”", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(500));
+    let calls = server.calls();
+    assert_eq!(calls.matches("No backup of “").count(), 2, "{calls}");
+    // A success notification only when asked for.
+    assert!(!calls.contains("finished"), "{calls}");
+}

@@ -45,6 +45,14 @@ Frame {
                 onClicked: frame.runner.cancel()
             }
             Button {
+                // Offered only when no live borg process holds the lock.
+                visible: !frame.runner.running && frame.runner.breakableLock !== ""
+                text: qsTr("Break the stale lock of “%1”").arg(frame.runner.breakableLock)
+                Accessible.name: text
+                Accessible.onPressAction: clicked()
+                onClicked: frame.runner.breakLock()
+            }
+            Button {
                 visible: !frame.runner.running && frame.runner.lastRunId > 0
                 text: qsTr("Details")
                 Accessible.name: qsTr("Show run details")

@@ -186,3 +186,65 @@ mod tests {
         assert!(!holders[1].may_break());
     }
 }
+
+/// Why Kastell will not break a repository's lock.
+#[derive(Debug, thiserror::Error)]
+pub enum BreakLockRefused {
+    #[error("{0}; breaking the lock now could damage the repository. Wait until that process has finished.")]
+    HeldByLiveProcess(String),
+    #[error("the repository is on another computer, so Kastell cannot see whether a borg process there holds the lock. Make sure no backup runs on it, then run `borgmatic break-lock --repository {0}` yourself.")]
+    Remote(String),
+    #[error("{0}; Kastell cannot tell whether that process still runs. Make sure it does not, then run `borgmatic break-lock --repository {1}` yourself.")]
+    Unverifiable(String, String),
+}
+
+/// Checks that breaking `repository`'s lock is safe: a local repository whose lock holders are
+/// all processes of this computer that no longer run (or that has no lock at all).
+pub fn may_break_lock(
+    repository: &crate::config::RepositoryConfig,
+) -> Result<(), BreakLockRefused> {
+    let label = repository.display_name().to_string();
+    if !matches!(repository.kind(), crate::config::RepositoryKind::Local) {
+        return Err(BreakLockRefused::Remote(label));
+    }
+    for holder in borg_lock_holders(Path::new(&repository.path)) {
+        if holder.alive_here {
+            return Err(BreakLockRefused::HeldByLiveProcess(holder.describe()));
+        }
+        if !holder.on_this_host {
+            return Err(BreakLockRefused::Unverifiable(holder.describe(), label));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BreakLockError {
+    #[error("the lock of “{repository}” was left alone: {refused}")]
+    Refused {
+        repository: String,
+        refused: BreakLockRefused,
+    },
+    #[error(transparent)]
+    Process(#[from] crate::process::ProcessError),
+}
+
+/// `borgmatic break-lock` for one repository, after [`may_break_lock`] said it is safe.
+pub async fn break_lock(
+    config: &crate::config::BorgmaticConfig,
+    repository: &crate::config::RepositoryConfig,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(), BreakLockError> {
+    may_break_lock(repository).map_err(|refused| BreakLockError::Refused {
+        repository: repository.display_name().to_string(),
+        refused,
+    })?;
+    let tools = crate::process::Tools::detect().await?;
+    let invocation = crate::process::BorgmaticCommand::new(&config.path, "break-lock")
+        .repository(repository.label.as_deref().unwrap_or(&repository.path))
+        .invocation(&tools);
+    crate::process::run(invocation, &crate::events::Discard, cancel)
+        .await?
+        .into_result()?;
+    Ok(())
+}

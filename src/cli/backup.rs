@@ -323,3 +323,17 @@ pub fn log(run_id: i64) -> anyhow::Result<ExitCode> {
     print!("{text}");
     Ok(ExitCode::SUCCESS)
 }
+
+pub async fn break_lock(
+    config: &Path,
+    repository: &str,
+    cancel: &CancellationToken,
+) -> anyhow::Result<ExitCode> {
+    let config = BorgmaticConfig::load(config)?;
+    let repo = config
+        .repository(repository)
+        .with_context(|| format!("the config has no repository “{repository}”"))?;
+    crate::backup::break_lock(&config, repo, cancel).await?;
+    println!("The lock of “{repository}” is broken.");
+    Ok(ExitCode::SUCCESS)
+}

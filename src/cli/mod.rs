@@ -90,6 +90,14 @@ pub enum Command {
         #[arg(long)]
         no_notify: bool,
     },
+    /// Remove a repository's stale lock (`borgmatic break-lock`), only when no live borg
+    /// process holds it.
+    BreakLock {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long, value_name = "LABEL")]
+        repository: String,
+    },
     /// Per config and repository: the last run, its outcome and the last success.
     Status {
         #[arg(long)]
@@ -306,6 +314,9 @@ pub async fn run(command: Command) -> ExitCode {
             limit,
         } => backup::history(&config, json, limit),
         Command::Log { run } => backup::log(run),
+        Command::BreakLock { config, repository } => {
+            backup::break_lock(&config, &repository, &cancel).await
+        }
     };
     match result {
         Ok(code) => code,

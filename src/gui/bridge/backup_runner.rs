@@ -34,6 +34,8 @@ pub mod qobject {
         /// `success`, `warning`, `error`, `cancelled`, or empty before the first run.
         #[qproperty(QString, last_outcome)]
         #[qproperty(i32, last_run_id)]
+        /// A repository of the last run whose lock no live borg holds (breaking it is safe).
+        #[qproperty(QString, breakable_lock)]
         type BackupRunner = super::BackupRunnerRust;
 
         /// Starts `actions` (`backup`, `create`, `prune`, `compact`, `check`) for every
@@ -49,6 +51,10 @@ pub mod qobject {
         /// Stops the run cleanly (borg gets SIGINT and writes its checkpoint).
         #[qinvokable]
         fn cancel(self: Pin<&mut BackupRunner>);
+
+        /// Breaks the lock named by `breakableLock` (after checking again that it is stale).
+        #[qinvokable]
+        fn break_lock(self: Pin<&mut BackupRunner>);
 
         /// Notifies (once per last success) about repositories without a recent backup.
         #[qinvokable]
@@ -100,6 +106,7 @@ pub struct BackupRunnerRust {
     summary: QString,
     last_outcome: QString,
     last_run_id: i32,
+    breakable_lock: QString,
     cancel: Option<CancellationToken>,
 }
 
@@ -125,6 +132,7 @@ impl Default for BackupRunnerRust {
             summary: QString::default(),
             last_outcome: QString::default(),
             last_run_id: 0,
+            breakable_lock: QString::default(),
             cancel: None,
         }
     }
@@ -202,6 +210,31 @@ impl qobject::BackupRunner {
             self.as_mut().set_cancelling(true);
             self.set_phase(QString::from("Stopping (borg saves a checkpoint)…"));
         }
+    }
+
+    pub fn break_lock(mut self: Pin<&mut Self>) {
+        let repository = self.breakable_lock.to_string();
+        let config_path = PathBuf::from(self.config_path.to_string());
+        if repository.is_empty() || self.running {
+            return;
+        }
+        self.as_mut().set_breakable_lock(QString::default());
+        let qt_thread = self.qt_thread();
+        runtime::spawn(async move {
+            let outcome = match BorgmaticConfig::load(&config_path) {
+                Ok(config) => match config.repository(&repository) {
+                    Some(repo) => {
+                        crate::backup::break_lock(&config, repo, &CancellationToken::new())
+                            .await
+                            .map(|()| format!("The lock of “{repository}” is broken. Back up again."))
+                            .unwrap_or_else(|e| e.to_string())
+                    }
+                    None => format!("The config has no repository “{repository}”."),
+                },
+                Err(e) => e.to_string(),
+            };
+            let _ = qt_thread.queue(move |obj| obj.set_summary(QString::from(&outcome)));
+        });
     }
 
     pub fn check_stale(self: Pin<&mut Self>) {
@@ -295,6 +328,13 @@ impl qobject::BackupRunner {
             lines.push(format!("{}: {} — {detail}", r.repository, r.outcome.name()));
         }
         let run_id = i32::try_from(report.run_id).unwrap_or(0);
+        let breakable = report
+            .repositories
+            .iter()
+            .find(|r| r.may_break_lock)
+            .map(|r| r.repository.clone())
+            .unwrap_or_default();
+        self.as_mut().set_breakable_lock(QString::from(&breakable));
         self.as_mut().set_summary(QString::from(&lines.join("\n")));
         self.as_mut()
             .set_last_outcome(QString::from(report.outcome.name()));
