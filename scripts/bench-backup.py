@@ -6,7 +6,7 @@ Each round backs up the tree into a fresh repository (and a fresh borg cache) on
 alternating which goes first. Reported: wall time of each, the ratio (target <= 1.03), and
 Kastell's own CPU time and peak memory (its process only; borgmatic and borg run under both).
 
-    scripts/bench-backup.py [--files 100000] [--big-files 16] [--big-mb 64] [--rounds 3]
+    scripts/bench-backup.py [--files 100000] [--big-files 32] [--big-mb 64] [--rounds 3]
 
 Needs `make setup-test` (borg, borgmatic) and a release build (`cargo build --release`).
 """
@@ -88,7 +88,7 @@ def measure(argv, env):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=100_000)
-    parser.add_argument("--big-files", type=int, default=16)
+    parser.add_argument("--big-files", type=int, default=32)
     parser.add_argument("--big-mb", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--kastell", default=str(ROOT / "target/release/kastell"))

@@ -579,8 +579,17 @@ fn an_old_last_success_is_notified_once_not_on_every_check() {
     // A threshold of zero hours makes the success that just happened "too old".
     let preferences = fx.home.join(".config/kastell/preferences.json");
     std::fs::create_dir_all(preferences.parent().unwrap()).unwrap();
-    std::fs::write(&preferences, r#"{"notify_on_success": false, "stale_after_hours": 0}"#).unwrap();
-    let out = fx.kastell(&["backup", "--config", fx.config.to_str().unwrap(), "--no-notify"]);
+    std::fs::write(
+        &preferences,
+        r#"{"notify_on_success": false, "stale_after_hours": 0}"#,
+    )
+    .unwrap();
+    let out = fx.kastell(&[
+        "backup",
+        "--config",
+        fx.config.to_str().unwrap(),
+        "--no-notify",
+    ]);
     assert!(out.status.success(), "{}", output_text(&out));
     std::thread::sleep(Duration::from_millis(20));
     for _ in 0..2 {

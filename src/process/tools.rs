@@ -107,22 +107,14 @@ impl Tools {
 
 async fn detect_one(tool: Tool) -> Result<ToolInfo, ProcessError> {
     let path = locate(tool).ok_or(ProcessError::ToolMissing { tool })?;
-    let output = tokio::process::Command::new(&path)
-        .arg("--version")
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|source| ProcessError::Spawn {
-            program: path.display().to_string(),
-            source,
-        })?;
-    let text = String::from_utf8_lossy(&output.stdout).to_string()
-        + &String::from_utf8_lossy(&output.stderr);
-    let version = Version::parse(&text).ok_or_else(|| ProcessError::BadOutput {
-        program: path.display().to_string(),
-        detail: format!("no version in `--version` output: {}", text.trim()),
-    })?;
+    let version = match version_cache::lookup(&path) {
+        Some(version) => version,
+        None => {
+            let version = ask_version(&path).await?;
+            version_cache::store(&path, version);
+            version
+        }
+    };
     if version < tool.minimum() {
         return Err(ProcessError::ToolTooOld {
             tool,
@@ -137,6 +129,81 @@ async fn detect_one(tool: Tool) -> Result<ToolInfo, ProcessError> {
         });
     }
     Ok(ToolInfo { path, version })
+}
+
+/// `TOOL --version`. borgmatic's takes most of a second (Python start-up), once per
+/// installed version thanks to the cache below.
+async fn ask_version(path: &Path) -> Result<Version, ProcessError> {
+    let output = tokio::process::Command::new(path)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|source| ProcessError::Spawn {
+            program: path.display().to_string(),
+            source,
+        })?;
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    Version::parse(&text).ok_or_else(|| ProcessError::BadOutput {
+        program: path.display().to_string(),
+        detail: format!("no version in `--version` output: {}", text.trim()),
+    })
+}
+
+/// Tool versions by executable, in `~/.cache/kastell/tool-versions.json`, so that every
+/// `kastell` run (a scheduled backup, a passcommand) does not pay for `--version` again. An
+/// entry holds while the resolved file's inode, size and modification time stay the same (an
+/// upgrade rewrites the file).
+mod version_cache {
+    use super::Version;
+    use std::collections::BTreeMap;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::{Path, PathBuf};
+
+    fn file() -> Option<PathBuf> {
+        dirs::cache_dir().map(|d| d.join("kastell").join("tool-versions.json"))
+    }
+
+    fn key(path: &Path) -> Option<(String, String)> {
+        let real = std::fs::canonicalize(path).ok()?;
+        let m = std::fs::metadata(&real).ok()?;
+        Some((
+            real.display().to_string(),
+            format!("{}:{}:{}.{}", m.ino(), m.size(), m.mtime(), m.mtime_nsec()),
+        ))
+    }
+
+    fn read() -> BTreeMap<String, (String, String)> {
+        file()
+            .and_then(|f| std::fs::read(f).ok())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn lookup(path: &Path) -> Option<Version> {
+        let (real, stamp) = key(path)?;
+        let entries = read();
+        let (cached_stamp, version) = entries.get(&real)?;
+        (cached_stamp == &stamp)
+            .then(|| Version::parse(version))
+            .flatten()
+    }
+
+    pub fn store(path: &Path, version: Version) {
+        let (Some((real, stamp)), Some(file)) = (key(path), file()) else {
+            return;
+        };
+        let mut entries = read();
+        entries.insert(real, (stamp, version.to_string()));
+        let Some(dir) = file.parent() else { return };
+        let temp = dir.join(format!(".tool-versions.{}.tmp", std::process::id()));
+        // Best effort: a cache that cannot be written only costs the next run a second.
+        let _ = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::write(&temp, serde_json::to_vec(&entries).unwrap_or_default()))
+            .and_then(|()| std::fs::rename(&temp, &file));
+    }
 }
 
 /// `$KASTELL_BORG`/`$KASTELL_BORGMATIC`, then `PATH`, then the places `make setup` and pipx

@@ -226,7 +226,9 @@ impl qobject::BackupRunner {
                     Some(repo) => {
                         crate::backup::break_lock(&config, repo, &CancellationToken::new())
                             .await
-                            .map(|()| format!("The lock of “{repository}” is broken. Back up again."))
+                            .map(|()| {
+                                format!("The lock of “{repository}” is broken. Back up again.")
+                            })
                             .unwrap_or_else(|e| e.to_string())
                     }
                     None => format!("The config has no repository “{repository}”."),
