@@ -79,6 +79,18 @@ pub struct ArchiveStats {
     pub duration_seconds: f64,
 }
 
+impl ArchiveStats {
+    /// "12 files · 3.4 GB read · 120 MB new".
+    pub fn summary(&self) -> String {
+        format!(
+            "{} files · {} read · {} new",
+            self.nfiles,
+            crate::units::format_bytes(self.original_size),
+            crate::units::format_bytes(self.deduplicated_size)
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RepositoryRun {
     pub id: i64,

@@ -47,6 +47,14 @@ fn kastell_cmd(fx: &Fixture, args: &[&str], extra_env: &[(String, String)]) -> C
     cmd
 }
 
+/// `kastell backup --config CONFIG ARGS --json --no-notify`, to its end.
+fn quiet_backup(fx: &Fixture, config: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["backup", "--config", config.to_str().unwrap()];
+    all.extend_from_slice(args);
+    all.extend(["--json", "--no-notify"]);
+    fx.kastell(&all)
+}
+
 fn history(fx: &Fixture, config: &Path) -> Vec<Value> {
     let out = fx.kastell(&["history", "--config", config.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "{}", output_text(&out));
@@ -142,20 +150,22 @@ fn repository_report<'a>(events: &'a [Value], repository: &str) -> &'a Value {
 fn a_backup_of_both_repositories_streams_ordered_progress_and_records_borgs_stats() {
     let fx = Fixture::new(0);
     fill(&fx.source.join("data"), 40, 400);
-    let out = fx.kastell(&[
-        "backup",
-        "--config",
-        fx.config.to_str().unwrap(),
-        "--json",
-        "--no-notify",
-    ]);
+    let out = quiet_backup(&fx, &fx.config, &[]);
     assert!(out.status.success(), "{}", output_text(&out));
     let events = parse_events(&out.stdout);
 
     // Order: run_started, then each repository's start, progress and end, then run_finished.
     assert_eq!(events.first().unwrap()["event"], "run_started");
     assert_eq!(events.last().unwrap()["event"], "run_finished");
-    assert_eq!(events.last().unwrap()["outcome"], "success");
+    let reports: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "repository_finished")
+        .collect();
+    assert_eq!(
+        events.last().unwrap()["outcome"],
+        "success",
+        "reports: {reports:?}"
+    );
     let mut current: Option<String> = None;
     let mut finished = Vec::new();
     let mut last_counters: std::collections::HashMap<String, [u64; 4]> = Default::default();
@@ -264,17 +274,11 @@ fn a_backup_of_both_repositories_streams_ordered_progress_and_records_borgs_stat
 
     // A second run estimates from the first: a determinate bar with an ETA.
     std::fs::write(fx.source.join("data/new.txt"), "new").unwrap();
-    let out = fx.kastell(&[
-        "backup",
-        "--config",
-        fx.config.to_str().unwrap(),
-        "--only",
-        "create",
-        "--repository",
-        "local",
-        "--json",
-        "--no-notify",
-    ]);
+    let out = quiet_backup(
+        &fx,
+        &fx.config,
+        &["--only", "create", "--repository", "local"],
+    );
     assert!(out.status.success(), "{}", output_text(&out));
     let second = parse_events(&out.stdout);
     let started = second
@@ -310,15 +314,7 @@ fn cancelling_a_large_backup_keeps_the_repository_consistent_and_the_next_run_su
         output_text(&check)
     );
 
-    let out = fx.kastell(&[
-        "backup",
-        "--config",
-        fx.config.to_str().unwrap(),
-        "--repository",
-        "local",
-        "--json",
-        "--no-notify",
-    ]);
+    let out = quiet_backup(&fx, &fx.config, &["--repository", "local"]);
     assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(
         repository_report(&parse_events(&out.stdout), "local")["outcome"],
@@ -535,15 +531,7 @@ fn a_repository_locked_by_a_live_borg_names_the_holder_and_its_lock_is_not_broke
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let out = fx.kastell(&[
-        "backup",
-        "--config",
-        fx.config.to_str().unwrap(),
-        "--repository",
-        "local",
-        "--json",
-        "--no-notify",
-    ]);
+    let out = quiet_backup(&fx, &fx.config, &["--repository", "local"]);
     assert!(!out.status.success());
     let report = repository_report(&parse_events(&out.stdout), "local").clone();
     assert_eq!(report["msgid"], "LockTimeout", "{report}");

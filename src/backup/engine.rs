@@ -141,7 +141,7 @@ pub struct RunReport {
 pub enum BackupError {
     #[error(transparent)]
     History(#[from] HistoryError),
-    #[error("cannot write the run's log or lock in {path}: {source}")]
+    #[error("cannot write the run's log {path}: {source}")]
     State {
         path: PathBuf,
         source: std::io::Error,
@@ -175,25 +175,9 @@ pub async fn run_backup(
         log_path: None,
     };
 
-    let lock = RunLock::acquire(
-        &state.join("locks"),
-        &config_path,
-        &format!("{} ({})", request.actions.name(), request.trigger),
-    )
-    .map_err(|source| BackupError::State {
-        path: state.join("locks"),
-        source,
-    })?;
-    let _lock = match lock {
-        Ok(lock) => lock,
-        Err(holder) => {
-            let who = holder
-                .pid
-                .map(|pid| format!(" (process {pid}: {})", holder.what))
-                .unwrap_or_default();
-            let message = format!(
-                "Another Kastell run of this config is going on{who}. This one did not start; try again when it has finished."
-            );
+    let prepared = match prepare(&request, &config_path, &state).await {
+        Ok(prepared) => prepared,
+        Err(message) => {
             return Ok(end_run(
                 &history,
                 report,
@@ -203,48 +187,13 @@ pub async fn run_backup(
             )?);
         }
     };
-
-    let config = match BorgmaticConfig::load(&config_path) {
-        Ok(config) => config,
-        Err(e) => {
-            let message = config_error_message(&e);
-            return Ok(end_run(
-                &history,
-                report,
-                Outcome::Error,
-                Some(message),
-                sink,
-            )?);
-        }
-    };
-    let repositories: Vec<RepositoryConfig> = match &request.repository {
-        Some(wanted) => match config.repository(wanted) {
-            Some(r) => vec![r.clone()],
-            None => {
-                let message = format!("The config has no repository “{wanted}”.");
-                return Ok(end_run(
-                    &history,
-                    report,
-                    Outcome::Error,
-                    Some(message),
-                    sink,
-                )?);
-            }
-        },
-        None => config.repositories.clone(),
-    };
-    let tools = match Tools::detect().await {
-        Ok(tools) => tools,
-        Err(e) => {
-            return Ok(end_run(
-                &history,
-                report,
-                Outcome::Error,
-                Some(e.to_string()),
-                sink,
-            )?);
-        }
-    };
+    let Prepared {
+        _lock,
+        config,
+        repositories,
+        tools,
+        relay,
+    } = prepared;
 
     let log = open_log(&log_path)?;
     history.set_log_path(run_id, &log_path)?;
@@ -256,23 +205,6 @@ pub async fn run_backup(
             .map(|r| r.display_name().to_string())
             .collect(),
     }));
-
-    // The typed passphrase (if any) is served for the whole run, to every repository.
-    let relay = match &request.typed_passphrase {
-        Some(secret) => match serve_to_borgmatic(secret.clone()) {
-            Ok(served) => Some(served),
-            Err(e) => {
-                return Ok(end_run(
-                    &history,
-                    report,
-                    Outcome::Error,
-                    Some(e.to_string()),
-                    sink,
-                )?);
-            }
-        },
-        None => None,
-    };
 
     for (index, repository) in repositories.iter().enumerate() {
         let name = repository.display_name().to_string();
@@ -335,6 +267,65 @@ pub async fn run_backup(
     }
     let outcome = Outcome::worst(report.repositories.iter().map(|r| r.outcome));
     Ok(end_run(&history, report, outcome, None, sink)?)
+}
+
+/// What a run needs before its first repository; held for the whole run.
+struct Prepared {
+    /// Released (by the kernel, whatever happens) when the run ends.
+    _lock: RunLock,
+    config: BorgmaticConfig,
+    repositories: Vec<RepositoryConfig>,
+    tools: Tools,
+    /// The typed passphrase (if any), served to every repository of the run.
+    relay: Option<(crate::relay::PassphraseRelay, String)>,
+}
+
+/// Takes the config's run lock, reads the config, picks the repositories, finds borg and
+/// borgmatic. Any failure is the run's message: nothing was backed up.
+async fn prepare(
+    request: &BackupRequest,
+    config_path: &Path,
+    state: &Path,
+) -> Result<Prepared, String> {
+    let what = format!("{} ({})", request.actions.name(), request.trigger);
+    let lock = match RunLock::acquire(&state.join("locks"), config_path, &what) {
+        Ok(Ok(lock)) => lock,
+        Ok(Err(holder)) => {
+            let who = holder
+                .pid
+                .map(|pid| format!(" (process {pid}: {})", holder.what))
+                .unwrap_or_default();
+            return Err(format!(
+                "Another Kastell run of this config is going on{who}. This one did not start; try again when it has finished."
+            ));
+        }
+        Err(e) => {
+            return Err(format!(
+                "Kastell cannot take its run lock in {}: {e}",
+                state.display()
+            ))
+        }
+    };
+    let config = BorgmaticConfig::load(config_path).map_err(|e| config_error_message(&e))?;
+    let repositories = match &request.repository {
+        Some(wanted) => vec![config
+            .repository(wanted)
+            .cloned()
+            .ok_or_else(|| format!("The config has no repository “{wanted}”."))?],
+        None => config.repositories.clone(),
+    };
+    let tools = Tools::detect().await.map_err(|e| e.to_string())?;
+    let relay = match &request.typed_passphrase {
+        Some(secret) => Some(serve_to_borgmatic(secret.clone()).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    Ok(Prepared {
+        _lock: lock,
+        config,
+        repositories,
+        tools,
+        relay,
+    })
 }
 
 fn end_run(

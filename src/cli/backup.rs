@@ -2,7 +2,7 @@
 //! its history in a terminal. The schedule calls `kastell backup`.
 
 use crate::backup::{run_backup, Actions, BackupEvent, BackupRequest, Phase, Progress, RunReport};
-use crate::config::{discover_configs, BorgmaticConfig, Secret};
+use crate::config::{discovered_repositories, BorgmaticConfig, Secret};
 use crate::events::{Event, EventSink};
 use crate::history::{History, Outcome, Run};
 use crate::notify;
@@ -12,7 +12,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -103,15 +103,7 @@ impl EventSink for TerminalSink {
                 let stats = report
                     .stats
                     .as_ref()
-                    .map(|s| {
-                        format!(
-                            " — {} files, {} read, {} new ({})",
-                            s.nfiles,
-                            format_bytes(s.original_size),
-                            format_bytes(s.deduplicated_size),
-                            s.archive
-                        )
-                    })
+                    .map(|s| format!(" — {} ({})", s.summary(), s.archive))
                     .unwrap_or_default();
                 println!("{}: {}{stats}", report.repository, report.outcome.name());
                 if let Some(message) = &report.message {
@@ -181,29 +173,13 @@ async fn notify_run(report: &RunReport) {
         }
     }
     // A scheduled run is also when "no backup for days" gets noticed.
-    let _ = notify::notify_stale(&known_repositories(), &preferences).await;
-}
-
-/// Every discovered config with its repositories' names.
-fn known_repositories() -> Vec<(PathBuf, Vec<String>)> {
-    discover_configs(None)
-        .into_iter()
-        .filter_map(|path| BorgmaticConfig::load(&path).ok())
-        .map(|c| {
-            let names = c
-                .repositories
-                .iter()
-                .map(|r| r.display_name().to_string())
-                .collect();
-            (c.path, names)
-        })
-        .collect()
+    let _ = notify::notify_stale(&discovered_repositories(), &preferences).await;
 }
 
 pub async fn status(json: bool, notify_stale: bool) -> anyhow::Result<ExitCode> {
     let history = History::open_default()?;
     let mut entries = Vec::new();
-    for (config, repositories) in known_repositories() {
+    for (config, repositories) in discovered_repositories() {
         for repository in repositories {
             let last = history.last_repository_run(&config, &repository, None)?;
             let success =
@@ -225,7 +201,7 @@ pub async fn status(json: bool, notify_stale: bool) -> anyhow::Result<ExitCode> 
     }
     drop(history);
     if notify_stale {
-        notify::notify_stale(&known_repositories(), &Preferences::load()).await?;
+        notify::notify_stale(&discovered_repositories(), &Preferences::load()).await?;
     }
     if json {
         println!("{}", serde_json::Value::Array(entries));
@@ -294,14 +270,7 @@ fn print_run(run: &Run) {
         let stats = part
             .stats
             .as_ref()
-            .map(|s| {
-                format!(
-                    " · {} files, {} read, {} new",
-                    s.nfiles,
-                    format_bytes(s.original_size),
-                    format_bytes(s.deduplicated_size)
-                )
-            })
+            .map(|s| format!(" · {}", s.summary()))
             .unwrap_or_default();
         println!("  {}: {}{stats}", part.repository, part.outcome.name());
         if let Some(message) = &part.message {

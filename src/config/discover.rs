@@ -37,6 +37,22 @@ pub fn discover_configs(explicit: Option<&Path>) -> Vec<PathBuf> {
     }
 }
 
+/// Every discovered config that loads, with its repositories' names (label, or path).
+pub fn discovered_repositories() -> Vec<(PathBuf, Vec<String>)> {
+    discover_configs(None)
+        .into_iter()
+        .filter_map(|path| super::BorgmaticConfig::load(&path).ok())
+        .map(|config| {
+            let names = config
+                .repositories
+                .iter()
+                .map(|r| r.display_name().to_string())
+                .collect();
+            (config.path, names)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,7 +73,7 @@ pub mod qobject {
 }
 
 use crate::backup::{run_backup, Actions, BackupEvent, BackupRequest, Progress, RunReport};
-use crate::config::{discover_configs, BorgmaticConfig};
+use crate::config::{discovered_repositories, BorgmaticConfig};
 use crate::events::Event;
 use crate::gui::runtime;
 use crate::gui::throttle::{Throttle, UI_INTERVAL};
@@ -241,18 +241,7 @@ impl qobject::BackupRunner {
 
     pub fn check_stale(self: Pin<&mut Self>) {
         runtime::spawn(async move {
-            let configs: Vec<(PathBuf, Vec<String>)> = discover_configs(None)
-                .into_iter()
-                .filter_map(|p| BorgmaticConfig::load(&p).ok())
-                .map(|c| {
-                    let names = c
-                        .repositories
-                        .iter()
-                        .map(|r| r.display_name().to_string())
-                        .collect();
-                    (c.path, names)
-                })
-                .collect();
+            let configs = discovered_repositories();
             let _ = notify::notify_stale(&configs, &Preferences::load()).await;
         });
     }
@@ -319,12 +308,7 @@ impl qobject::BackupRunner {
         for r in &report.repositories {
             let detail = match (&r.message, &r.stats) {
                 (Some(message), _) => message.clone(),
-                (None, Some(stats)) => format!(
-                    "{} files, {} read, {} new",
-                    stats.nfiles,
-                    format_bytes(stats.original_size),
-                    format_bytes(stats.deduplicated_size)
-                ),
+                (None, Some(stats)) => stats.summary(),
                 (None, None) => "done".into(),
             };
             lines.push(format!("{}: {} — {detail}", r.repository, r.outcome.name()));

@@ -166,18 +166,7 @@ fn rows_of(runs: &[Run]) -> Vec<HistoryRow> {
             });
         }
         for part in &run.repositories {
-            let sizes = part
-                .stats
-                .as_ref()
-                .map(|s| {
-                    format!(
-                        "{} files · {} read · {} new",
-                        s.nfiles,
-                        format_bytes(s.original_size),
-                        format_bytes(s.deduplicated_size)
-                    )
-                })
-                .unwrap_or_default();
+            let sizes = part.stats.as_ref().map(|s| s.summary()).unwrap_or_default();
             let duration = part
                 .ended
                 .map(|end| format_duration((end - part.started) as f64 / 1000.0))
