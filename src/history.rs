@@ -433,19 +433,22 @@ impl History {
         Ok(())
     }
 
-    /// Marks parts left `running` by a process that died (power loss, kill -9) as errors, so
-    /// the history never shows a run that will never end. Only runs older than `older_than`.
-    pub fn close_abandoned(&self, older_than: Duration) -> Result<usize, HistoryError> {
-        let cutoff = now_ms() - older_than.as_millis() as i64;
+    /// Marks runs of `config` left `running` before `run_id` as errors: a process that died
+    /// (power loss, kill -9) never ends them. Called while holding the config's run lock, so
+    /// none of them can still be going on.
+    pub fn close_abandoned(&self, config: &Path, run_id: i64) -> Result<usize, HistoryError> {
         let message = "Kastell stopped before this run ended (the process was killed or the computer shut down).";
+        let config = config.to_string_lossy();
         let parts = self.conn.execute(
-            "UPDATE repository_runs SET outcome = 'error', message = ?2, ended = started
-             WHERE outcome = 'running' AND started < ?1",
-            params![cutoff, message],
+            "UPDATE repository_runs SET outcome = 'error', message = ?3, ended = started
+             WHERE outcome = 'running'
+               AND run_id IN (SELECT id FROM runs WHERE config = ?1 AND id < ?2)",
+            params![config, run_id, message],
         )?;
         self.conn.execute(
-            "UPDATE runs SET outcome = 'error', ended = started WHERE outcome = 'running' AND started < ?1",
-            params![cutoff],
+            "UPDATE runs SET outcome = 'error', message = ?3, ended = started
+             WHERE outcome = 'running' AND config = ?1 AND id < ?2",
+            params![config, run_id, message],
         )?;
         Ok(parts)
     }
@@ -576,6 +579,24 @@ mod tests {
         history.record_stale_notice(config, "nas", 5).unwrap();
         assert!(history.stale_notice_sent(config, "nas", 5).unwrap());
         assert!(!history.stale_notice_sent(config, "nas", 6).unwrap());
+    }
+
+    #[test]
+    fn runs_left_running_by_a_dead_process_are_closed_as_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = History::open(&dir.path().join("h.sqlite")).unwrap();
+        let config = Path::new("/c.yaml");
+        let dead = history.start_run(config, "backup", "schedule").unwrap();
+        history.start_repository(dead, "nas", "/r").unwrap();
+        let current = history.start_run(config, "backup", "window").unwrap();
+        assert_eq!(history.close_abandoned(config, current).unwrap(), 1);
+        let dead = history.run(dead).unwrap().unwrap();
+        assert_eq!(dead.outcome, Outcome::Error);
+        assert_eq!(dead.repositories[0].outcome, Outcome::Error);
+        assert_eq!(
+            history.run(current).unwrap().unwrap().outcome,
+            Outcome::Running
+        );
     }
 
     #[test]

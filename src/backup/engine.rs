@@ -194,6 +194,7 @@ pub async fn run_backup(
         tools,
         relay,
     } = prepared;
+    history.close_abandoned(&config_path, run_id)?;
 
     let log = open_log(&log_path)?;
     history.set_log_path(run_id, &log_path)?;
