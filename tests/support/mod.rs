@@ -286,6 +286,13 @@ impl Fixture {
                 "XDG_STATE_HOME".into(),
                 self.home.join(".local/state").display().to_string(),
             ),
+            // borgmatic keeps its runtime files (the bootstrap manifest) here; without one per
+            // fixture, parallel tests share /tmp/borgmatic-*, and borgmatic's clean-up, which
+            // globs across them, deletes another run's manifest while borg reads it (a warning).
+            (
+                "XDG_RUNTIME_DIR".into(),
+                self.runtime_dir().display().to_string(),
+            ),
             ("PATH".into(), path),
             ("KASTELL_BORG".into(), self.borg.display().to_string()),
             (

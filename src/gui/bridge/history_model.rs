@@ -68,7 +68,7 @@ pub mod qobject {
 
 use crate::gui::list_rows::{self, Row};
 use crate::history::{History, Run};
-use crate::units::{format_bytes, format_duration};
+use crate::units::format_duration;
 use core::pin::Pin;
 use cxx_qt::CxxQtType;
 use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant};
