@@ -4,12 +4,11 @@
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Held for the length of a run; the kernel releases it when the process ends, however it ends.
 pub struct RunLock {
     _lock: Flock<File>,
-    path: PathBuf,
 }
 
 /// Who holds a config's run lock.
@@ -41,7 +40,7 @@ impl RunLock {
                 lock.rewind()?;
                 writeln!(lock, "{}\n{}", std::process::id(), what)?;
                 lock.flush()?;
-                Ok(Ok(RunLock { _lock: lock, path }))
+                Ok(Ok(RunLock { _lock: lock }))
             }
             Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
                 let mut text = String::new();
@@ -53,10 +52,6 @@ impl RunLock {
             }
             Err((_, errno)) => Err(std::io::Error::from(errno)),
         }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

@@ -9,8 +9,6 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
-    /// Waiting for its turn (another repository is being backed up).
-    Waiting,
     /// borgmatic is starting: reading the config, running hooks, checking source paths.
     Preparing,
     /// borg reads its chunks and files caches before reading any file.
@@ -27,7 +25,6 @@ pub enum Phase {
 impl Phase {
     pub fn describe(self) -> &'static str {
         match self {
-            Phase::Waiting => "Waiting",
             Phase::Preparing => "Preparing",
             Phase::ReadingCache => "Reading the cache",
             Phase::BackingUp => "Backing up",
