@@ -8,6 +8,7 @@ pub mod events;
 pub mod history;
 pub mod notify;
 pub mod passphrase;
+pub mod patterns;
 pub mod preferences;
 pub mod process;
 pub mod relay;

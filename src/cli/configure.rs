@@ -22,6 +22,19 @@ pub fn excludes_edit(config: &Path, pattern: &str, add: bool) -> anyhow::Result<
     if pattern.is_empty() {
         bail!("an empty pattern would exclude nothing");
     }
+    if add {
+        let home = dirs::home_dir().unwrap_or_else(|| "/".into());
+        if let Err(error) = crate::patterns::plan::entry_rule(
+            crate::patterns::plan::ListKind::ExcludePatterns,
+            pattern,
+            &home,
+        ) {
+            bail!(
+                "borg would refuse the pattern {pattern:?}: {error}\n  {pattern}\n  {}^",
+                " ".repeat(error.offset)
+            );
+        }
+    }
     let mut doc = ConfigDocument::load(config)?;
     let changed = if add {
         doc.list_add("exclude_patterns", pattern)?

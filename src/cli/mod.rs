@@ -4,6 +4,7 @@
 mod archives;
 mod backup;
 mod configure;
+mod excludes;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -153,6 +154,30 @@ pub enum ExcludesAction {
         config: PathBuf,
         pattern: String,
     },
+    /// What `borgmatic create` would back up: for every path the line
+    /// `borg create --dry-run --list` prints (`- PATH` backed up, `x PATH` left out, `E PATH`
+    /// unreadable), computed by Kastell without running borg.
+    Preview {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The repository whose run to preview (its folder is skipped if it is local);
+        /// the first one when omitted.
+        #[arg(long, value_name = "LABEL")]
+        repository: Option<String>,
+        /// Print the size table instead of the paths: what is backed up, what each rule
+        /// leaves out, the largest left-out folders.
+        #[arg(long)]
+        summary: bool,
+        /// Print the size table as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every pattern as borgmatic and borg read them; print the patterns file
+    /// borgmatic would write.
+    Check {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,6 +286,13 @@ pub async fn run(command: Command) -> ExitCode {
             ExcludesAction::Remove { config, pattern } => {
                 configure::excludes_edit(&config, &pattern, false)
             }
+            ExcludesAction::Preview {
+                config,
+                repository,
+                summary,
+                json,
+            } => excludes::preview(&config, repository.as_deref(), summary, json),
+            ExcludesAction::Check { config } => excludes::check(&config),
         },
         Command::Config {
             action: ConfigAction::Validate { config },
