@@ -510,3 +510,288 @@ fn a_sample_agrees_with_the_borg_process() {
         compare(case, kastell_lines(case), theirs, "the borg process");
     }
 }
+
+/// A generated borgmatic config over a generated home: the exclude lines a user would write.
+fn make_config(rng: &mut Rng, home: &Path, paths: &[String], repo: &Path) -> String {
+    let mut sources = vec![];
+    match rng.below(5) {
+        0 => sources.push("~/".to_string()),
+        1 => sources.push(home.display().to_string()),
+        2 => sources.push("~/*".to_string()),
+        3 => {
+            sources.push("~/".to_string());
+            sources.push(format!("~/{}", rng.pick(paths)));
+        }
+        _ => sources.push(format!("{}/[a-m]*", home.display())),
+    }
+    let home_rel = home.to_str().unwrap().trim_start_matches('/').to_string();
+    let mut excludes = Vec::new();
+    for _ in 0..rng.below(6) {
+        let line = make_rule(rng, &home_rel, paths);
+        // exclude_patterns entries have no rule symbol; some are written with `~/`.
+        let body = line.split_once(' ').map(|x| x.1).unwrap_or("x").to_string();
+        let body = if rng.chance(20) {
+            format!("~/{}", rng.pick(paths))
+        } else {
+            body
+        };
+        excludes.push(body);
+    }
+    let mut patterns = Vec::new();
+    if rng.chance(40) {
+        for _ in 0..1 + rng.below(3) {
+            patterns.push(make_rule(rng, &home_rel, paths));
+        }
+    }
+    let quote = |s: &str| serde_json::to_string(s).unwrap();
+    let list = |items: &[String]| {
+        items
+            .iter()
+            .map(|i| format!("    - {}\n", quote(i)))
+            .collect::<String>()
+    };
+    let mut yaml = format!("source_directories:\n{}", list(&sources));
+    if !excludes.is_empty() {
+        yaml += &format!("exclude_patterns:\n{}", list(&excludes));
+    }
+    if !patterns.is_empty() {
+        yaml += &format!("patterns:\n{}", list(&patterns));
+    }
+    if rng.chance(50) {
+        yaml += "exclude_caches: true\n";
+    }
+    if rng.chance(50) {
+        yaml += "exclude_if_present:\n    - .nobackup\n";
+    }
+    if rng.chance(20) {
+        yaml += "keep_exclude_tags: true\n";
+    }
+    if rng.chance(30) {
+        yaml += "one_file_system: true\n";
+    }
+    yaml += &format!(
+        "repositories:\n    - path: {}\n      label: local\nencryption_passphrase: x\n",
+        repo.display()
+    );
+    yaml
+}
+
+fn plus_lines(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("- "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn generated_configs_agree_with_borgmatic_dry_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home/me");
+    std::fs::create_dir_all(&home).unwrap();
+    let runtime = dir.path().join("run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    std::fs::set_permissions(
+        &runtime,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let mut rng = Rng(0x4b61_7374_656c_6c04);
+    let paths = make_tree(&mut rng, &home);
+    // The repository inside the home, as a first-run local repository may be: borg skips it.
+    let repo = home.join("backup-repo");
+    let envs = [
+        ("HOME", home.to_str().unwrap().to_string()),
+        ("XDG_RUNTIME_DIR", runtime.to_str().unwrap().to_string()),
+        (
+            "XDG_CACHE_HOME",
+            home.join(".cache").to_str().unwrap().to_string(),
+        ),
+        (
+            "XDG_CONFIG_HOME",
+            home.join(".config").to_str().unwrap().to_string(),
+        ),
+        (
+            "XDG_STATE_HOME",
+            dir.path().join("state").to_str().unwrap().to_string(),
+        ),
+        ("BORG_BASE_DIR", String::new()),
+    ];
+    let init = Command::new(support::tool("borg"))
+        .args(["init", "-e", "none"])
+        .arg(&repo)
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let config = dir.path().join("config.yaml");
+    let mut compared = 0;
+    for n in 0..16 {
+        let yaml = make_config(&mut rng, &home, &paths, &repo);
+        std::fs::write(&config, &yaml).unwrap();
+        let theirs = Command::new(support::tool("borgmatic"))
+            .args(["create", "--dry-run", "--list", "-c"])
+            .arg(&config)
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .unwrap();
+        let ours = Command::new(support::kastell_bin())
+            .args(["excludes", "preview", "--config"])
+            .arg(&config)
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .unwrap();
+        let their_text = String::from_utf8_lossy(&theirs.stdout).to_string()
+            + &String::from_utf8_lossy(&theirs.stderr);
+        let our_text = String::from_utf8_lossy(&ours.stdout).to_string();
+        if !theirs.status.success() {
+            assert!(
+                !ours.status.success() && ours.stdout.is_empty(),
+                "config {n}: borgmatic refused it but Kastell did not\n{yaml}\nborgmatic: {their_text}"
+            );
+            continue;
+        }
+        assert!(
+            ours.status.success(),
+            "config {n}: Kastell refused it\n{yaml}\n{}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
+        let (a, b) = (plus_lines(&our_text), plus_lines(&their_text));
+        assert!(
+            a == b,
+            "config {n} differs\n{yaml}\nonly Kastell: {:?}\nonly borgmatic: {:?}",
+            a.difference(&b).collect::<Vec<_>>(),
+            b.difference(&a).collect::<Vec<_>>()
+        );
+        // Kastell also names what it leaves out; none of it may be in borgmatic's list.
+        for line in our_text.lines().filter_map(|l| l.strip_prefix("x ")) {
+            assert!(
+                !b.contains(line),
+                "config {n}: {line} excluded by Kastell, listed by borgmatic"
+            );
+        }
+        compared += 1;
+    }
+    assert!(compared >= 10, "only {compared} configs compared");
+}
+
+#[test]
+fn the_seed_config_agrees_with_borgmatic_dry_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home/me");
+    for d in [
+        ".cache/mozilla",
+        "src/app/node_modules/x",
+        "src/app/target/debug",
+        "src/app/src",
+        "Downloads",
+        "Music",
+        "Videos",
+        ".local/share/Trash/files",
+        ".local/share/baloo",
+        ".local/share/akonadi",
+        ".local/share/kwalletd",
+        ".local/share/other",
+        "Documents/cache",
+        "Documents/vm",
+        "Projects/py/__pycache__",
+        "Projects/py/.tox",
+        "Tagged",
+        "CacheTagged",
+        ".gradle",
+        ".m2/repository",
+    ] {
+        std::fs::create_dir_all(home.join(d)).unwrap();
+        std::fs::write(home.join(d).join("file"), "content").unwrap();
+    }
+    for f in [
+        "Documents/vm/disk.qcow2",
+        "Documents/vm/disk.vmdk",
+        "Documents/report.odt",
+        ".local/share/recently-used.xbel",
+        "Tagged/.nobackup",
+        ".bashrc",
+    ] {
+        std::fs::write(home.join(f), "x").unwrap();
+    }
+    std::fs::write(home.join("CacheTagged/CACHEDIR.TAG"), CACHE_SIGNATURE).unwrap();
+    let runtime = dir.path().join("run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed-user.yaml");
+    let text = std::fs::read_to_string(&seed).unwrap();
+    let repo = dir.path().join("repo");
+    let start = text.find("repositories:").unwrap();
+    let end = text[start..]
+        .find("\n\n")
+        .map(|e| start + e)
+        .unwrap_or(text.len());
+    let yaml = format!(
+        "{}repositories:\n    - path: {}\n      label: local\n{}",
+        &text[..start],
+        repo.display(),
+        &text[end..]
+    );
+    let config = dir.path().join("user.yaml");
+    std::fs::write(&config, &yaml).unwrap();
+    let envs = [
+        ("HOME", home.to_str().unwrap().to_string()),
+        ("XDG_RUNTIME_DIR", runtime.to_str().unwrap().to_string()),
+    ];
+    let init = Command::new(support::tool("borg"))
+        .args(["init", "-e", "none"])
+        .arg(&repo)
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    assert!(init.status.success());
+    let theirs = Command::new(support::tool("borgmatic"))
+        .args(["create", "--dry-run", "--list", "-c"])
+        .arg(&config)
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .env_remove("BORG_PASSPHRASE")
+        .output()
+        .unwrap();
+    let their_text = String::from_utf8_lossy(&theirs.stdout).to_string()
+        + &String::from_utf8_lossy(&theirs.stderr);
+    assert!(theirs.status.success(), "{their_text}");
+    let ours = Command::new(support::kastell_bin())
+        .args(["excludes", "preview", "--config"])
+        .arg(&config)
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let our_text = String::from_utf8_lossy(&ours.stdout).to_string();
+    assert_eq!(plus_lines(&our_text), plus_lines(&their_text));
+    let home_s = home.display().to_string();
+    for excluded in [
+        "/.cache",
+        "/Downloads",
+        "/src/app/node_modules",
+        "/src/app/target",
+        "/Documents/cache",
+        "/Documents/vm/disk.qcow2",
+        "/Tagged",
+        "/CacheTagged",
+        "/.local/share/baloo",
+        "/.local/share/recently-used.xbel",
+    ] {
+        assert!(
+            our_text.contains(&format!("x {home_s}{excluded}\n")),
+            "{excluded} is not marked excluded:\n{our_text}"
+        );
+    }
+    assert!(our_text.contains(&format!("- {home_s}/Documents/report.odt\n")));
+    let summary = Command::new(support::kastell_bin())
+        .args(["excludes", "preview", "--summary", "--config"])
+        .arg(&config)
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&summary.stdout);
+    assert!(table.contains("! fm:**/node_modules"), "{table}");
+    assert!(table.contains("exclude_if_present (.nobackup)"), "{table}");
+    assert!(table.contains("Largest left out:"), "{table}");
+}

@@ -226,7 +226,7 @@ fn compile_glob(source: Option<String>) -> Result<Compiled, PatternError> {
 /// Python's `re` syntax, where it differs from Rust's, rewritten; then `regex`, or
 /// `fancy_regex` for what only a backtracking engine does.
 fn compile_python_regex(text: &str) -> Result<Compiled, PatternError> {
-    let source = python_regex_to_rust(text)?;
+    let (source, origin) = python_regex_to_rust(text)?;
     if let Ok(re) = regex::RegexBuilder::new(&source)
         .size_limit(64 << 20)
         .build()
@@ -236,14 +236,18 @@ fn compile_python_regex(text: &str) -> Result<Compiled, PatternError> {
     match fancy_regex::Regex::new(&source) {
         Ok(re) => Ok(Compiled::FancyRegex(Box::new(re))),
         Err(fancy_error) => {
-            let offset = regex_syntax::ast::parse::Parser::new()
-                .parse(&source)
-                .err()
+            let syntax_error = regex_syntax::ast::parse::Parser::new().parse(&source).err();
+            let offset = syntax_error
+                .as_ref()
                 .map(|e| e.span().start.offset)
-                .map(|byte| source[..byte.min(source.len())].chars().count())
+                .map(|byte| origin.get(byte).copied().unwrap_or(text.chars().count()))
                 .unwrap_or(0);
+            let reason = match &syntax_error {
+                Some(e) => e.kind().to_string(),
+                None => first_line(&fancy_error),
+            };
             Err(PatternError {
-                message: format!("invalid regular expression: {}", first_line(&fancy_error)),
+                message: format!("invalid regular expression: {reason}"),
                 offset: offset + 3,
             })
         }
@@ -277,7 +281,7 @@ const PYTHON_LETTER_ESCAPES: &str = "abBdDfnrsStvwWxuUNAZ";
 /// Reads a Python regular expression and writes the same expression in the syntax of Rust's
 /// `regex`/`fancy_regex`, refusing what Python refuses ("multiple repeat", "nothing to repeat",
 /// "bad escape"): a pattern borg would reject must not quietly match something here.
-fn python_regex_to_rust(text: &str) -> Result<String, PatternError> {
+fn python_regex_to_rust(text: &str) -> Result<(String, Vec<usize>), PatternError> {
     let chars: Vec<char> = text.chars().collect();
     let error = |message: String, offset: usize| PatternError {
         message: format!("invalid regular expression: {message} at position {offset}"),
@@ -285,11 +289,14 @@ fn python_regex_to_rust(text: &str) -> Result<String, PatternError> {
     };
     let mut out = String::with_capacity(text.len() + 8);
     let mut last = Last::Nothing;
+    // origin[b]: the character of `text` that byte `b` of the output came from.
+    let mut origin: Vec<usize> = Vec::with_capacity(text.len() + 8);
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
         let at = i;
         i += 1;
+        origin.resize(out.len(), at.saturating_sub(1));
         match c {
             '\\' => {
                 let Some(&n) = chars.get(i) else {
@@ -417,8 +424,9 @@ fn python_regex_to_rust(text: &str) -> Result<String, PatternError> {
                 last = Last::Atom;
             }
         }
+        origin.resize(out.len(), at);
     }
-    Ok(out)
+    Ok((out, origin))
 }
 
 fn push_literal(out: &mut String, c: char) {
