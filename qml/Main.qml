@@ -61,6 +61,7 @@ ApplicationWindow {
                 TabButton { text: qsTr("Archives"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 0 }
                 TabButton { text: qsTr("History"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 1 }
                 TabButton { text: qsTr("Settings"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 2 }
+                TabButton { text: qsTr("Excludes"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 3 }
             }
             Item { Layout.fillWidth: true }
             ToolButton {
@@ -137,6 +138,10 @@ ApplicationWindow {
             }
 
             SettingsPage {
+                configPath: overview.configPath
+            }
+
+            ExcludesPage {
                 configPath: overview.configPath
             }
         }

@@ -358,3 +358,110 @@ fn back_up_now_shows_live_progress_and_the_history_keeps_a_success_and_a_failure
     assert_eq!(runs[0]["outcome"], "error");
     assert_eq!(runs[1]["outcome"], "success");
 }
+
+/// A home with what the seed's excludes are about: caches, build output, media, VM images, a
+/// folder marked `.nobackup` and a cache-tagged one.
+fn furnish_home(home: &std::path::Path) {
+    let sparse = |rel: &str, len: u64| {
+        let path = home.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+        std::fs::File::create(&path)
+            .and_then(|f| f.set_len(len))
+            .expect("sparse file");
+    };
+    sparse("Projects/app/node_modules/left-pad/index.js", 3 << 20);
+    sparse("Projects/app/target/debug/app", 40 << 20);
+    sparse("Projects/app/src/main.rs", 12_000);
+    sparse("VMs/windows.qcow2", 20 << 30);
+    sparse("Downloads/distro.iso", 2 << 30);
+    sparse("Music/album/track01.flac", 30 << 20);
+    sparse("Documents/old-install.iso", 700 << 20);
+    sparse("Documents/taxes/2025.pdf", 200_000);
+    sparse("Private/.nobackup", 0);
+    sparse("Private/diary.txt", 4_000);
+    sparse(".local/share/baloo/index", 90 << 20);
+    sparse("Games/shader-cache/blob", 300 << 20);
+    std::fs::write(
+        home.join("Games/shader-cache/CACHEDIR.TAG"),
+        "Signature: 8a477f597d28d172789f06886806bc55\n",
+    )
+    .expect("cache tag");
+}
+
+#[test]
+fn exclude_editor_previews_the_seed_excludes_and_saves_a_new_rule_that_borgmatic_honours() {
+    let fx = Fixture::new(0);
+    furnish_home(&fx.home);
+    // The seed as written: the whole home is the source.
+    let seed = seed_config(&fx).replace(&format!("    - {}\n", fx.source.display()), "    - ~/\n");
+    std::fs::write(&fx.config, &seed).expect("config");
+    let config = fx.config.display().to_string();
+    let screenshots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    let steps = vec![
+        ("expect", "local-nas".to_string()),
+        ("press", "Excludes".to_string()),
+        ("expect_contains", "Backed up: ".to_string()),
+        ("expect_contains", "left out by ! fm:**/.cache".to_string()),
+        ("expect_contains", "left out by exclude_if_present (.nobackup)".to_string()),
+        ("press", "Projects".to_string()),
+        ("press", "app".to_string()),
+        ("expect_contains", "left out by ! fm:**/node_modules".to_string()),
+        ("press", "Games".to_string()),
+        ("expect_contains", "left out by exclude_caches (CACHEDIR.TAG)".to_string()),
+        (
+            "shot",
+            screenshots.join("excludes-seed.png").display().to_string(),
+        ),
+        ("press", "Documents".to_string()),
+        ("type", "New pattern=re:(".to_string()),
+        ("expect_contains", "invalid regular expression".to_string()),
+        ("type", "New pattern=**/*.iso".to_string()),
+        ("expect_contains", "Matches 1 item, 734 MB".to_string()),
+        (
+            "shot",
+            screenshots.join("excludes-draft.png").display().to_string(),
+        ),
+        ("press", "Add rule".to_string()),
+        ("press", "Save exclude rules".to_string()),
+        ("expect_contains", "Saved; the previous version is in".to_string()),
+        ("expect_contains", "left out by ! fm:**/*.iso".to_string()),
+        // Headless, plain borgmatic reads the saved rule.
+        (
+            "run",
+            format!(
+                "{} --config {config} create --dry-run --list --repository local-nas > {}/dry-run.txt 2>&1",
+                fx.borgmatic.display(),
+                fx.dir.path().display()
+            ),
+        ),
+    ];
+    drive(&fx, &[], &steps, "excludes.log");
+
+    let after = std::fs::read_to_string(&fx.config).expect("config");
+    assert_eq!(
+        comment_lines(&seed),
+        comment_lines(&after),
+        "every comment kept"
+    );
+    assert!(
+        after.contains("    - '**/*.qcow2'\n    - '**/*.iso'\n") || after.contains("**/*.iso"),
+        "{after}"
+    );
+    let listed = std::fs::read_to_string(fx.dir.path().join("dry-run.txt")).expect("dry run");
+    let home = fx.home.display().to_string();
+    assert!(
+        listed.contains(&format!("- {home}/Documents/taxes/2025.pdf")),
+        "{listed}"
+    );
+    for gone in [
+        "Documents/old-install.iso",
+        "VMs/windows.qcow2",
+        "Private/diary.txt",
+        "Projects/app/target",
+    ] {
+        assert!(
+            !listed.contains(&format!("{home}/{gone}")),
+            "{gone} listed:\n{listed}"
+        );
+    }
+}

@@ -1,10 +1,12 @@
 //! borg's include/exclude patterns, exactly as borg 1.2+ reads and applies them, and the
 //! preview of what `borgmatic create` would back up for a config. Qt-free.
 
+pub mod editor;
 mod glob;
 pub mod pattern;
 pub mod plan;
 pub mod presets;
+pub mod preview;
 pub mod pypath;
 pub mod rules;
 pub mod summary;

@@ -5,5 +5,7 @@ pub mod archive_details;
 pub mod archive_list;
 pub mod backup_runner;
 pub mod config_editor;
+pub mod exclude_preview;
+pub mod exclude_rules;
 pub mod history_model;
 pub mod repository_list;
