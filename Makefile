@@ -3,7 +3,7 @@ PREFIX ?= $(HOME)/.local
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 BIN ?= $(TARGET_DIR)/release/kastell
 
-.PHONY: run test setup setup-test build install uninstall bench-backup
+.PHONY: run test setup setup-test build install uninstall bench-backup bench-excludes
 
 run:
 	scripts/run.sh
@@ -37,3 +37,7 @@ uninstall:
 	      "$(DESTDIR)$(PREFIX)/share/applications/org.kde.kastell.desktop" \
 	      "$(DESTDIR)$(PREFIX)/share/metainfo/org.kde.kastell.metainfo.xml" \
 	      "$(DESTDIR)$(PREFIX)/share/icons/hicolor/scalable/apps/org.kde.kastell.svg"
+
+bench-excludes: build
+	cargo build --release --example pattern_match_rate
+	scripts/bench-excludes.py --kastell "$(BIN)"
