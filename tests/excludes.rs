@@ -795,3 +795,104 @@ fn the_seed_config_agrees_with_borgmatic_dry_run() {
     assert!(table.contains("exclude_if_present (.nobackup)"), "{table}");
     assert!(table.contains("Largest left out:"), "{table}");
 }
+
+/// Runs a command as `nobody` (these tests run as root, which reads everything).
+fn as_nobody(program: &Path) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(program);
+    cmd
+}
+
+#[test]
+fn unreadable_folders_are_reported_as_borg_reports_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("kastell-unreadable-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("open/inner")).unwrap();
+    std::fs::create_dir_all(tree.join("locked/secret")).unwrap();
+    std::fs::create_dir_all(tree.join("excluded-locked")).unwrap();
+    std::fs::write(tree.join("open/inner/a"), "a").unwrap();
+    std::fs::write(tree.join("unreadable-file"), "x").unwrap();
+    std::fs::set_permissions(
+        tree.join("unreadable-file"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    std::fs::set_permissions(tree.join("locked"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::set_permissions(
+        tree.join("excluded-locked"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let patterns = work.join("patterns.lst");
+    std::fs::write(
+        &patterns,
+        format!("R {}\n! sh:**/excluded-locked\n", tree.display()),
+    )
+    .unwrap();
+    let config = work.join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "source_directories:\n    - {}\nexclude_patterns:\n    - 'sh:**/excluded-locked'\n",
+            tree.display()
+        ),
+    )
+    .unwrap();
+    // /root is private: nobody runs Debian's borg and a copy of Kastell.
+    let borg = Path::new("/usr/bin/borg");
+    if !borg.exists() {
+        eprintln!("apt's borg is not installed; skipped");
+        return;
+    }
+    let kastell = work.join("kastell");
+    std::fs::copy(support::kastell_bin(), &kastell).unwrap();
+    let theirs = as_nobody(borg)
+        .args(["create", "--dry-run", "--list", "--patterns-from"])
+        .arg(&patterns)
+        .arg(format!("{}::a", work.join("no-repo").display()))
+        .env("BORG_CACHE_DIR", work.join("cache"))
+        .env("HOME", &work)
+        .output()
+        .unwrap();
+    let ours = as_nobody(&kastell)
+        .args(["excludes", "preview", "--config"])
+        .arg(&config)
+        .env("HOME", &work)
+        .env("XDG_CACHE_HOME", work.join("cache"))
+        .output()
+        .unwrap();
+    let lines = |text: &[u8]| -> BTreeSet<String> {
+        String::from_utf8_lossy(text)
+            .lines()
+            .filter(|l| l.starts_with("- ") || l.starts_with("x ") || l.starts_with("E "))
+            .map(str::to_string)
+            .collect()
+    };
+    let (borg_lines, our_lines) = (lines(&theirs.stderr), lines(&ours.stdout));
+    assert!(
+        borg_lines.contains(&format!("E {}/locked", tree.display())),
+        "borg: {}",
+        String::from_utf8_lossy(&theirs.stderr)
+    );
+    assert_eq!(our_lines, borg_lines);
+    // Both warn and exit 1, as borg does for warnings.
+    assert_eq!(theirs.status.code(), Some(1));
+    assert_eq!(ours.status.code(), Some(1));
+    let warning = String::from_utf8_lossy(&ours.stderr);
+    assert!(
+        warning.contains(&format!(
+            "{}/locked: dir_open: [Errno 13] Permission denied: 'locked'",
+            tree.display()
+        )),
+        "{warning}"
+    );
+}
