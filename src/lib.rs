@@ -12,6 +12,7 @@ pub mod patterns;
 pub mod preferences;
 pub mod process;
 pub mod relay;
+pub mod repo;
 pub mod repository;
 pub mod secrets;
 pub mod units;

@@ -221,7 +221,7 @@ impl ChangeReport {
 
 /// The passphrase borgmatic would use now: plaintext, Kastell's wallet entry, or the config's
 /// own passcommand.
-async fn current_passphrase(
+pub async fn current_passphrase(
     config: &Path,
     cfg: &BorgmaticConfig,
 ) -> Result<(Secret, &'static str), PassphraseError> {

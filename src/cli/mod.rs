@@ -5,6 +5,7 @@ mod archives;
 mod backup;
 mod configure;
 mod excludes;
+mod reader;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -55,6 +56,43 @@ pub enum Command {
     Excludes {
         #[command(subcommand)]
         action: ExcludesAction,
+    },
+    /// List an archive's entries, read by Kastell's own repository reader (borg as the
+    /// fallback). Without --recursive, the entries directly in PATH (the top level without PATH).
+    Ls {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long, value_name = "LABEL")]
+        repository: String,
+        /// An archive name, or `latest`.
+        #[arg(long, value_name = "NAME")]
+        archive: String,
+        /// Every entry below PATH, like `borg list`.
+        #[arg(long)]
+        recursive: bool,
+        /// A JSON array of objects with `borg list --json-lines`'s fields.
+        #[arg(long, conflicts_with = "json_lines")]
+        json: bool,
+        /// One object a line, equal to `borg list --json-lines` field by field.
+        #[arg(long)]
+        json_lines: bool,
+        /// `native` (default) or `borg`.
+        #[arg(long, value_enum, default_value = "native")]
+        reader: reader::ReaderChoice,
+        /// A path in the archive (`/home/me/Documents`; the leading slash is optional).
+        path: Option<String>,
+    },
+    /// Write one file of an archive to standard output.
+    Cat {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long, value_name = "LABEL")]
+        repository: String,
+        #[arg(long, value_name = "NAME")]
+        archive: String,
+        #[arg(long, value_enum, default_value = "native")]
+        reader: reader::ReaderChoice,
+        path: String,
     },
     /// Check a config file.
     Config {
@@ -294,6 +332,41 @@ pub async fn run(command: Command) -> ExitCode {
             } => excludes::preview(&config, repository.as_deref(), summary, json),
             ExcludesAction::Check { config } => excludes::check(&config),
         },
+        Command::Ls {
+            config,
+            repository,
+            archive,
+            recursive,
+            json,
+            json_lines,
+            reader,
+            path,
+        } => {
+            let format = if json {
+                reader::ListFormat::Json
+            } else if json_lines {
+                reader::ListFormat::JsonLines
+            } else {
+                reader::ListFormat::Text
+            };
+            reader::ls(
+                &config,
+                &repository,
+                &archive,
+                recursive,
+                format,
+                path.as_deref(),
+                reader,
+            )
+            .await
+        }
+        Command::Cat {
+            config,
+            repository,
+            archive,
+            reader,
+            path,
+        } => reader::cat(&config, &repository, &archive, &path, reader).await,
         Command::Config {
             action: ConfigAction::Validate { config },
         } => configure::validate(&config),

@@ -1,0 +1,451 @@
+//! Kastell's own repository reader against real borg: every encryption mode borg 1.x makes ×
+//! every compression, over a tree with unicode and non-UTF-8 names, spaces, newlines, symlinks,
+//! hard links, empty, sparse and multi-chunk files. `kastell ls --recursive --json-lines` must
+//! equal `borg list --json-lines` field by field, and `kastell cat` must give the file's bytes.
+//! Then corruption: flipped bytes, a truncated segment, a wrong passphrase, a missing keyfile,
+//! a stale index.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const MODES: &[&str] = &[
+    "none",
+    "authenticated",
+    "authenticated-blake2",
+    "repokey",
+    "keyfile",
+    "repokey-blake2",
+    "keyfile-blake2",
+];
+const COMPRESSIONS: &[&str] = &[
+    "none",
+    "lz4",
+    "zstd,3",
+    "zlib,6",
+    "lzma,1",
+    "obfuscate,3,zstd,1",
+];
+const PASSPHRASE: &str = "reader test passphrase";
+
+struct Bed {
+    dir: tempfile::TempDir,
+    borg: PathBuf,
+}
+
+impl Bed {
+    fn new() -> Bed {
+        Bed::with_borg(support::tool("borg"))
+    }
+
+    fn with_borg(borg: PathBuf) -> Bed {
+        let bed = Bed {
+            borg,
+            dir: tempfile::Builder::new()
+                .prefix("kastell-reader-")
+                .tempdir()
+                .unwrap(),
+        };
+        std::fs::create_dir_all(bed.keys()).unwrap();
+        bed.make_tree();
+        bed
+    }
+
+    fn keys(&self) -> PathBuf {
+        self.dir.path().join("keys")
+    }
+
+    fn tree(&self) -> PathBuf {
+        self.dir.path().join("src")
+    }
+
+    fn make_tree(&self) {
+        let t = self.tree();
+        std::fs::create_dir_all(t.join("deep/er/est")).unwrap();
+        std::fs::create_dir_all(t.join("empty dir")).unwrap();
+        std::fs::write(t.join("hello.txt"), "hello\n").unwrap();
+        std::fs::write(t.join("ünïcödé 日本.txt"), "unicode\n").unwrap();
+        std::fs::write(t.join("with space"), "").unwrap();
+        std::fs::write(t.join("new\nline"), "newline in name").unwrap();
+        std::fs::write(t.join(OsStr::from_bytes(b"bad\xffname\xc3")), "not utf-8").unwrap();
+        // Several chunks (borg's chunker cuts around 2 MiB), partly compressible.
+        let mut big = Vec::with_capacity(9 << 20);
+        let mut x: u64 = 0x1234_5678;
+        for i in 0..(9u64 << 20) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            big.push(if i % 4096 < 2048 {
+                (x & 0xff) as u8
+            } else {
+                b'a'
+            });
+        }
+        std::fs::write(t.join("deep/er/est/big.bin"), &big).unwrap();
+        let sparse = std::fs::File::create(t.join("sparse.img")).unwrap();
+        sparse.set_len(5 << 20).unwrap();
+        std::os::unix::fs::symlink("hello.txt", t.join("link")).unwrap();
+        std::os::unix::fs::symlink("/nowhere/at/all", t.join("dangling")).unwrap();
+        std::fs::hard_link(t.join("hello.txt"), t.join("deep/hardlink")).unwrap();
+    }
+
+    fn borg(&self, args: &[&str]) -> Output {
+        let out = Command::new(&self.borg)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("BORG_PASSPHRASE", PASSPHRASE)
+            .env("BORG_KEYS_DIR", self.keys())
+            .env("BORG_CACHE_DIR", self.dir.path().join("cache"))
+            .env("BORG_BASE_DIR", self.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "borg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn repo(&self, mode: &str) -> PathBuf {
+        self.dir.path().join(format!("repo-{mode}"))
+    }
+
+    fn config(&self, mode: &str, passphrase: &str) -> PathBuf {
+        let path = self.dir.path().join(format!("config-{mode}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "source_directories: [{}]\nrepositories:\n    - path: {}\n      label: r\nencryption_passphrase: \"{passphrase}\"\nborg_keys_directory: {}\n",
+                self.tree().display(),
+                self.repo(mode).display(),
+                self.keys().display()
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    fn kastell(&self, args: &[&str]) -> Output {
+        Command::new(support::kastell_bin())
+            .args(args)
+            .env("HOME", self.dir.path())
+            .env("BORG_KEYS_DIR", self.keys())
+            .env_remove("BORG_PASSPHRASE")
+            .output()
+            .unwrap()
+    }
+}
+
+/// The objects of a json-lines text, keyed by path (order and key order are free).
+fn objects(text: &[u8]) -> BTreeMap<String, Value> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            (v["path"].as_str().unwrap_or_default().to_string(), v)
+        })
+        .collect()
+}
+
+#[test]
+fn every_mode_and_compression_lists_and_reads_like_borg() {
+    let bed = Bed::new();
+    for mode in MODES {
+        let repo = bed.repo(mode);
+        bed.borg(&["init", "-e", mode, repo.to_str().unwrap()]);
+        let config = bed.config(mode, PASSPHRASE);
+        for (n, compression) in COMPRESSIONS.iter().enumerate() {
+            let archive = format!("a{n}");
+            bed.borg(&[
+                "create",
+                "-C",
+                compression,
+                &format!("{}::{archive}", repo.display()),
+                "src",
+            ]);
+            let theirs = bed.borg(&[
+                "list",
+                "--json-lines",
+                &format!("{}::{archive}", repo.display()),
+            ]);
+            let ours = bed.kastell(&[
+                "ls",
+                "--config",
+                config.to_str().unwrap(),
+                "--repository",
+                "r",
+                "--archive",
+                &archive,
+                "--recursive",
+                "--json-lines",
+            ]);
+            assert!(
+                ours.status.success(),
+                "{mode} {compression}: {}",
+                String::from_utf8_lossy(&ours.stderr)
+            );
+            assert!(
+                !String::from_utf8_lossy(&ours.stderr).contains("using borg"),
+                "{mode} {compression}: fell back to borg"
+            );
+            let (a, b) = (objects(&ours.stdout), objects(&theirs.stdout));
+            assert_eq!(a.len(), b.len(), "{mode} {compression}");
+            for (path, theirs) in &b {
+                assert_eq!(a.get(path), Some(theirs), "{mode} {compression}: {path}");
+            }
+            for file in [
+                "src/deep/er/est/big.bin",
+                "src/sparse.img",
+                "src/deep/hardlink",
+                "src/hello.txt",
+            ] {
+                let ours = bed.kastell(&[
+                    "cat",
+                    "--config",
+                    config.to_str().unwrap(),
+                    "--repository",
+                    "r",
+                    "--archive",
+                    &archive,
+                    file,
+                ]);
+                assert!(
+                    ours.status.success(),
+                    "{mode} {compression} {file}: {}",
+                    String::from_utf8_lossy(&ours.stderr)
+                );
+                let expected = std::fs::read(bed.dir.path().join(file)).unwrap();
+                assert!(
+                    ours.stdout == expected,
+                    "{mode} {compression} {file}: bytes differ"
+                );
+            }
+        }
+    }
+    // The non-UTF-8 name and `latest`, against borg extract --stdout.
+    let config = bed.config("repokey-blake2", PASSPHRASE);
+    let ours = bed.kastell(&[
+        "cat",
+        "--config",
+        config.to_str().unwrap(),
+        "--repository",
+        "r",
+        "--archive",
+        "latest",
+        "src/deep/er/est/big.bin",
+    ]);
+    let theirs = bed.borg(&[
+        "extract",
+        "--stdout",
+        &format!(
+            "{}::a{}",
+            bed.repo("repokey-blake2").display(),
+            COMPRESSIONS.len() - 1
+        ),
+        "src/deep/er/est/big.bin",
+    ]);
+    assert!(ours.stdout == theirs.stdout);
+}
+
+/// Flips one byte inside the largest segment file's object data.
+fn flip_a_byte(repo: &Path) {
+    let mut biggest: Option<(u64, PathBuf)> = None;
+    for dir in std::fs::read_dir(repo.join("data")).unwrap().flatten() {
+        for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            let len = f.metadata().unwrap().len();
+            if biggest.as_ref().is_none_or(|(l, _)| len > *l) {
+                biggest = Some((len, f.path()));
+            }
+        }
+    }
+    let (len, path) = biggest.unwrap();
+    let mut data = std::fs::read(&path).unwrap();
+    data[(len / 2) as usize] ^= 0x40;
+    std::fs::write(&path, data).unwrap();
+}
+
+#[test]
+fn damage_and_wrong_keys_give_clear_errors_never_wrong_bytes() {
+    let bed = Bed::new();
+    for mode in ["repokey-blake2", "keyfile"] {
+        bed.borg(&["init", "-e", mode, bed.repo(mode).to_str().unwrap()]);
+        bed.borg(&[
+            "create",
+            "-C",
+            "lz4",
+            &format!("{}::a", bed.repo(mode).display()),
+            "src",
+        ]);
+    }
+    let ls = |mode: &str, passphrase: &str| {
+        let config = bed.config(mode, passphrase);
+        bed.kastell(&[
+            "ls",
+            "--config",
+            config.to_str().unwrap(),
+            "--repository",
+            "r",
+            "--archive",
+            "a",
+            "--recursive",
+        ])
+    };
+    let wrong = ls("repokey-blake2", "not the passphrase");
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("the passphrase is wrong"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+
+    // The keyfile moved away.
+    let moved = bed.dir.path().join("keys-moved");
+    std::fs::rename(bed.keys(), &moved).unwrap();
+    std::fs::create_dir_all(bed.keys()).unwrap();
+    let missing = ls("keyfile", PASSPHRASE);
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("keyfile of this repository was not found"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    std::fs::remove_dir_all(bed.keys()).unwrap();
+    std::fs::rename(&moved, bed.keys()).unwrap();
+
+    // A flipped byte in the data: the big file no longer reads, and nothing wrong comes out.
+    flip_a_byte(&bed.repo("repokey-blake2"));
+    let config = bed.config("repokey-blake2", PASSPHRASE);
+    let cat = bed.kastell(&[
+        "cat",
+        "--config",
+        config.to_str().unwrap(),
+        "--repository",
+        "r",
+        "--archive",
+        "a",
+        "src/deep/er/est/big.bin",
+    ]);
+    let listing = ls("repokey-blake2", PASSPHRASE);
+    let err = String::from_utf8_lossy(&cat.stderr).to_string()
+        + &String::from_utf8_lossy(&listing.stderr);
+    assert!(
+        !cat.status.success() || !listing.status.success(),
+        "a damaged repository read without an error"
+    );
+    assert!(err.contains("damaged"), "{err}");
+    let expected = std::fs::read(bed.tree().join("deep/er/est/big.bin")).unwrap();
+    assert!(
+        cat.stdout.len() < expected.len(),
+        "the damaged file came out whole"
+    );
+
+    // A stale index: the newest index removed, an older one left; newer segments are replayed.
+    let repo = bed.repo("keyfile");
+    let expected = objects(
+        &bed.borg(&["list", "--json-lines", &format!("{}::a", repo.display())])
+            .stdout,
+    );
+    let old_index: Vec<PathBuf> = std::fs::read_dir(&repo)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("index.")
+        })
+        .collect();
+    let saved = bed.dir.path().join("index.saved");
+    std::fs::copy(&old_index[0], &saved).unwrap();
+    bed.borg(&["create", &format!("{}::b", repo.display()), "src"]);
+    for e in std::fs::read_dir(&repo).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with("index.")
+            || name.starts_with("hints.")
+            || name.starts_with("integrity.")
+        {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+    std::fs::copy(&saved, &old_index[0]).unwrap();
+    let config = bed.config("keyfile", PASSPHRASE);
+    let b = bed.kastell(&[
+        "ls",
+        "--config",
+        config.to_str().unwrap(),
+        "--repository",
+        "r",
+        "--archive",
+        "b",
+        "--recursive",
+        "--json-lines",
+    ]);
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    assert_eq!(objects(&b.stdout).len(), expected.len());
+}
+
+#[test]
+fn repositories_made_by_debian_borg_1_2_read_the_same() {
+    let borg = PathBuf::from("/usr/bin/borg");
+    if !borg.exists() {
+        eprintln!("apt's borg 1.2 is not installed; skipped");
+        return;
+    }
+    let bed = Bed::with_borg(borg);
+    for (mode, compression) in [
+        ("repokey", "zstd,3"),
+        ("keyfile-blake2", "lz4"),
+        ("none", "zlib,6"),
+    ] {
+        let repo = bed.repo(mode);
+        bed.borg(&["init", "-e", mode, repo.to_str().unwrap()]);
+        bed.borg(&[
+            "create",
+            "-C",
+            compression,
+            &format!("{}::old", repo.display()),
+            "src",
+        ]);
+        let config = bed.config(mode, PASSPHRASE);
+        let theirs = bed.borg(&["list", "--json-lines", &format!("{}::old", repo.display())]);
+        let ours = bed.kastell(&[
+            "ls",
+            "--config",
+            config.to_str().unwrap(),
+            "--repository",
+            "r",
+            "--archive",
+            "latest",
+            "--recursive",
+            "--json-lines",
+        ]);
+        assert!(
+            ours.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
+        assert_eq!(objects(&ours.stdout), objects(&theirs.stdout), "{mode}");
+        let cat = bed.kastell(&[
+            "cat",
+            "--config",
+            config.to_str().unwrap(),
+            "--repository",
+            "r",
+            "--archive",
+            "old",
+            "src/deep/er/est/big.bin",
+        ]);
+        assert!(
+            cat.stdout == std::fs::read(bed.tree().join("deep/er/est/big.bin")).unwrap(),
+            "{mode}"
+        );
+    }
+}
