@@ -3,7 +3,7 @@ PREFIX ?= $(HOME)/.local
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 BIN ?= $(TARGET_DIR)/release/kastell
 
-.PHONY: run test setup setup-test build install uninstall bench-backup bench-excludes
+.PHONY: run test setup setup-test build install uninstall bench-backup bench-excludes bench-reader
 
 run:
 	scripts/run.sh
@@ -41,3 +41,7 @@ uninstall:
 bench-excludes: build
 	cargo build --release --example pattern_match_rate
 	scripts/bench-excludes.py --kastell "$(BIN)"
+
+# Kastell's repository reader against borg list / borg extract, local and over ssh.
+bench-reader: build
+	scripts/bench-reader.py --kastell "$(BIN)"

@@ -2,7 +2,8 @@
 """Kastell's own repository reader against borg, on the same archive of about a million
 entries, in one run: a full listing (`kastell ls --recursive` as text and as JSON lines, vs
 `borg list --format` and `borg list --json-lines`) and one file's bytes (`kastell cat` vs
-`borg extract --stdout`), with peak memory.
+`borg extract --stdout`), locally and through a loopback sshd whose key is forced to
+`borg serve --restrict-to-path` (as the seed's NAS), with peak memory of the client process.
 
     scripts/bench-reader.py [--entries 1000000] [--rounds 3] [--kastell target/release/kastell]
 
@@ -72,18 +73,52 @@ def measure(cmd, env, out=None):
     return wall, rss
 
 
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_nas(base, borg):
+    """sshd on 127.0.0.1 whose only key is forced to `borg serve --restrict-to-path BASE`."""
+    nas = base / "nas"
+    shutil.rmtree(nas, ignore_errors=True)
+    nas.mkdir()
+    for key in ("host", "client"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(nas / key)], check=True)
+    public = (nas / "client.pub").read_text().strip()
+    (nas / "authorized_keys").write_text(
+        f'command="{borg} serve --restrict-to-path {base}",restrict {public}\n')
+    port = free_port()
+    (nas / "sshd_config").write_text(
+        f"ListenAddress 127.0.0.1\nPort {port}\nHostKey {nas / 'host'}\nAuthorizedKeysFile {nas / 'authorized_keys'}\n"
+        f"PidFile {nas / 'sshd.pid'}\nUsePAM no\nPasswordAuthentication no\nStrictModes no\n"
+        "PermitRootLogin prohibit-password\nLogLevel ERROR\n")
+    os.makedirs("/run/sshd", exist_ok=True)
+    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(nas / "sshd_config")])
+    time.sleep(1)
+    ssh = (f"ssh -i {nas / 'client'} -o BatchMode=yes -o StrictHostKeyChecking=no "
+           "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR")
+    user = os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+    return proc, f"ssh://{user}@127.0.0.1:{port}", ssh
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--entries", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--kastell", default=str(ROOT / "target/release/kastell"))
     ap.add_argument("--work-dir", default="/var/tmp/kastell-bench")
+    ap.add_argument("--no-ssh", action="store_true", help="skip the loopback ssh NAS runs")
     args = ap.parse_args()
     borg = tool("borg")
     base = Path(args.work_dir) / f"reader-{args.entries}"
     tree, repo = base / "tree", base / "repo"
     env = {**os.environ, "BORG_PASSPHRASE": PASSPHRASE, "BORG_CACHE_DIR": str(base / "cache"),
-           "BORG_BASE_DIR": str(base), "HOME": str(base), "PATH": f"{TOOLS}:{os.environ['PATH']}"}
+           "BORG_BASE_DIR": str(base), "HOME": str(base), "PATH": f"{TOOLS}:{os.environ['PATH']}",
+           # The same repository is reached as a path and through ssh://: borg's cache notices.
+           "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes"}
     if not (base / ".ready").exists():
         shutil.rmtree(base, ignore_errors=True)
         tree.mkdir(parents=True)
@@ -99,6 +134,9 @@ def main():
     config.write_text(f"source_directories: [{tree}]\nrepositories:\n    - path: {repo}\n      label: bench\n"
                       f"encryption_passphrase: \"{PASSPHRASE}\"\n")
     kenv = {k: v for k, v in env.items() if k != "BORG_PASSPHRASE"}
+    k = args.kastell
+    kls = ["ls", "--repository", "bench", "--archive", "bench", "--recursive"]
+    kcat = ["cat", "--repository", "bench", "--archive", "bench", "big/movie.bin"]
     commands = {
         "borg list --format": ([borg, "list", "--format", "{mode} {user} {group} {size} {mtime} {path}{NL}", f"{repo}::bench"], env),
         "borg list --json-lines": ([borg, "list", "--json-lines", f"{repo}::bench"], env),
@@ -107,6 +145,22 @@ def main():
         "borg extract --stdout (100 MB file)": ([borg, "extract", "--stdout", f"{repo}::bench", "big/movie.bin"], env),
         "kastell cat (100 MB file)": ([args.kastell, "cat", "--config", str(config), "--repository", "bench", "--archive", "bench", "big/movie.bin"], kenv),
     }
+    nas = None
+    if not args.no_ssh:
+        nas, url, ssh = start_nas(base, borg)
+        remote = f"{url}{repo}"
+        ssh_config = base / "config-ssh.yaml"
+        ssh_config.write_text(f"source_directories: [{tree}]\nrepositories:\n    - path: {remote}\n      label: bench\n"
+                              f"encryption_passphrase: \"{PASSPHRASE}\"\nssh_command: {ssh}\n")
+        senv = {**env, "BORG_RSH": ssh, "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes"}
+        commands.update({
+            "ssh: borg list --format": ([borg, "list", "--format", "{mode} {user} {group} {size} {mtime} {path}{NL}", f"{remote}::bench"], senv),
+            "ssh: borg list --json-lines": ([borg, "list", "--json-lines", f"{remote}::bench"], senv),
+            "ssh: kastell ls --recursive": ([k, kls[0], "--config", str(ssh_config), *kls[1:]], kenv),
+            "ssh: kastell ls --recursive --json-lines": ([k, kls[0], "--config", str(ssh_config), *kls[1:], "--json-lines"], kenv),
+            "ssh: borg extract --stdout (100 MB file)": ([borg, "extract", "--stdout", f"{remote}::bench", "big/movie.bin"], senv),
+            "ssh: kastell cat (100 MB file)": ([k, kcat[0], "--config", str(ssh_config), *kcat[1:]], kenv),
+        })
     work = Path(tempfile.mkdtemp(prefix="kastell-bench-reader-"))
     walls = {name: [] for name in commands}
     rss = {name: 0.0 for name in commands}
@@ -119,8 +173,10 @@ def main():
             walls[name].append(wall)
             rss[name] = max(rss[name], mem)
             print(f"round {r + 1}: {name}: {wall:.2f} s, {mem:.0f} MB", file=sys.stderr)
+    if nas:
+        nas.terminate()
     count = lambda name: sum(1 for _ in open(work / (name.replace(" ", "_").replace("/", "") + ".out"), "rb"))
-    lines = {name: count(name) for name in commands if "ls" in name or "list" in name}
+    lines = {name: count(name) for name in commands if " ls" in name or "list" in name}
     same_json = False
     with open(work / "borg_list_--json-lines.out") as a, open(work / "kastell_ls_--recursive_--json-lines.out") as b:
         theirs = sorted(json.dumps(json.loads(l), sort_keys=True) for l in a)
@@ -137,6 +193,9 @@ def main():
     print(f"listing ratio (kastell text / borg --format): {med['kastell ls --recursive'] / med['borg list --format']:.3f}")
     print(f"json ratio (kastell / borg --json-lines): {med['kastell ls --recursive --json-lines'] / med['borg list --json-lines']:.3f}")
     print(f"one file ratio: {med['kastell cat (100 MB file)'] / med['borg extract --stdout (100 MB file)']:.3f}")
+    if nas:
+        print(f"ssh listing ratio: {med['ssh: kastell ls --recursive'] / med['ssh: borg list --format']:.3f}")
+        print(f"ssh one file ratio: {med['ssh: kastell cat (100 MB file)'] / med['ssh: borg extract --stdout (100 MB file)']:.3f}")
     print(f"same json lines: {same_json}")
     shutil.rmtree(work, ignore_errors=True)
 

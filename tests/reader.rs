@@ -449,3 +449,325 @@ fn repositories_made_by_debian_borg_1_2_read_the_same() {
         );
     }
 }
+
+impl Bed {
+    /// A config whose repository `r` is `location` (a path or an ssh:// URL).
+    fn config_at(&self, name: &str, location: &str, extra: &str) -> PathBuf {
+        let path = self.dir.path().join(format!("config-{name}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "source_directories: [{}]\nrepositories:\n    - path: {location}\n      label: r\nencryption_passphrase: \"{PASSPHRASE}\"\nborg_keys_directory: {}\n{extra}",
+                self.tree().display(),
+                self.keys().display()
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    fn ls_json(&self, config: &Path, archive: &str) -> Output {
+        self.kastell(&[
+            "ls",
+            "--config",
+            config.to_str().unwrap(),
+            "--repository",
+            "r",
+            "--archive",
+            archive,
+            "--recursive",
+            "--json-lines",
+        ])
+    }
+
+    fn cat(&self, config: &Path, archive: &str, path: &str) -> Output {
+        self.kastell(&[
+            "cat",
+            "--config",
+            config.to_str().unwrap(),
+            "--repository",
+            "r",
+            "--archive",
+            archive,
+            path,
+        ])
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn reading_through_the_nas_forced_command_equals_borg() {
+    let bed = Bed::new();
+    let mut nas = support::Nas::start(bed.dir.path(), &support::tool("borg"));
+    for (mode, compression) in [("repokey-blake2", "lz4"), ("keyfile", "zstd,3")] {
+        let repo = nas.serve_dir.join(mode);
+        bed.borg(&["init", "-e", mode, repo.to_str().unwrap()]);
+        bed.borg(&[
+            "create",
+            "-C",
+            compression,
+            &format!("{}::a", repo.display()),
+            "src",
+        ]);
+        let config = bed.config_at(
+            mode,
+            &nas.repo_url(mode),
+            &format!("ssh_command: {}\n", nas.ssh_command()),
+        );
+        let theirs = bed.borg(&["list", "--json-lines", &format!("{}::a", repo.display())]);
+        let ours = bed.ls_json(&config, "latest");
+        assert!(ours.status.success(), "{mode}: {}", stderr(&ours));
+        assert!(!stderr(&ours).contains("using borg"), "{mode}: fell back");
+        assert_eq!(objects(&ours.stdout), objects(&theirs.stdout), "{mode}");
+        let big = bed.cat(&config, "a", "src/deep/er/est/big.bin");
+        assert!(big.status.success(), "{mode}: {}", stderr(&big));
+        assert!(
+            big.stdout == std::fs::read(bed.tree().join("deep/er/est/big.bin")).unwrap(),
+            "{mode}: bytes differ"
+        );
+        // borg serve's session ended and its shared lock went with it.
+        assert!(!repo.join("lock.roster").exists(), "{mode}: lock left");
+    }
+    // A path outside --restrict-to-path is refused by the server, and said so.
+    let outside = bed.config_at(
+        "outside",
+        &nas.repo_url("../elsewhere"),
+        &format!("ssh_command: {}\n", nas.ssh_command()),
+    );
+    let refused = bed.ls_json(&outside, "latest");
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("does not allow this path"),
+        "{}",
+        stderr(&refused)
+    );
+    // The NAS switched off: ssh's own reason reaches the user.
+    nas.stop();
+    let config = bed.config_at(
+        "off",
+        &nas.repo_url("repokey-blake2"),
+        &format!("ssh_command: {}\n", nas.ssh_command()),
+    );
+    let off = bed.ls_json(&config, "latest");
+    assert!(!off.status.success());
+    assert!(
+        stderr(&off).contains("Connection refused"),
+        "{}",
+        stderr(&off)
+    );
+}
+
+#[test]
+fn a_backup_started_while_kastell_reads_succeeds_and_a_running_backup_is_named() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let bed = Bed::new();
+    let repo = bed.repo("repokey-blake2");
+    bed.borg(&["init", "-e", "repokey-blake2", repo.to_str().unwrap()]);
+    bed.borg(&["create", &format!("{}::first", repo.display()), "src"]);
+    let config = bed.config_at("live", repo.to_str().unwrap(), "");
+    let expected = objects(
+        &bed.borg(&[
+            "list",
+            "--json-lines",
+            &format!("{}::first", repo.display()),
+        ])
+        .stdout,
+    );
+
+    // Kastell lists and reads in a loop while borgmatic makes three archives.
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let reads = scope.spawn(|| {
+            let mut runs = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let listed = bed.ls_json(&config, "first");
+                assert!(listed.status.success(), "{}", stderr(&listed));
+                assert_eq!(objects(&listed.stdout).len(), expected.len());
+                let cat = bed.cat(&config, "first", "src/hello.txt");
+                assert_eq!(cat.stdout, b"hello\n", "{}", stderr(&cat));
+                runs += 1;
+            }
+            runs
+        });
+        for n in 0..3 {
+            let out = Command::new(support::tool("borgmatic"))
+                .args([
+                    "--config",
+                    config.to_str().unwrap(),
+                    "create",
+                    "--verbosity",
+                    "1",
+                ])
+                .env("HOME", bed.dir.path())
+                .env("BORG_KEYS_DIR", bed.keys())
+                .env("BORG_CACHE_DIR", bed.dir.path().join("cache"))
+                .env("BORG_BASE_DIR", bed.dir.path())
+                .env("XDG_RUNTIME_DIR", bed.dir.path())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "borgmatic create {n} failed while Kastell read: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        stop.store(true, Ordering::Relaxed);
+        let runs = reads.join().unwrap();
+        assert!(
+            runs >= 2,
+            "Kastell read only {runs} times during the backups"
+        );
+    });
+    assert_eq!(
+        String::from_utf8_lossy(
+            &bed.borg(&["list", "--short", repo.to_str().unwrap()])
+                .stdout
+        )
+        .lines()
+        .count(),
+        4
+    );
+
+    // A borg holding the exclusive lock (as a running backup does) is named, not waited on.
+    let mut holder = Command::new(&bed.borg)
+        .args(["with-lock", repo.to_str().unwrap(), "sleep", "60"])
+        .env("BORG_PASSPHRASE", PASSPHRASE)
+        .env("BORG_BASE_DIR", bed.dir.path())
+        .env("BORG_CACHE_DIR", bed.dir.path().join("cache"))
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !repo.join("lock.exclusive").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "borg with-lock did not lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let locked = bed.ls_json(&config, "first");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(!locked.status.success());
+    assert!(
+        stderr(&locked).contains("locked by borg (process")
+            && stderr(&locked).contains("on this computer"),
+        "{}",
+        stderr(&locked)
+    );
+}
+
+#[test]
+fn objects_moved_by_a_compact_are_found_again_and_a_cut_segment_is_reported() {
+    use kastell::repo::Reader;
+    let bed = Bed::new();
+    let repo = bed.repo("keyfile-blake2");
+    bed.borg(&["init", "-e", "keyfile-blake2", repo.to_str().unwrap()]);
+    // Archive "gone" holds most of the data; "kept" shares its segments.
+    bed.borg(&["create", &format!("{}::gone", repo.display()), "src"]);
+    std::fs::write(bed.tree().join("kept.txt"), "kept").unwrap();
+    bed.borg(&[
+        "create",
+        "-C",
+        "zstd,3",
+        &format!("{}::kept", repo.display()),
+        "src/kept.txt",
+        "src/hello.txt",
+    ]);
+    let reader = Reader::open_local(&repo, Some(PASSPHRASE.as_bytes()), Some(&bed.keys())).unwrap();
+    let segments = |repo: &Path| -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for dir in std::fs::read_dir(repo.join("data")).unwrap().flatten() {
+            for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
+                out.push(f.path());
+            }
+        }
+        out
+    };
+    let before = segments(&repo);
+    bed.borg(&["delete", &format!("{}::gone", repo.display())]);
+    bed.borg(&["compact", "--threshold", "0", repo.to_str().unwrap()]);
+    assert!(
+        before.iter().any(|s| !s.exists()),
+        "compact moved nothing; the test proves nothing"
+    );
+    // The reader loaded its index before the compact: it reloads and reads the right bytes.
+    let kept = reader.archive("kept").unwrap();
+    let mut found = Vec::new();
+    reader
+        .for_each_item(&kept, |item| {
+            if item.path.ends_with(b"kept.txt") {
+                found.push(item.clone());
+            }
+            true
+        })
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    let mut bytes = Vec::new();
+    reader.read_file(&found[0], &mut bytes).unwrap();
+    assert_eq!(bytes, b"kept");
+
+    // A segment cut short: a clear error, never short data passed off as the file.
+    let other = bed.repo("repokey");
+    bed.borg(&["init", "-e", "repokey", other.to_str().unwrap()]);
+    bed.borg(&["create", &format!("{}::a", other.display()), "src"]);
+    let biggest = segments(&other)
+        .into_iter()
+        .max_by_key(|p| p.metadata().unwrap().len())
+        .unwrap();
+    let len = biggest.metadata().unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&biggest)
+        .unwrap()
+        .set_len(len / 3)
+        .unwrap();
+    let config = bed.config("repokey", PASSPHRASE);
+    let cat = bed.cat(&config, "a", "src/deep/er/est/big.bin");
+    let listing = bed.ls_json(&config, "a");
+    let said = stderr(&cat) + &stderr(&listing);
+    assert!(!cat.status.success() || !listing.status.success());
+    assert!(said.contains("cut short"), "{said}");
+    let expected = std::fs::read(bed.tree().join("deep/er/est/big.bin")).unwrap();
+    assert!(cat.stdout.len() < expected.len());
+}
+
+#[test]
+fn a_credential_file_passphrase_is_read_like_borgmatic_and_other_hooks_go_to_borg() {
+    let bed = Bed::new();
+    let repo = bed.repo("repokey");
+    bed.borg(&["init", "-e", "repokey", repo.to_str().unwrap()]);
+    bed.borg(&["create", &format!("{}::a", repo.display()), "src/hello.txt"]);
+    let secret = bed.dir.path().join("passphrase.txt");
+    std::fs::write(&secret, format!("{PASSPHRASE}\n")).unwrap();
+    let config = bed.dir.path().join("config-credential.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "source_directories: [{}]\nrepositories:\n    - path: {}\n      label: r\nencryption_passphrase: \"{{credential file {}}}\"\n",
+            bed.tree().display(),
+            repo.display(),
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let cat = bed.cat(&config, "a", "src/hello.txt");
+    assert_eq!(cat.stdout, b"hello\n", "{}", stderr(&cat));
+    assert!(!stderr(&cat).contains("using borg"), "{}", stderr(&cat));
+    // A keepassxc credential is borgmatic's business: the borg path answers, and says why.
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("{{credential file {}}}", secret.display()),
+        "{credential keepassxc db.kdbx entry}",
+    );
+    std::fs::write(&config, text).unwrap();
+    let other = bed.cat(&config, "a", "src/hello.txt");
+    assert!(
+        stderr(&other).contains(
+            "using borg (the passphrase comes from borgmatic's keepassxc credential hook)"
+        ),
+        "{}",
+        stderr(&other)
+    );
+}

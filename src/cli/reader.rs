@@ -7,9 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
-use crate::config::{BorgmaticConfig, RepositoryConfig, RepositoryKind};
+use crate::config::{BorgmaticConfig, RepositoryConfig, RepositoryKind, Secret};
 use crate::passphrase::current_passphrase;
-use crate::repo::listing::{display_bytes, json_line, python_json_line};
+use crate::repo::listing::{filemode, push_display_bytes, push_iso_time, write_python_json_line};
+use crate::repo::remote::{serve_command, RemoteStore, SshLocation};
 use crate::repo::{Item, ReadError, Reader};
 
 /// Which reader to use.
@@ -34,40 +35,88 @@ fn repository<'a>(cfg: &'a BorgmaticConfig, name: &str) -> anyhow::Result<&'a Re
         .with_context(|| format!("{} has no repository {name}", cfg.path.display()))
 }
 
-/// The reader for a local repository, or why the borg process must answer instead.
+/// Kastell's reader for `repo` (a local path, or ssh:// through `borg serve`), or why the borg
+/// process must answer instead (a reason starting with `!` is an error to report as is).
 async fn open_native(cfg: &BorgmaticConfig, repo: &RepositoryConfig) -> Result<Reader, String> {
-    if repo.kind() != RepositoryKind::Local {
-        return Err("the native reader reads local repositories so far".into());
-    }
     let home = dirs::home_dir().unwrap_or_else(|| "/".into());
-    let path = PathBuf::from(crate::patterns::pypath::expanduser(
-        repo.path.trim_start_matches("file://"),
-        &home,
-    ));
-    let passphrase = current_passphrase(&cfg.path, cfg)
-        .await
-        .ok()
-        .map(|(s, _)| s);
+    let remote = match repo.kind() {
+        RepositoryKind::Local => None,
+        RepositoryKind::Ssh { .. } => {
+            let location = SshLocation::parse(&repo.path).ok_or_else(|| {
+                format!("a repository location Kastell cannot parse: {}", repo.path)
+            })?;
+            let command = serve_command(
+                &location,
+                cfg.ssh_command.as_deref(),
+                cfg.remote_path.as_deref(),
+            )
+            .map_err(|e| e.to_string())?;
+            Some((location, command))
+        }
+        RepositoryKind::Remote => {
+            return Err("the native reader reads local and ssh:// repositories".into())
+        }
+    };
+    let passphrase = match current_passphrase(&cfg.path, cfg).await {
+        Ok((secret, _)) => Some(resolve_credential(secret, &home)?),
+        Err(_) => None,
+    };
     let keys_dir = match cfg.other.get("borg_keys_directory") {
         Some(serde_norway::Value::String(d)) => {
             Some(PathBuf::from(crate::patterns::pypath::expanduser(d, &home)))
         }
         _ => None,
     };
+    let local_path = PathBuf::from(crate::patterns::pypath::expanduser(
+        repo.path.trim_start_matches("file://"),
+        &home,
+    ));
     let opened = tokio::task::spawn_blocking(move || {
-        Reader::open_local(
-            &path,
-            passphrase.as_ref().map(|p| p.expose().as_bytes()),
-            keys_dir.as_deref(),
-        )
+        let secret = passphrase.as_ref().map(|p| p.expose().as_bytes());
+        match remote {
+            None => Reader::open_local(&local_path, secret, keys_dir.as_deref()),
+            Some((location, command)) => {
+                let store = RemoteStore::connect(&command, &location)?;
+                Reader::open(Box::new(store), secret, keys_dir.as_deref())
+            }
+        }
     })
     .await
     .map_err(|e| e.to_string())?;
     match opened {
         Ok(reader) => Ok(reader),
         Err(ReadError::Unsupported(why)) => Err(why),
-        Err(e) => Err(format!("!{e}")),
+        Err(e) => Err(format!("!{}: {e}", repo.display_name())),
     }
+}
+
+/// borgmatic's `{credential TYPE ARG}` passphrase: `file` is read here (trailing newline
+/// dropped, as borgmatic does), `systemd` from `$CREDENTIALS_DIRECTORY`; the others
+/// (container, keepassxc) stay with borgmatic, so the borg path answers.
+fn resolve_credential(secret: Secret, home: &Path) -> Result<Secret, String> {
+    let text = secret.expose().trim();
+    let Some(inner) = text
+        .strip_prefix("{credential ")
+        .and_then(|t| t.strip_suffix('}'))
+    else {
+        return Ok(secret);
+    };
+    let (kind, arg) = inner.trim().split_once(' ').unwrap_or((inner, ""));
+    let file = match kind {
+        "file" => PathBuf::from(crate::patterns::pypath::expanduser(arg.trim(), home)),
+        "systemd" => match std::env::var_os("CREDENTIALS_DIRECTORY") {
+            Some(dir) => PathBuf::from(dir).join(arg.trim()),
+            None => return Err("the passphrase is a systemd credential outside systemd".into()),
+        },
+        other => {
+            return Err(format!(
+                "the passphrase comes from borgmatic's {other} credential hook"
+            ))
+        }
+    };
+    let content = std::fs::read_to_string(&file)
+        .map_err(|e| format!("!cannot read the passphrase from {}: {e}", file.display()))?;
+    Ok(Secret::new(content.trim_end_matches(['\n', '\r'])))
 }
 
 /// `PATH` as the user knows it, as borg stores it (no leading slash).
@@ -93,22 +142,61 @@ fn below(item_path: &[u8], prefix: &str, recursive: bool) -> bool {
     rest[0] == b'/' && (recursive || !rest[1..].contains(&b'/'))
 }
 
-fn text_line(item: &Item) -> String {
-    let j = json_line(item);
-    format!(
-        "{} {:<8} {:<8} {:>10} {} {}{}",
-        j["mode"].as_str().unwrap_or_default(),
-        j["user"].to_string().trim_matches('"'),
-        j["group"].to_string().trim_matches('"'),
-        item.file_size(),
-        j["mtime"].as_str().unwrap_or_default(),
-        display_bytes(&item.path),
-        match (&item.source, item.mode & 0o170000 == 0o120000) {
-            (Some(s), true) => format!(" -> {}", display_bytes(s)),
-            (Some(s), false) => format!(" link to {}", display_bytes(s)),
-            _ => String::new(),
+/// `MODE USER GROUP SIZE MTIME PATH[ -> TARGET]`, appended to `out` (by hand: a listing
+/// writes a million of these, and `format!` was a fifth of its time).
+fn write_text_line(out: &mut String, item: &Item) {
+    use std::fmt::Write as _;
+    fn padded(out: &mut String, text: &str, width: usize, right: bool) {
+        let len = text.chars().count();
+        if right {
+            out.extend(std::iter::repeat_n(' ', width.saturating_sub(len)));
         }
-    )
+        out.push_str(text);
+        if !right {
+            out.extend(std::iter::repeat_n(' ', width.saturating_sub(len)));
+        }
+    }
+    let mut field = String::new();
+    let name = |n: &Option<Vec<u8>>, id: i64, field: &mut String, out: &mut String| {
+        field.clear();
+        match n {
+            Some(n) if !n.is_empty() => push_display_bytes(field, n),
+            _ => {
+                let _ = write!(field, "{id}");
+            }
+        }
+        padded(out, field, 8, false);
+    };
+    out.push_str(&filemode(item.mode));
+    out.push(' ');
+    name(&item.user, item.uid, &mut field, out);
+    out.push(' ');
+    name(&item.group, item.gid, &mut field, out);
+    out.push(' ');
+    field.clear();
+    let _ = write!(field, "{}", item.file_size());
+    padded(out, &field, 10, true);
+    out.push(' ');
+    push_iso_time(out, item.mtime);
+    out.push(' ');
+    push_display_bytes(out, &item.path);
+    match (&item.source, item.mode & 0o170000 == 0o120000) {
+        (Some(s), true) => {
+            out.push_str(" -> ");
+            push_display_bytes(out, s);
+        }
+        (Some(s), false) => {
+            out.push_str(" link to ");
+            push_display_bytes(out, s);
+        }
+        _ => {}
+    }
+    out.push('\n');
+}
+
+/// A read error with the repository and archive it happened in.
+fn in_repository(repository: &str, archive: &str, e: ReadError) -> anyhow::Error {
+    anyhow::anyhow!("{repository}: archive {archive}: {e}")
 }
 
 /// Runs `borgmatic borg ...` for the fallback, stdout passed through.
@@ -177,27 +265,34 @@ pub async fn ls(
         out.write_all(b"[")?;
     }
     let mut write_error: Option<std::io::Error> = None;
-    reader.for_each_item(&archive, |item| {
-        if item.part || !below(&item.path, &prefix, recursive) {
-            return true;
-        }
-        let result = match format {
-            ListFormat::JsonLines => writeln!(out, "{}", python_json_line(&item)),
-            ListFormat::Json => {
-                let sep = if first { "" } else { "," };
-                first = false;
-                write!(out, "{sep}\n{}", json_line(&item))
+    let mut line = String::with_capacity(512);
+    reader
+        .for_each_item(&archive, |item| {
+            if item.part || !below(&item.path, &prefix, recursive) {
+                return true;
             }
-            ListFormat::Text => writeln!(out, "{}", text_line(&item)),
-        };
-        match result {
-            Ok(()) => true,
-            Err(e) => {
-                write_error = Some(e);
-                false
+            line.clear();
+            match format {
+                ListFormat::JsonLines => {
+                    write_python_json_line(&mut line, item);
+                    line.push('\n');
+                }
+                ListFormat::Json => {
+                    line.push_str(if first { "\n" } else { ",\n" });
+                    first = false;
+                    write_python_json_line(&mut line, item);
+                }
+                ListFormat::Text => write_text_line(&mut line, item),
             }
-        }
-    })?;
+            match out.write_all(line.as_bytes()) {
+                Ok(()) => true,
+                Err(e) => {
+                    write_error = Some(e);
+                    false
+                }
+            }
+        })
+        .map_err(|e| in_repository(repository_name, &archive.name, e))?;
     if let Some(e) = write_error {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             return Err(e.into());
@@ -242,13 +337,15 @@ pub async fn cat(
     };
     let archive = reader.archive(archive_name)?;
     let mut found: Option<Item> = None;
-    reader.for_each_item(&archive, |item| {
-        if item.path == wanted.as_bytes() && !item.part {
-            found = Some(item);
-            return false;
-        }
-        true
-    })?;
+    reader
+        .for_each_item(&archive, |item| {
+            if item.path == wanted.as_bytes() && !item.part {
+                found = Some(item.clone());
+                return false;
+            }
+            true
+        })
+        .map_err(|e| in_repository(repository_name, &archive.name, e))?;
     let Some(mut item) = found else {
         bail!("{path} is not in archive {}", archive.name);
     };
@@ -260,18 +357,22 @@ pub async fn cat(
     // A hard link's later occurrences carry no chunks: they name the first one.
     if item.chunks.is_empty() {
         if let Some(master) = item.source.clone() {
-            reader.for_each_item(&archive, |other| {
-                if other.path == master {
-                    item.chunks = other.chunks;
-                    return false;
-                }
-                true
-            })?;
+            reader
+                .for_each_item(&archive, |other| {
+                    if other.path == master {
+                        item.chunks = other.chunks.clone();
+                        return false;
+                    }
+                    true
+                })
+                .map_err(|e| in_repository(repository_name, &archive.name, e))?;
         }
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    reader.read_file(&item, &mut out)?;
+    reader
+        .read_file(&item, &mut out)
+        .map_err(|e| anyhow::anyhow!("{repository_name}: archive {}: {path}: {e}", archive.name))?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,9 +4,8 @@
 use hmac::Mac as _;
 
 use super::key::Key;
-use super::msgpack::{self, StreamDecoder, Value};
-use super::store::LocalStore;
-use super::ReadError;
+use super::msgpack::{self, Value};
+use super::{ReadError, Reader};
 
 /// One archive as the manifest lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +38,8 @@ pub struct Item {
     pub bsdflags: i64,
     /// A checkpoint part file: borg hides these.
     pub part: bool,
+    /// Extended attributes, name and value.
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Item {
@@ -106,10 +107,9 @@ fn verify_tam(
 /// Feature flags borg 1.4 knows for reading; anything else mandatory means "not for us".
 const KNOWN_READ_FEATURES: &[&str] = &[];
 
-/// The manifest: every archive, sorted by time.
-pub fn load_manifest(store: &LocalStore, key: &Key) -> Result<Vec<ArchiveRef>, ReadError> {
-    let envelope = store.get(&[0u8; 32])?;
-    let raw = key.open(&envelope, None)?;
+/// The manifest (the envelope stored under the all-zero id): every archive, oldest first.
+pub fn parse_manifest(key: &Key, envelope: &[u8]) -> Result<Vec<ArchiveRef>, ReadError> {
+    let raw = key.open(envelope, None)?;
     let manifest =
         msgpack::decode(&raw).map_err(|e| ReadError::corrupt(format!("the manifest: {e}")))?;
     if manifest.get_int("version") != Some(1) {
@@ -156,13 +156,9 @@ pub fn load_manifest(store: &LocalStore, key: &Key) -> Result<Vec<ArchiveRef>, R
 }
 
 /// An archive's metadata object: the ids of its item-stream chunks.
-pub fn load_archive(
-    store: &LocalStore,
-    key: &Key,
-    archive: &ArchiveRef,
-) -> Result<Vec<[u8; 32]>, ReadError> {
-    let envelope = store.get(&archive.id)?;
-    let raw = key.open_checked(&archive.id, &envelope, None)?;
+pub fn load_archive(reader: &Reader, archive: &ArchiveRef) -> Result<Vec<[u8; 32]>, ReadError> {
+    let raw = reader.object(&archive.id, None)?;
+    let key = &reader.key;
     let meta = msgpack::decode(&raw)
         .map_err(|e| ReadError::corrupt(format!("archive {}: {e}", archive.name)))?;
     if key.mode != super::key::Mode::None {
@@ -180,95 +176,4 @@ pub fn load_archive(
                 .ok_or_else(|| ReadError::corrupt("an item chunk id"))
         })
         .collect()
-}
-
-fn item_from(value: &Value) -> Option<Item> {
-    let path = value.get_bytes("path")?.to_vec();
-    let mut item = Item {
-        path,
-        mode: u32::try_from(value.get_int("mode")?).ok()?,
-        uid: value
-            .get_int("uid")
-            .and_then(|v| i64::try_from(v).ok())
-            .unwrap_or(0),
-        gid: value
-            .get_int("gid")
-            .and_then(|v| i64::try_from(v).ok())
-            .unwrap_or(0),
-        user: value.get_bytes("user").map(<[u8]>::to_vec),
-        group: value.get_bytes("group").map(<[u8]>::to_vec),
-        mtime: value.get("mtime").and_then(Value::as_int).unwrap_or(0),
-        source: value.get_bytes("source").map(<[u8]>::to_vec),
-        hardlink_master: matches!(value.get("hardlink_master"), Some(Value::Bool(true))),
-        chunks: Vec::new(),
-        size: value.get_int("size").and_then(|v| u64::try_from(v).ok()),
-        healthy: value.get("chunks_healthy").is_none(),
-        bsdflags: value
-            .get_int("bsdflags")
-            .and_then(|v| i64::try_from(v).ok())
-            .unwrap_or(0),
-        part: value.get("part").is_some(),
-    };
-    if let Some(chunks) = value.get("chunks").and_then(Value::as_array) {
-        for c in chunks {
-            let c = c.as_array()?;
-            let id = c.first()?.as_bytes().and_then(id32)?;
-            let size = u64::try_from(c.get(1)?.as_int()?).ok()?;
-            item.chunks.push((id, size));
-        }
-    }
-    Some(item)
-}
-
-/// Every item of an archive, decoded as one stream across its chunks, in order.
-pub fn for_each_item(
-    store: &LocalStore,
-    key: &Key,
-    archive: &ArchiveRef,
-    mut each: impl FnMut(Item) -> bool,
-) -> Result<(), ReadError> {
-    let chunk_ids = load_archive(store, key, archive)?;
-    let mut stream = StreamDecoder::default();
-    for id in &chunk_ids {
-        let envelope = store.get(id)?;
-        let piece = key.open_checked(id, &envelope, None)?;
-        stream.feed(&piece);
-        while let Some(value) = stream
-            .next_value()
-            .map_err(|e| ReadError::corrupt(format!("archive {}: items: {e}", archive.name)))?
-        {
-            let item = item_from(&value).ok_or_else(|| {
-                ReadError::corrupt(format!(
-                    "archive {}: an item without path or mode",
-                    archive.name
-                ))
-            })?;
-            if !each(item) {
-                return Ok(());
-            }
-        }
-    }
-    if stream.leftover() != 0 {
-        return Err(ReadError::corrupt(format!(
-            "archive {}: the item stream is cut short",
-            archive.name
-        )));
-    }
-    Ok(())
-}
-
-/// A file's bytes, chunk by chunk, each verified.
-pub fn read_file(
-    store: &LocalStore,
-    key: &Key,
-    item: &Item,
-    out: &mut dyn std::io::Write,
-) -> Result<(), ReadError> {
-    for (id, size) in &item.chunks {
-        let envelope = store.get(id)?;
-        let data = key.open_checked(id, &envelope, usize::try_from(*size).ok())?;
-        out.write_all(&data)
-            .map_err(|e| ReadError::Io(std::path::PathBuf::from("<output>"), e))?;
-    }
-    Ok(())
 }

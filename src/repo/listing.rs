@@ -72,6 +72,68 @@ pub fn display_bytes(bytes: &[u8]) -> String {
     out
 }
 
+/// `n` in decimal, zero-padded to `width` digits.
+fn push_padded(out: &mut String, n: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for _ in (digits.len() - at)..width {
+        out.push('0');
+    }
+    for d in &digits[at..] {
+        out.push(*d as char);
+    }
+}
+
+/// `iso_time` appended to `out` without formatting machinery (a listing writes a million).
+pub fn push_iso_time(out: &mut String, ns: i128) {
+    let t = ns as f64 / 1e9;
+    let (mut secs, frac) = (t.trunc(), t.fract());
+    let mut us = (frac * 1e6).round_ties_even();
+    if us >= 1e6 {
+        secs += 1.0;
+        us -= 1e6;
+    } else if us < 0.0 {
+        secs -= 1.0;
+        us += 1e6;
+    }
+    let seconds = secs as nix::libc::time_t;
+    // SAFETY: localtime_r writes only into the struct we pass.
+    let mut tm: nix::libc::tm = unsafe { std::mem::zeroed() };
+    if unsafe { nix::libc::localtime_r(&seconds, &mut tm) }.is_null() {
+        return;
+    }
+    push_padded(out, (tm.tm_year + 1900).max(0) as u32, 4);
+    out.push('-');
+    push_padded(out, (tm.tm_mon + 1) as u32, 2);
+    out.push('-');
+    push_padded(out, tm.tm_mday as u32, 2);
+    out.push('T');
+    push_padded(out, tm.tm_hour as u32, 2);
+    out.push(':');
+    push_padded(out, tm.tm_min as u32, 2);
+    out.push(':');
+    push_padded(out, tm.tm_sec as u32, 2);
+    out.push('.');
+    push_padded(out, us as u32, 6);
+}
+
+/// `display_bytes` appended to `out` (valid UTF-8, the usual case, is copied as is).
+pub fn push_display_bytes(out: &mut String, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push_str(&display_bytes(bytes)),
+    }
+}
+
 /// `datetime.fromtimestamp(ns / 1e9).isoformat(timespec="microseconds")` in local time.
 pub fn iso_time(ns: i128) -> String {
     let t = ns as f64 / 1e9;
@@ -179,40 +241,65 @@ fn py_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Python's `str(x)` of a JSON value that is a name or else an id.
+fn py_name_or_id(out: &mut String, name: &Option<Vec<u8>>, id: i64) {
+    use std::fmt::Write as _;
+    match name {
+        Some(n) if !n.is_empty() => py_string(out, &display_bytes(n)),
+        _ => {
+            let _ = write!(out, "{id}");
+        }
+    }
+}
+
 /// The line `borg list --json-lines` prints for `item`, byte for byte: its key order, its
 /// separators, its escaping.
 pub fn python_json_line(item: &Item) -> String {
-    let j = json_line(item);
     let mut out = String::with_capacity(256);
-    out.push('{');
-    let keys = [
-        "type",
-        "mode",
-        "user",
-        "group",
-        "uid",
-        "gid",
-        "path",
-        "healthy",
-        "source",
-        "linktarget",
-        "flags",
-        "mtime",
-        "size",
-    ];
-    for (i, key) in keys.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        py_string(&mut out, key);
-        out.push_str(": ");
-        match &j[*key] {
-            Json::String(s) => py_string(&mut out, s),
-            other => out.push_str(&other.to_string()),
-        }
-    }
-    out.push('}');
+    write_python_json_line(&mut out, item);
     out
+}
+
+/// `python_json_line` appended to `out` (no allocation per field).
+pub fn write_python_json_line(out: &mut String, item: &Item) {
+    use std::fmt::Write as _;
+    let filemode_text = filemode(item.mode);
+    let is_link = item.mode & 0o170000 == 0o120000;
+    let source = item
+        .source
+        .as_deref()
+        .map(display_bytes)
+        .unwrap_or_default();
+    out.push_str("{\"type\": \"");
+    out.push_str(&filemode_text[..1]);
+    out.push_str("\", \"mode\": \"");
+    if !source.is_empty() && !is_link {
+        out.push('h');
+        out.push_str(&filemode_text[1..]);
+    } else {
+        out.push_str(&filemode_text);
+    }
+    out.push_str("\", \"user\": ");
+    py_name_or_id(out, &item.user, item.uid);
+    out.push_str(", \"group\": ");
+    py_name_or_id(out, &item.group, item.gid);
+    let _ = write!(
+        out,
+        ", \"uid\": {}, \"gid\": {}, \"path\": ",
+        item.uid, item.gid
+    );
+    py_string(out, &display_bytes(&item.path));
+    out.push_str(if item.healthy {
+        ", \"healthy\": true, \"source\": "
+    } else {
+        ", \"healthy\": false, \"source\": "
+    });
+    py_string(out, &source);
+    out.push_str(", \"linktarget\": ");
+    py_string(out, &source);
+    let _ = write!(out, ", \"flags\": {}, \"mtime\": \"", item.bsdflags);
+    push_iso_time(out, item.mtime);
+    let _ = write!(out, "\", \"size\": {}}}", item_size(item));
 }
 
 #[cfg(test)]

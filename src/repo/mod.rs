@@ -7,9 +7,12 @@
 //! archive metadata and the item stream, file content by chunk list).
 
 pub mod archive;
+pub mod items;
 pub mod key;
 pub mod listing;
+pub mod lock;
 pub mod msgpack;
+pub mod remote;
 pub mod store;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +41,14 @@ pub enum ReadError {
     KeyfileNotFound(String),
     #[error("there is no archive {0}")]
     NoSuchArchive(String),
+    /// The index pointed at data that is gone (a `borg compact` ran since it was loaded).
+    #[error("object {0} moved since the index was loaded")]
+    Moved(String),
+    /// ssh or `borg serve` failed, or the server refused.
+    #[error("{0}")]
+    Remote(String),
+    #[error("the repository is locked by {0}, probably a backup that is running; try again when it has finished")]
+    Locked(String),
 }
 
 impl ReadError {
@@ -46,22 +57,53 @@ impl ReadError {
     }
 }
 
-/// An open local repository with its unlocked key.
+/// An open repository with its unlocked key and its archives.
 pub struct Reader {
-    store: store::LocalStore,
+    store: Box<dyn store::ObjectStore>,
     key: Key,
+    archives: Vec<ArchiveRef>,
 }
 
+/// Item chunks fetched and opened together (about 2 MB of metadata).
+const ITEM_BATCH: usize = 16;
+/// File chunks fetched and opened together (up to about 8 MB of content in flight per batch).
+const CONTENT_BATCH: usize = 4;
+
 impl Reader {
-    /// Opens the repository at `path`. `passphrase` unlocks an encrypted key; `keys_dir` is
-    /// borgmatic's `borg_keys_directory`, if set.
+    /// Opens the local repository at `path`. `passphrase` unlocks an encrypted key;
+    /// `keys_dir` is borgmatic's `borg_keys_directory`, if set. borg's shared lock is held
+    /// only while the index and the manifest load.
     pub fn open_local(
         path: &Path,
         passphrase: Option<&[u8]>,
         keys_dir: Option<&Path>,
     ) -> Result<Reader, ReadError> {
+        // A folder that is no repository gets no lock files.
+        store::read_config(path)?;
+        let lock = lock::SharedLock::acquire(path, LOCK_WAIT)?;
         let store = store::LocalStore::open(path)?;
+        let manifest = store::ObjectStore::get(&store, &[0u8; 32])?;
+        // Unlocking the key (PBKDF2) and everything after need no lock.
+        drop(lock);
+        Reader::with_manifest(Box::new(store), &manifest, passphrase, keys_dir)
+    }
+
+    /// Opens a repository through any store (the caller holds what lock it needs).
+    pub fn open(
+        store: Box<dyn store::ObjectStore>,
+        passphrase: Option<&[u8]>,
+        keys_dir: Option<&Path>,
+    ) -> Result<Reader, ReadError> {
         let manifest = store.get(&[0u8; 32])?;
+        Reader::with_manifest(store, &manifest, passphrase, keys_dir)
+    }
+
+    fn with_manifest(
+        store: Box<dyn store::ObjectStore>,
+        manifest: &[u8],
+        passphrase: Option<&[u8]>,
+        keys_dir: Option<&Path>,
+    ) -> Result<Reader, ReadError> {
         let type_byte = *manifest
             .first()
             .ok_or_else(|| ReadError::corrupt("an empty manifest"))?;
@@ -70,7 +112,7 @@ impl Reader {
         let key = match mode {
             Mode::None => Key::plaintext(),
             Mode::Keyfile | Mode::KeyfileBlake2 => {
-                let file = key::find_keyfile(&store.config.id, keys_dir).ok_or_else(|| {
+                let file = key::find_keyfile(store.repository_id(), keys_dir).ok_or_else(|| {
                     ReadError::KeyfileNotFound(
                         keys_dir
                             .map(|d| d.display().to_string())
@@ -87,49 +129,168 @@ impl Reader {
                 unlock_with(&blob, passphrase, mode)?
             }
             _ => {
-                let text = store.config.key.as_deref().ok_or_else(|| {
+                let text = store.repokey()?.ok_or_else(|| {
                     ReadError::corrupt("a repokey repository without a key in its config")
                 })?;
-                let blob = key::repokey_blob(text)
+                let blob = key::repokey_blob(&text)
                     .ok_or_else(|| ReadError::corrupt("the repository key"))?;
                 unlock_with(&blob, passphrase, mode)?
             }
         };
-        Ok(Reader { store, key })
+        let archives = archive::parse_manifest(&key, manifest)?;
+        Ok(Reader {
+            store,
+            key,
+            archives,
+        })
     }
 
     pub fn mode(&self) -> Mode {
         self.key.mode
     }
 
+    /// Loads the index and the manifest again (new archives, a compact), under borg's lock.
+    pub fn refresh(&mut self) -> Result<(), ReadError> {
+        let lock = self.store.lock_for_loading()?;
+        self.store.reload()?;
+        let manifest = self.store.get(&[0u8; 32])?;
+        drop(lock);
+        self.archives = archive::parse_manifest(&self.key, &manifest)?;
+        Ok(())
+    }
+
     /// Archives, oldest first.
-    pub fn archives(&self) -> Result<Vec<ArchiveRef>, ReadError> {
-        archive::load_manifest(&self.store, &self.key)
+    pub fn archives(&self) -> &[ArchiveRef] {
+        &self.archives
     }
 
     /// An archive by name, or the newest for `latest` (as borgmatic's `--archive latest`).
     pub fn archive(&self, name: &str) -> Result<ArchiveRef, ReadError> {
-        let archives = self.archives()?;
         let found = if name == "latest" {
-            archives.last().cloned()
+            self.archives.last()
         } else {
-            archives.into_iter().find(|a| a.name == name)
+            self.archives.iter().find(|a| a.name == name)
         };
-        found.ok_or_else(|| ReadError::NoSuchArchive(name.to_string()))
+        found
+            .cloned()
+            .ok_or_else(|| ReadError::NoSuchArchive(name.to_string()))
     }
 
-    /// Every item of `archive`, in order; `each` returns false to stop.
+    /// One object, opened and checked; a location a compact made stale is looked up again
+    /// in a reloaded index.
+    pub(crate) fn object(&self, id: &[u8; 32], size: Option<usize>) -> Result<Vec<u8>, ReadError> {
+        let envelope = match self.store.get(id) {
+            Err(ReadError::Moved(_)) => {
+                let lock = self.store.lock_for_loading()?;
+                self.store.reload()?;
+                drop(lock);
+                self.store.get(id).map_err(still_moved)?
+            }
+            other => other?,
+        };
+        self.key.open_checked(id, &envelope, size)
+    }
+
+    /// Objects in order, fetched and opened `batch` at a time on every core while `each`
+    /// consumes the previous batch; `each` returns false to stop.
+    pub(crate) fn objects(
+        &self,
+        ids: &[([u8; 32], Option<usize>)],
+        batch: usize,
+        each: &mut dyn FnMut(Vec<u8>) -> Result<bool, ReadError>,
+    ) -> Result<(), ReadError> {
+        use rayon::prelude::*;
+        let (sender, receiver) =
+            std::sync::mpsc::sync_channel::<Vec<Result<Vec<u8>, ReadError>>>(1);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                for group in ids.chunks(batch.max(1)) {
+                    let wanted: Vec<[u8; 32]> = group.iter().map(|(id, _)| *id).collect();
+                    let envelopes = self.store.get_many(&wanted);
+                    let opened: Vec<Result<Vec<u8>, ReadError>> = envelopes
+                        .into_par_iter()
+                        .zip(group.par_iter())
+                        .map(|(envelope, (id, size))| match envelope {
+                            Err(ReadError::Moved(_)) => self.object(id, *size),
+                            other => self.key.open_checked(id, &other?, *size),
+                        })
+                        .collect();
+                    let failed = opened.iter().any(Result::is_err);
+                    if sender.send(opened).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            for opened in receiver {
+                for object in opened {
+                    if !each(object?)? {
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Every item of `archive`, in order, decoded as one stream across its chunks; `each`
+    /// gets a borrowed item (copy what you keep) and returns false to stop.
     pub fn for_each_item(
         &self,
         archive: &ArchiveRef,
-        each: impl FnMut(Item) -> bool,
+        mut each: impl FnMut(&Item) -> bool,
     ) -> Result<(), ReadError> {
-        archive::for_each_item(&self.store, &self.key, archive, each)
+        let chunk_ids = archive::load_archive(self, archive)?;
+        let ids: Vec<([u8; 32], Option<usize>)> =
+            chunk_ids.into_iter().map(|id| (id, None)).collect();
+        let mut decoder = items::ItemDecoder::default();
+        let mut item = Item::default();
+        let mut stopped = false;
+        let bad = |e: msgpack::DecodeError| {
+            ReadError::corrupt(format!("archive {}: item metadata: {e}", archive.name))
+        };
+        self.objects(&ids, ITEM_BATCH, &mut |piece| {
+            decoder.feed(&piece);
+            while decoder.next_into(&mut item).map_err(bad)? {
+                if !each(&item) {
+                    stopped = true;
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })?;
+        if !stopped && decoder.leftover() != 0 {
+            return Err(ReadError::corrupt(format!(
+                "archive {}: the item metadata is cut short",
+                archive.name
+            )));
+        }
+        Ok(())
     }
 
-    /// Writes a file item's content to `out`.
+    /// Writes a file item's content to `out`, every chunk verified.
     pub fn read_file(&self, item: &Item, out: &mut dyn std::io::Write) -> Result<(), ReadError> {
-        archive::read_file(&self.store, &self.key, item, out)
+        let ids: Vec<([u8; 32], Option<usize>)> = item
+            .chunks
+            .iter()
+            .map(|(id, size)| (*id, usize::try_from(*size).ok()))
+            .collect();
+        self.objects(&ids, CONTENT_BATCH, &mut |data| {
+            out.write_all(&data)
+                .map_err(|e| ReadError::Io(PathBuf::from("<output>"), e))?;
+            Ok(true)
+        })
+    }
+}
+
+/// How long opening waits for a writer's lock before saying who holds it.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn still_moved(e: ReadError) -> ReadError {
+    match e {
+        ReadError::Moved(id) => ReadError::corrupt(format!(
+            "the index points at object {id}, but the segment holds something else there (run borg check)"
+        )),
+        other => other,
     }
 }
 

@@ -89,12 +89,141 @@ impl Value {
     }
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+pub(crate) struct Reader<'a> {
+    pub(crate) buf: &'a [u8],
+    pub(crate) pos: usize,
+}
+
+/// What a typed read found instead of what it wanted.
+fn wrong(what: &str) -> DecodeError {
+    DecodeError::Invalid(format!("expected {what}"))
 }
 
 impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf, pos: 0 }
+    }
+
+    fn peek(&self) -> Result<u8, DecodeError> {
+        self.buf
+            .get(self.pos)
+            .copied()
+            .ok_or(DecodeError::Incomplete)
+    }
+
+    /// A map header's entry count.
+    pub(crate) fn map_len(&mut self) -> Result<usize, DecodeError> {
+        let n = match self.byte()? {
+            m @ 0x80..=0x8f => usize::from(m & 0x0f),
+            0xde => self.length(2)?,
+            0xdf => self.length(4)?,
+            _ => return Err(wrong("a map")),
+        };
+        self.count(n, 2)
+    }
+
+    /// An array header's element count.
+    pub(crate) fn array_len(&mut self) -> Result<usize, DecodeError> {
+        let n = match self.byte()? {
+            m @ 0x90..=0x9f => usize::from(m & 0x0f),
+            0xdc => self.length(2)?,
+            0xdd => self.length(4)?,
+            _ => return Err(wrong("an array")),
+        };
+        self.count(n, 1)
+    }
+
+    /// A str or bin, borrowed; `None` for nil.
+    pub(crate) fn bytes_or_nil(&mut self) -> Result<Option<&'a [u8]>, DecodeError> {
+        let n = match self.byte()? {
+            m @ 0xa0..=0xbf => usize::from(m & 0x1f),
+            0xc4 | 0xd9 => self.length(1)?,
+            0xc5 | 0xda => self.length(2)?,
+            0xc6 | 0xdb => self.length(4)?,
+            0xc0 => return Ok(None),
+            _ => return Err(wrong("bytes")),
+        };
+        self.take(n).map(Some)
+    }
+
+    pub(crate) fn raw_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        self.bytes_or_nil()?.ok_or_else(|| wrong("bytes"))
+    }
+
+    /// An integer, or a big one stored as little-endian signed bytes (item.pyx).
+    pub(crate) fn int(&mut self) -> Result<i128, DecodeError> {
+        let marker = self.peek()?;
+        if matches!(marker, 0xa0..=0xbf | 0xc4 | 0xd9) {
+            let b = self.raw_bytes()?;
+            return Value::Bytes(b.to_vec())
+                .as_int()
+                .ok_or_else(|| wrong("an integer"));
+        }
+        self.pos += 1;
+        Ok(match marker {
+            0x00..=0x7f => i128::from(marker),
+            0xcc => i128::from(self.uint(1)?),
+            0xcd => i128::from(self.uint(2)?),
+            0xce => i128::from(self.uint(4)?),
+            0xcf => i128::from(self.uint(8)?),
+            0xd0 => i128::from(self.uint(1)? as u8 as i8),
+            0xd1 => i128::from(self.uint(2)? as u16 as i16),
+            0xd2 => i128::from(self.uint(4)? as u32 as i32),
+            0xd3 => i128::from(self.uint(8)? as i64),
+            0xe0..=0xff => i128::from(marker as i8),
+            _ => return Err(wrong("an integer")),
+        })
+    }
+
+    /// A bool (borg writes `hardlink_master` as one); nil reads as false.
+    pub(crate) fn boolean(&mut self) -> Result<bool, DecodeError> {
+        match self.byte()? {
+            0xc2 | 0xc0 => Ok(false),
+            0xc3 => Ok(true),
+            _ => Err(wrong("a bool")),
+        }
+    }
+
+    /// Steps over one value of any kind without building it.
+    pub(crate) fn skip(&mut self, depth: usize) -> Result<(), DecodeError> {
+        if depth > MAX_DEPTH {
+            return Err(DecodeError::Invalid("nested too deeply".into()));
+        }
+        let marker = self.byte()?;
+        let (fixed, elements) = match marker {
+            0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => (0, 0),
+            0x80..=0x8f => (0, 2 * usize::from(marker & 0x0f)),
+            0x90..=0x9f => (0, usize::from(marker & 0x0f)),
+            0xa0..=0xbf => (usize::from(marker & 0x1f), 0),
+            0xc1 => return Err(DecodeError::Invalid("reserved marker 0xc1".into())),
+            0xc4 | 0xd9 => (self.length(1)?, 0),
+            0xc5 | 0xda => (self.length(2)?, 0),
+            0xc6 | 0xdb => (self.length(4)?, 0),
+            0xc7 => (self.length(1)? + 1, 0),
+            0xc8 => (self.length(2)? + 1, 0),
+            0xc9 => (self.length(4)?.saturating_add(1), 0),
+            0xca | 0xce | 0xd2 => (4, 0),
+            0xcb | 0xcf | 0xd3 => (8, 0),
+            0xcc | 0xd0 => (1, 0),
+            0xcd | 0xd1 => (2, 0),
+            0xd4 => (2, 0),
+            0xd5 => (3, 0),
+            0xd6 => (5, 0),
+            0xd7 => (9, 0),
+            0xd8 => (17, 0),
+            0xdc => (0, self.length(2)?),
+            0xdd => (0, self.length(4)?),
+            0xde => (0, self.length(2)?.saturating_mul(2)),
+            0xdf => (0, self.length(4)?.saturating_mul(2)),
+        };
+        self.take(fixed)?;
+        let elements = self.count(elements, 1)?;
+        for _ in 0..elements {
+            self.skip(depth + 1)?;
+        }
+        Ok(())
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let end = self.pos.checked_add(n).ok_or(DecodeError::Incomplete)?;
         if end > self.buf.len() {
@@ -286,9 +415,96 @@ impl StreamDecoder {
     }
 }
 
+/// Packs `value` as borg 1.x does (`use_bin_type=False`: bytes as raw str).
+pub fn encode(value: &Value, out: &mut Vec<u8>) {
+    fn header(out: &mut Vec<u8>, n: usize, fix: u8, fix_max: usize, m16: u8, m32: u8) {
+        if n <= fix_max {
+            out.push(fix | n as u8);
+        } else if n <= 0xffff {
+            out.push(m16);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        } else {
+            out.push(m32);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+    }
+    match value {
+        Value::Nil => out.push(0xc0),
+        Value::Bool(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
+        Value::Int(i) => {
+            if (0..=0x7f).contains(i) {
+                out.push(*i as u8);
+            } else if (-32..0).contains(i) {
+                out.push(*i as i8 as u8);
+            } else if *i >= 0 {
+                out.push(0xcf);
+                out.extend_from_slice(&(*i as u64).to_be_bytes());
+            } else {
+                out.push(0xd3);
+                out.extend_from_slice(&(*i as i64).to_be_bytes());
+            }
+        }
+        Value::Float(f) => {
+            out.push(0xcb);
+            out.extend_from_slice(&f.to_bits().to_be_bytes());
+        }
+        Value::Bytes(b) => {
+            if b.len() <= 31 {
+                out.push(0xa0 | b.len() as u8);
+            } else if b.len() <= 0xff {
+                out.push(0xd9);
+                out.push(b.len() as u8);
+            } else {
+                header(out, b.len(), 0, 0, 0xda, 0xdb);
+            }
+            out.extend_from_slice(b);
+        }
+        Value::Array(items) => {
+            header(out, items.len(), 0x90, 15, 0xdc, 0xdd);
+            for item in items {
+                encode(item, out);
+            }
+        }
+        Value::Map(entries) => {
+            header(out, entries.len(), 0x80, 15, 0xde, 0xdf);
+            for (k, v) in entries {
+                encode(k, out);
+                encode(v, out);
+            }
+        }
+        Value::Ext(kind, data) => {
+            out.push(0xc7);
+            out.push(data.len().min(0xff) as u8);
+            out.push(*kind as u8);
+            out.extend_from_slice(&data[..data.len().min(0xff)]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_values_decode_to_themselves() {
+        let value = Value::Map(vec![
+            (Value::Bytes(b"i".to_vec()), Value::Int(70_000)),
+            (
+                Value::Bytes(b"a".to_vec()),
+                Value::Array(vec![
+                    Value::Nil,
+                    Value::Bool(true),
+                    Value::Float(1.5),
+                    Value::Int(-5),
+                    Value::Int(-70_000),
+                    Value::Bytes(vec![7; 300]),
+                ]),
+            ),
+        ]);
+        let mut packed = Vec::new();
+        encode(&value, &mut packed);
+        assert_eq!(decode(&packed).unwrap(), value);
+    }
 
     #[test]
     fn decodes_borgs_kinds_of_values() {

@@ -1,0 +1,161 @@
+//! borg's item stream decoded straight into `Item`, without general msgpack values: a
+//! decoder specialised for borg's item maps is about 3× faster than a general one, and it
+//! reuses one `Item`'s buffers, so a million entries cost no allocation each.
+
+use super::archive::Item;
+use super::msgpack::{DecodeError, Reader};
+
+/// Item maps packed back to back and cut at arbitrary points (the archive's item chunks):
+/// feed the pieces in order, take the items out as they complete.
+#[derive(Debug, Default)]
+pub struct ItemDecoder {
+    pending: Vec<u8>,
+    start: usize,
+}
+
+fn set_bytes(slot: &mut Vec<u8>, value: &[u8]) {
+    slot.clear();
+    slot.extend_from_slice(value);
+}
+
+fn set_optional(slot: &mut Option<Vec<u8>>, value: Option<&[u8]>) {
+    match (slot.as_mut(), value) {
+        (Some(buffer), Some(v)) => set_bytes(buffer, v),
+        (None, Some(v)) => *slot = Some(v.to_vec()),
+        (_, None) => *slot = None,
+    }
+}
+
+fn int_as<T: TryFrom<i128>>(r: &mut Reader, what: &str) -> Result<T, DecodeError> {
+    T::try_from(r.int()?).map_err(|_| DecodeError::Invalid(format!("{what} out of range")))
+}
+
+/// Decodes one item map at the reader's position into `item`, overwriting every field.
+pub(crate) fn decode_item(r: &mut Reader, item: &mut Item) -> Result<(), DecodeError> {
+    let entries = r.map_len()?;
+    let (mut has_path, mut has_mode) = (false, false);
+    let (mut has_user, mut has_group, mut has_source) = (false, false, false);
+    item.chunks.clear();
+    item.xattrs.clear();
+    item.mode = 0;
+    item.uid = 0;
+    item.gid = 0;
+    item.mtime = 0;
+    item.size = None;
+    item.hardlink_master = false;
+    item.healthy = true;
+    item.bsdflags = 0;
+    item.part = false;
+    for _ in 0..entries {
+        let key = r.raw_bytes()?;
+        match key {
+            b"path" => {
+                set_bytes(&mut item.path, r.raw_bytes()?);
+                has_path = true;
+            }
+            b"mode" => {
+                item.mode = int_as(r, "mode")?;
+                has_mode = true;
+            }
+            b"uid" => item.uid = int_as(r, "uid")?,
+            b"gid" => item.gid = int_as(r, "gid")?,
+            b"user" => {
+                set_optional(&mut item.user, r.bytes_or_nil()?);
+                has_user = true;
+            }
+            b"group" => {
+                set_optional(&mut item.group, r.bytes_or_nil()?);
+                has_group = true;
+            }
+            b"mtime" => item.mtime = r.int()?,
+            b"size" => item.size = Some(int_as(r, "size")?),
+            b"source" => {
+                set_optional(&mut item.source, Some(r.raw_bytes()?));
+                has_source = true;
+            }
+            b"hardlink_master" => item.hardlink_master = r.boolean()?,
+            b"bsdflags" => item.bsdflags = int_as(r, "bsdflags")?,
+            b"part" => {
+                r.skip(0)?;
+                item.part = true;
+            }
+            b"chunks_healthy" => {
+                r.skip(0)?;
+                item.healthy = false;
+            }
+            b"chunks" => {
+                let n = r.array_len()?;
+                item.chunks.reserve(n);
+                for _ in 0..n {
+                    // [id, size] or [id, size, csize]
+                    let fields = r.array_len()?;
+                    if fields < 2 {
+                        return Err(DecodeError::Invalid("a chunk list entry".into()));
+                    }
+                    let id: [u8; 32] = r
+                        .raw_bytes()?
+                        .try_into()
+                        .map_err(|_| DecodeError::Invalid("a chunk id".into()))?;
+                    let size = int_as(r, "chunk size")?;
+                    for _ in 2..fields {
+                        r.skip(1)?;
+                    }
+                    item.chunks.push((id, size));
+                }
+            }
+            b"xattrs" => {
+                let n = r.map_len()?;
+                for _ in 0..n {
+                    let name = r.raw_bytes()?.to_vec();
+                    let value = r.bytes_or_nil()?.unwrap_or_default().to_vec();
+                    item.xattrs.push((name, value));
+                }
+            }
+            _ => r.skip(0)?,
+        }
+    }
+    if !has_path || !has_mode {
+        return Err(DecodeError::Invalid("an item without path or mode".into()));
+    }
+    if !has_user {
+        item.user = None;
+    }
+    if !has_group {
+        item.group = None;
+    }
+    if !has_source {
+        item.source = None;
+    }
+    Ok(())
+}
+
+impl ItemDecoder {
+    pub fn feed(&mut self, piece: &[u8]) {
+        if self.start > 0 {
+            self.pending.drain(..self.start);
+            self.start = 0;
+        }
+        self.pending.extend_from_slice(piece);
+    }
+
+    /// Decodes the next complete item into `item`; `Ok(false)` when more input is needed.
+    pub fn next_into(&mut self, item: &mut Item) -> Result<bool, DecodeError> {
+        if self.start >= self.pending.len() {
+            return Ok(false);
+        }
+        let mut r = Reader::new(&self.pending[self.start..]);
+        match decode_item(&mut r, item) {
+            Ok(()) => {
+                self.start += r.pos;
+                Ok(true)
+            }
+            Err(DecodeError::Incomplete) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Bytes left that make no complete item (non-zero at the end means a cut stream).
+    pub fn leftover(&self) -> usize {
+        self.pending.len() - self.start
+    }
+}
