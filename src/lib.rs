@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod events;
 pub mod history;
+pub mod index;
 pub mod notify;
 pub mod passphrase;
 pub mod patterns;

@@ -3,6 +3,7 @@
 
 mod archives;
 mod backup;
+mod browse;
 mod configure;
 mod excludes;
 mod reader;
@@ -81,6 +82,43 @@ pub enum Command {
         reader: reader::ReaderChoice,
         /// A path in the archive (`/home/me/Documents`; the leading slash is optional).
         path: Option<String>,
+    },
+    /// Find entries by name (shell-style, case-insensitive) in one archive or all of them.
+    Find {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long, value_name = "LABEL")]
+        repository: String,
+        /// One archive (a name or `latest`); without it, every archive of the repository.
+        #[arg(long, value_name = "NAME")]
+        archive: Option<String>,
+        /// A JSON array of {"archive", "path", "type", "size", "mtime"}.
+        #[arg(long)]
+        json: bool,
+        /// `*.jpg`, `report-202?.odt`, `[Rr]eadme*`.
+        pattern: String,
+    },
+    /// Every archive's version of a path, oldest first.
+    Versions {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long, value_name = "LABEL")]
+        repository: String,
+        /// A JSON array of {"archive", "time", "size", "mtime", "changed"}.
+        #[arg(long)]
+        json: bool,
+        /// A path as you know it (`/home/me/notes.txt`; the leading slash is optional).
+        path: String,
+    },
+    /// Build the archive indexes that browsing, `find` and `versions` use (once per archive).
+    Index {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long, value_name = "LABEL")]
+        repository: String,
+        /// One archive; without it, every archive of the repository.
+        #[arg(long, value_name = "NAME")]
+        archive: Option<String>,
     },
     /// Write one file of an archive to standard output.
     Cat {
@@ -367,6 +405,24 @@ pub async fn run(command: Command) -> ExitCode {
             reader,
             path,
         } => reader::cat(&config, &repository, &archive, &path, reader).await,
+        Command::Find {
+            config,
+            repository,
+            archive,
+            json,
+            pattern,
+        } => browse::find(&config, &repository, archive.as_deref(), &pattern, json).await,
+        Command::Versions {
+            config,
+            repository,
+            json,
+            path,
+        } => browse::versions(&config, &repository, &path, json).await,
+        Command::Index {
+            config,
+            repository,
+            archive,
+        } => browse::build(&config, &repository, archive.as_deref()).await,
         Command::Config {
             action: ConfigAction::Validate { config },
         } => configure::validate(&config),

@@ -37,7 +37,10 @@ fn repository<'a>(cfg: &'a BorgmaticConfig, name: &str) -> anyhow::Result<&'a Re
 
 /// Kastell's reader for `repo` (a local path, or ssh:// through `borg serve`), or why the borg
 /// process must answer instead (a reason starting with `!` is an error to report as is).
-async fn open_native(cfg: &BorgmaticConfig, repo: &RepositoryConfig) -> Result<Reader, String> {
+pub(crate) async fn open_native(
+    cfg: &BorgmaticConfig,
+    repo: &RepositoryConfig,
+) -> Result<Reader, String> {
     let home = dirs::home_dir().unwrap_or_else(|| "/".into());
     let remote = match repo.kind() {
         RepositoryKind::Local => None,
@@ -144,7 +147,7 @@ fn below(item_path: &[u8], prefix: &str, recursive: bool) -> bool {
 
 /// `MODE USER GROUP SIZE MTIME PATH[ -> TARGET]`, appended to `out` (by hand: a listing
 /// writes a million of these, and `format!` was a fifth of its time).
-fn write_text_line(out: &mut String, item: &Item) {
+pub(crate) fn write_text_line(out: &mut String, item: &Item) {
     use std::fmt::Write as _;
     fn padded(out: &mut String, text: &str, width: usize, right: bool) {
         let len = text.chars().count();
@@ -257,6 +260,10 @@ pub async fn ls(
             return borg_fallback(config, repo, &args);
         }
     };
+    if !recursive {
+        // A folder's children come from the archive index (built once, then instant).
+        return super::browse::print_children(&reader, archive_name, &prefix, format);
+    }
     let archive = reader.archive(archive_name)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());

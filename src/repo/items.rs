@@ -11,6 +11,21 @@ use super::msgpack::{DecodeError, Reader};
 pub struct ItemDecoder {
     pending: Vec<u8>,
     start: usize,
+    /// Stream offset of `pending[0]`.
+    base: u64,
+    /// Stream offset where each fed piece begins (piece n = item chunk n).
+    pieces: Vec<u64>,
+    /// Where the last decoded item began.
+    last: ItemAt,
+}
+
+/// Where an item begins in an archive's item stream: the item chunk (index into the archive's
+/// `items` list) and the offset in that chunk's plaintext. Reading that chunk (and the next,
+/// if the item continues there) gives the item back, chunk list and all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ItemAt {
+    pub chunk: u32,
+    pub offset: u32,
 }
 
 fn set_bytes(slot: &mut Vec<u8>, value: &[u8]) {
@@ -133,9 +148,28 @@ impl ItemDecoder {
     pub fn feed(&mut self, piece: &[u8]) {
         if self.start > 0 {
             self.pending.drain(..self.start);
+            self.base += self.start as u64;
             self.start = 0;
         }
+        self.pieces.push(self.base + self.pending.len() as u64);
         self.pending.extend_from_slice(piece);
+    }
+
+    /// Where the item last returned by `next_into` began.
+    pub fn last_position(&self) -> ItemAt {
+        self.last
+    }
+
+    fn position_of(&self, stream_offset: u64) -> ItemAt {
+        let piece = self
+            .pieces
+            .partition_point(|start| *start <= stream_offset)
+            .saturating_sub(1);
+        let begins = self.pieces.get(piece).copied().unwrap_or(0);
+        ItemAt {
+            chunk: piece as u32,
+            offset: (stream_offset - begins) as u32,
+        }
     }
 
     /// Decodes the next complete item into `item`; `Ok(false)` when more input is needed.
@@ -146,6 +180,7 @@ impl ItemDecoder {
         let mut r = Reader::new(&self.pending[self.start..]);
         match decode_item(&mut r, item) {
             Ok(()) => {
+                self.last = self.position_of(self.base + self.start as u64);
                 self.start += r.pos;
                 Ok(true)
             }

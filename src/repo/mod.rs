@@ -149,6 +149,11 @@ impl Reader {
         self.key.mode
     }
 
+    /// The repository's id (indexes are kept under it).
+    pub fn repository_id(&self) -> &[u8] {
+        self.store.repository_id()
+    }
+
     /// Loads the index and the manifest again (new archives, a compact), under borg's lock.
     pub fn refresh(&mut self) -> Result<(), ReadError> {
         let lock = self.store.lock_for_loading()?;
@@ -239,6 +244,44 @@ impl Reader {
         archive: &ArchiveRef,
         mut each: impl FnMut(&Item) -> bool,
     ) -> Result<(), ReadError> {
+        self.for_each_item_at(archive, |item, _| each(item))
+    }
+
+    /// The item-stream chunk ids of `archive` (its metadata object, authenticated).
+    pub fn item_chunks(&self, archive: &ArchiveRef) -> Result<Vec<[u8; 32]>, ReadError> {
+        archive::load_archive(self, archive)
+    }
+
+    /// One item again, from where `for_each_item_at` said it begins (`item_chunks` of its
+    /// archive). Reads one item chunk, or two when the item continues into the next.
+    pub fn item_at(&self, item_chunks: &[[u8; 32]], at: items::ItemAt) -> Result<Item, ReadError> {
+        let mut decoder = items::ItemDecoder::default();
+        let mut item = Item::default();
+        let mut chunk = at.chunk as usize;
+        let mut skip = at.offset as usize;
+        loop {
+            let id = item_chunks
+                .get(chunk)
+                .ok_or_else(|| ReadError::corrupt("an item position past the archive's end"))?;
+            let piece = self.object(id, None)?;
+            decoder.feed(piece.get(skip..).unwrap_or_default());
+            skip = 0;
+            if decoder
+                .next_into(&mut item)
+                .map_err(|e| ReadError::corrupt(format!("item metadata: {e}")))?
+            {
+                return Ok(item);
+            }
+            chunk += 1;
+        }
+    }
+
+    /// `for_each_item` that also says where each item begins (for `item_at`).
+    pub fn for_each_item_at(
+        &self,
+        archive: &ArchiveRef,
+        mut each: impl FnMut(&Item, items::ItemAt) -> bool,
+    ) -> Result<(), ReadError> {
         let chunk_ids = archive::load_archive(self, archive)?;
         let ids: Vec<([u8; 32], Option<usize>)> =
             chunk_ids.into_iter().map(|id| (id, None)).collect();
@@ -251,7 +294,7 @@ impl Reader {
         self.objects(&ids, ITEM_BATCH, &mut |piece| {
             decoder.feed(&piece);
             while decoder.next_into(&mut item).map_err(bad)? {
-                if !each(&item) {
+                if !each(&item, decoder.last_position()) {
                     stopped = true;
                     return Ok(false);
                 }

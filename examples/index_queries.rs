@@ -1,0 +1,98 @@
+//! Times the archive index's queries on index files already built (used by
+//! `scripts/bench-index.py`): showing the root and a deep folder, a name search in one
+//! archive and across all, and the versions of one path across all.
+//!
+//!     cargo run --release --example index_queries -- INDEX_DIR DEEP_FOLDER PATTERN PATH
+//!
+//! Every index file in INDEX_DIR (one repository's) takes part. Prints one JSON object.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use kastell::index::{name_pattern, ArchiveIndex};
+
+fn best_of<T>(rounds: usize, mut f: impl FnMut() -> T) -> (f64, T) {
+    let mut best = f64::MAX;
+    let mut last = None;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let out = f();
+        best = best.min(t.elapsed().as_secs_f64());
+        last = Some(out);
+    }
+    (best, last.expect("at least one round"))
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [dir, deep, pattern, path] = args.as_slice() else {
+        return Err("usage: index_queries INDEX_DIR DEEP_FOLDER PATTERN PATH".into());
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "kidx"))
+        .collect();
+    files.sort();
+    let first = files.first().ok_or("no index files")?.clone();
+    let regex = name_pattern(pattern)?;
+
+    // Showing a folder: open the index and list the children's names, sizes and times.
+    let show = |folder: &str| -> Result<usize, Box<dyn std::error::Error>> {
+        let index = ArchiveIndex::open(&first)?;
+        let at = index.lookup(folder.as_bytes()).ok_or("no such folder")?;
+        let mut shown = 0;
+        for child in index.entry(at).children() {
+            let e = index.entry(child);
+            shown += index.name(child).len() + (e.size as usize & 1) + (e.mtime_ns as usize & 1);
+        }
+        Ok(shown)
+    };
+    let (root_s, _) = best_of(20, || show(""));
+    let (deep_s, _) = best_of(20, || show(deep));
+
+    let (search_one_s, hits_one) = best_of(5, || -> Result<usize, String> {
+        let index = ArchiveIndex::open(&first).map_err(|e| e.to_string())?;
+        Ok(index.search(&regex).len())
+    });
+    let (search_all_s, hits_all) = best_of(3, || -> Result<usize, String> {
+        use rayon::prelude::*;
+        files
+            .par_iter()
+            .map(|f| {
+                let index = ArchiveIndex::open(f).map_err(|e| e.to_string())?;
+                Ok(index.search(&regex).len())
+            })
+            .sum()
+    });
+    let (versions_s, found) = best_of(5, || -> Result<usize, String> {
+        let mut found = 0;
+        for f in &files {
+            let index = ArchiveIndex::open(f).map_err(|e| e.to_string())?;
+            if let Some(i) = index.lookup(path.as_bytes()) {
+                let e = index.entry(i);
+                found += usize::from(e.size > 0 || e.mtime_ns != 0);
+            }
+        }
+        Ok(found)
+    });
+    let entries = ArchiveIndex::open(&first)?.len();
+    let bytes: u64 = std::fs::metadata(&first)?.len();
+    println!(
+        "{}",
+        serde_json::json!({
+            "archives": files.len(),
+            "entries_per_archive": entries - 1,
+            "index_bytes_per_entry": bytes as f64 / f64::from(entries),
+            "show_root_ms": root_s * 1e3,
+            "show_deep_folder_ms": deep_s * 1e3,
+            "search_one_archive_ms": search_one_s * 1e3,
+            "search_hits_one_archive": hits_one?,
+            "search_all_archives_ms": search_all_s * 1e3,
+            "search_hits_all_archives": hits_all?,
+            "versions_all_archives_ms": versions_s * 1e3,
+            "versions_found": found?,
+        })
+    );
+    Ok(())
+}
