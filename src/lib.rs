@@ -2,6 +2,7 @@
 //! reads and the command line. Nothing here imports Qt; the window lives in `src/gui`.
 
 pub mod backup;
+pub mod browse;
 pub mod cli;
 pub mod config;
 pub mod events;
@@ -15,6 +16,7 @@ pub mod process;
 pub mod relay;
 pub mod repo;
 pub mod repository;
+pub mod restore;
 pub mod secrets;
 pub mod units;
 

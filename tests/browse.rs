@@ -294,6 +294,36 @@ fn find_and_versions_answer_across_archives_and_deleted_archives_lose_their_inde
         [true, true, false]
     );
 
+    // Comparing archives: borg diff's own answer, grouped as added / removed / changed.
+    let diff = bed.kastell(&config, &["diff", "--json", "a1", "a2"]);
+    assert!(diff.status.success(), "{}", stderr(&diff));
+    let diff: Value = serde_json::from_slice(&diff.stdout).unwrap();
+    let changed: Vec<&Value> = diff.as_array().unwrap().iter().collect();
+    assert_eq!(changed.len(), 1, "{diff}");
+    assert_eq!(changed[0]["path"], "src/docs/deep/er/report.txt");
+    assert_eq!(changed[0]["change"], "Changed");
+    assert!(changed[0]["kinds"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("modified")));
+    let removed = bed.kastell(&config, &["diff", "--json", "a3", "latest"]);
+    let removed: Value = serde_json::from_slice(&removed.stdout).unwrap();
+    let removed_paths: BTreeSet<(String, String)> = removed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["path"].as_str().unwrap().to_string(),
+                v["change"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        removed_paths.contains(&("src/docs/deep/er/report.txt".into(), "Removed".into())),
+        "{removed}"
+    );
+
     // Deleting an archive removes its index at the next use.
     assert_eq!(bed.index_files().len(), 4);
     bed.borg(&["delete", &format!("{}::a2", repo.display())]);

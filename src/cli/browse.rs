@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{bail, Context};
 use serde_json::json;
 
-use super::reader::{open_native, write_text_line, ListFormat};
+use super::reader::{write_text_line, ListFormat};
 use crate::config::BorgmaticConfig;
 use crate::index::{self, ArchiveIndex};
 use crate::repo::listing::{display_bytes, iso_time, write_python_json_line};
@@ -22,22 +22,9 @@ pub(crate) async fn reader_for(
     config: &Path,
     repository: &str,
 ) -> anyhow::Result<(BorgmaticConfig, Reader)> {
-    let cfg = BorgmaticConfig::load(config)?;
-    let repo = cfg
-        .repository(repository)
-        .with_context(|| format!("{} has no repository {repository}", cfg.path.display()))?
-        .clone();
-    let reader = match open_native(&cfg, &repo).await {
-        Ok(reader) => reader,
-        Err(why) => bail!(
-            "{}",
-            why.strip_prefix('!')
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("Kastell cannot index this repository: {why}"))
-        ),
-    };
-    prune(&reader);
-    Ok((cfg, reader))
+    let session = crate::browse::open_uncached(config, repository).await?;
+    prune(&session.reader);
+    Ok((session.config, session.reader))
 }
 
 /// The index of `archive`, built now (with a note on stderr) when it is not cached yet.
@@ -265,5 +252,52 @@ pub async fn build(
             started.elapsed().as_secs_f64()
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kastell diff`: paths added, removed or changed from OLDER to NEWER (`borg diff`).
+pub async fn diff(
+    config: &Path,
+    repository: &str,
+    older: &str,
+    newer: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let cfg = BorgmaticConfig::load(config)?;
+    let repo = cfg
+        .repository(repository)
+        .with_context(|| format!("{} has no repository {repository}", cfg.path.display()))?;
+    // `latest` is resolved here: borg diff itself knows no such name.
+    let (older, newer) = match crate::browse::open_uncached(config, repository).await {
+        Ok(session) => (session.archive(older)?.name, session.archive(newer)?.name),
+        Err(_) => (older.to_string(), newer.to_string()),
+    };
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let entries = crate::repository::diff_archives(
+        &cfg,
+        repo,
+        &older,
+        &newer,
+        &crate::events::Discard,
+        &cancel,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(e.user_message(Some(repo.display_name()))))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if json {
+        serde_json::to_writer_pretty(&mut out, &entries)?;
+        writeln!(out)?;
+    } else {
+        for e in &entries {
+            let sign = match e.change {
+                crate::repository::DiffChange::Added => "+",
+                crate::repository::DiffChange::Removed => "-",
+                crate::repository::DiffChange::Changed => "~",
+            };
+            writeln!(out, "{sign} /{} ({})", e.path, e.kinds.join(", "))?;
+        }
+    }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@ mod browse;
 mod configure;
 mod excludes;
 mod reader;
+mod restore;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -109,6 +110,40 @@ pub enum Command {
         json: bool,
         /// A path as you know it (`/home/me/notes.txt`; the leading slash is optional).
         path: String,
+    },
+    /// What changed between two archives (added, removed and changed paths, from borg diff).
+    Diff {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long, value_name = "LABEL")]
+        repository: String,
+        /// A JSON array of {"path", "change", "added_bytes", "removed_bytes", "kinds"}.
+        #[arg(long)]
+        json: bool,
+        /// The older archive (`latest` works).
+        older: String,
+        /// The newer archive (`latest` works).
+        newer: String,
+    },
+    /// Restore files or folders from an archive: back where they were (showing what would
+    /// change first), or directly into a folder with --to.
+    Restore {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long, value_name = "LABEL")]
+        repository: String,
+        #[arg(long, value_name = "NAME")]
+        archive: String,
+        /// Put each selected item directly into this folder.
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+        /// What to do with an item that exists and differs (default: ask; without a
+        /// terminal, refuse and name the conflicts).
+        #[arg(long, value_enum)]
+        on_conflict: Option<restore::OnConflict>,
+        /// Paths as you know them (`/home/me/Documents`; the leading slash is optional).
+        #[arg(required = true)]
+        paths: Vec<String>,
     },
     /// Build the archive indexes that browsing, `find` and `versions` use (once per archive).
     Index {
@@ -418,11 +453,36 @@ pub async fn run(command: Command) -> ExitCode {
             json,
             path,
         } => browse::versions(&config, &repository, &path, json).await,
+        Command::Diff {
+            config,
+            repository,
+            json,
+            older,
+            newer,
+        } => browse::diff(&config, &repository, &older, &newer, json).await,
         Command::Index {
             config,
             repository,
             archive,
         } => browse::build(&config, &repository, archive.as_deref()).await,
+        Command::Restore {
+            config,
+            repository,
+            archive,
+            to,
+            on_conflict,
+            paths,
+        } => {
+            restore::restore(
+                &config,
+                &repository,
+                &archive,
+                to.as_deref(),
+                on_conflict,
+                &paths,
+            )
+            .await
+        }
         Command::Config {
             action: ConfigAction::Validate { config },
         } => configure::validate(&config),

@@ -2,16 +2,15 @@
 //! borg process (through borgmatic) as the fallback for what the reader cannot read.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
-use crate::config::{BorgmaticConfig, RepositoryConfig, RepositoryKind, Secret};
-use crate::passphrase::current_passphrase;
+use crate::browse::open_reader as open_native;
+use crate::config::{BorgmaticConfig, RepositoryConfig};
 use crate::repo::listing::{filemode, push_display_bytes, push_iso_time, write_python_json_line};
-use crate::repo::remote::{serve_command, RemoteStore, SshLocation};
-use crate::repo::{Item, ReadError, Reader};
+use crate::repo::{Item, ReadError};
 
 /// Which reader to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -33,93 +32,6 @@ pub enum ListFormat {
 fn repository<'a>(cfg: &'a BorgmaticConfig, name: &str) -> anyhow::Result<&'a RepositoryConfig> {
     cfg.repository(name)
         .with_context(|| format!("{} has no repository {name}", cfg.path.display()))
-}
-
-/// Kastell's reader for `repo` (a local path, or ssh:// through `borg serve`), or why the borg
-/// process must answer instead (a reason starting with `!` is an error to report as is).
-pub(crate) async fn open_native(
-    cfg: &BorgmaticConfig,
-    repo: &RepositoryConfig,
-) -> Result<Reader, String> {
-    let home = dirs::home_dir().unwrap_or_else(|| "/".into());
-    let remote = match repo.kind() {
-        RepositoryKind::Local => None,
-        RepositoryKind::Ssh { .. } => {
-            let location = SshLocation::parse(&repo.path).ok_or_else(|| {
-                format!("a repository location Kastell cannot parse: {}", repo.path)
-            })?;
-            let command = serve_command(
-                &location,
-                cfg.ssh_command.as_deref(),
-                cfg.remote_path.as_deref(),
-            )
-            .map_err(|e| e.to_string())?;
-            Some((location, command))
-        }
-        RepositoryKind::Remote => {
-            return Err("the native reader reads local and ssh:// repositories".into())
-        }
-    };
-    let passphrase = match current_passphrase(&cfg.path, cfg).await {
-        Ok((secret, _)) => Some(resolve_credential(secret, &home)?),
-        Err(_) => None,
-    };
-    let keys_dir = match cfg.other.get("borg_keys_directory") {
-        Some(serde_norway::Value::String(d)) => {
-            Some(PathBuf::from(crate::patterns::pypath::expanduser(d, &home)))
-        }
-        _ => None,
-    };
-    let local_path = PathBuf::from(crate::patterns::pypath::expanduser(
-        repo.path.trim_start_matches("file://"),
-        &home,
-    ));
-    let opened = tokio::task::spawn_blocking(move || {
-        let secret = passphrase.as_ref().map(|p| p.expose().as_bytes());
-        match remote {
-            None => Reader::open_local(&local_path, secret, keys_dir.as_deref()),
-            Some((location, command)) => {
-                let store = RemoteStore::connect(&command, &location)?;
-                Reader::open(Box::new(store), secret, keys_dir.as_deref())
-            }
-        }
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    match opened {
-        Ok(reader) => Ok(reader),
-        Err(ReadError::Unsupported(why)) => Err(why),
-        Err(e) => Err(format!("!{}: {e}", repo.display_name())),
-    }
-}
-
-/// borgmatic's `{credential TYPE ARG}` passphrase: `file` is read here (trailing newline
-/// dropped, as borgmatic does), `systemd` from `$CREDENTIALS_DIRECTORY`; the others
-/// (container, keepassxc) stay with borgmatic, so the borg path answers.
-fn resolve_credential(secret: Secret, home: &Path) -> Result<Secret, String> {
-    let text = secret.expose().trim();
-    let Some(inner) = text
-        .strip_prefix("{credential ")
-        .and_then(|t| t.strip_suffix('}'))
-    else {
-        return Ok(secret);
-    };
-    let (kind, arg) = inner.trim().split_once(' ').unwrap_or((inner, ""));
-    let file = match kind {
-        "file" => PathBuf::from(crate::patterns::pypath::expanduser(arg.trim(), home)),
-        "systemd" => match std::env::var_os("CREDENTIALS_DIRECTORY") {
-            Some(dir) => PathBuf::from(dir).join(arg.trim()),
-            None => return Err("the passphrase is a systemd credential outside systemd".into()),
-        },
-        other => {
-            return Err(format!(
-                "the passphrase comes from borgmatic's {other} credential hook"
-            ))
-        }
-    };
-    let content = std::fs::read_to_string(&file)
-        .map_err(|e| format!("!cannot read the passphrase from {}: {e}", file.display()))?;
-    Ok(Secret::new(content.trim_end_matches(['\n', '\r'])))
 }
 
 /// `PATH` as the user knows it, as borg stores it (no leading slash).

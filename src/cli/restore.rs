@@ -1,0 +1,156 @@
+//! `kastell restore`: the same core as the window's restore. Without `--to`, items go back to
+//! where they were, after a preview of what would change; every conflict is decided by
+//! `--on-conflict` or asked on the terminal, and without a terminal `ask` refuses.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::bail;
+
+use super::browse::{index_of, reader_for};
+use crate::restore::{self, Change, Conflict, Destination, PlannedEntry};
+use crate::units::format_bytes;
+
+/// `--on-conflict`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnConflict {
+    Ask,
+    Overwrite,
+    Skip,
+    KeepBoth,
+}
+
+fn ask(entry: &PlannedEntry) -> Conflict {
+    let stdin = std::io::stdin();
+    loop {
+        eprint!(
+            "{} exists and differs from the archive. [o]verwrite, [k]eep both, [s]kip? ",
+            entry.target.display()
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        if stdin.lock().read_line(&mut answer).unwrap_or(0) == 0 {
+            return Conflict::Skip;
+        }
+        match answer.trim().to_lowercase().as_str() {
+            "o" | "overwrite" => return Conflict::Overwrite,
+            "k" | "keep" | "keep both" => return Conflict::KeepBoth,
+            "s" | "skip" => return Conflict::Skip,
+            _ => {}
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn restore(
+    config: &Path,
+    repository: &str,
+    archive_name: &str,
+    to: Option<&Path>,
+    on_conflict: Option<OnConflict>,
+    paths: &[String],
+) -> anyhow::Result<ExitCode> {
+    let (_, reader) = reader_for(config, repository).await?;
+    let archive = reader.archive(archive_name)?;
+    let index = index_of(&reader, &archive)?;
+    let selection = restore::select(&index, paths)?;
+    let destination = match to {
+        Some(dir) => {
+            if !dir.is_dir() {
+                bail!("{} is not a folder", dir.display());
+            }
+            Destination::Into(std::path::absolute(dir)?)
+        }
+        None => Destination::Original {
+            root: PathBuf::from("/"),
+        },
+    };
+    let plan = restore::plan(&index, &selection, &destination);
+    let interactive = std::io::stdin().is_terminal();
+    let policy = on_conflict.unwrap_or(OnConflict::Ask);
+    eprintln!(
+        "{} new, {} changed, {} identical, {} only on disk ({} to write)",
+        plan.count(Change::New),
+        plan.count(Change::Changed),
+        plan.count(Change::Identical),
+        plan.count(Change::OnlyOnDisk),
+        format_bytes(plan.bytes())
+    );
+    let conflicts: Vec<&PlannedEntry> = plan.conflicts().collect();
+    if policy == OnConflict::Ask && !interactive && !conflicts.is_empty() {
+        let named: Vec<String> = conflicts
+            .iter()
+            .take(20)
+            .map(|c| format!("  {}", c.target.display()))
+            .collect();
+        bail!(
+            "{} item(s) exist and differ from the archive; nothing was restored. Choose with \
+             --on-conflict overwrite|skip|keep-both:\n{}{}",
+            conflicts.len(),
+            named.join("\n"),
+            if conflicts.len() > 20 { "\n  ..." } else { "" }
+        );
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    let on_interrupt = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.store(true, Ordering::Relaxed);
+        }
+    });
+    let mut decide = |entry: &PlannedEntry| match policy {
+        OnConflict::Overwrite => Conflict::Overwrite,
+        OnConflict::Skip => Conflict::Skip,
+        OnConflict::KeepBoth => Conflict::KeepBoth,
+        OnConflict::Ask => ask(entry),
+    };
+    let mut last_shown = std::time::Instant::now();
+    let mut progress = |p: restore::RestoreProgress| {
+        if interactive && last_shown.elapsed().as_millis() >= 500 && p.bytes_total > 0 {
+            last_shown = std::time::Instant::now();
+            eprint!(
+                "\r{:>3} % ({} of {})",
+                p.bytes_done * 100 / p.bytes_total,
+                format_bytes(p.bytes_done),
+                format_bytes(p.bytes_total)
+            );
+        }
+    };
+    let result = restore::restore(
+        &reader,
+        &archive,
+        &index,
+        &plan,
+        &mut decide,
+        &mut progress,
+        &cancel,
+    );
+    if interactive {
+        eprintln!();
+    }
+    match result {
+        Ok(summary) => {
+            println!(
+                "Restored {} new, overwrote {}, kept both {}, skipped {}, {} already identical ({}).",
+                summary.restored,
+                summary.overwritten,
+                summary.kept_both.len(),
+                summary.skipped,
+                summary.identical,
+                format_bytes(summary.bytes)
+            );
+            for path in &summary.kept_both {
+                println!("  restored beside the existing one: {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(restore::RestoreError::Cancelled) => {
+            eprintln!("Cancelled; the file being written was removed, finished ones stay.");
+            Ok(ExitCode::from(130))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
