@@ -38,7 +38,7 @@ ApplicationWindow {
     }
 
     function showRun(runId) {
-        tabs.currentIndex = 1
+        tabs.currentIndex = 2
         history.showRun(runId)
         window.raise()
         window.requestActivate()
@@ -59,9 +59,10 @@ ApplicationWindow {
                 visible: repositories.configCount > 0
                 Layout.leftMargin: 24
                 TabButton { text: qsTr("Archives"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 0 }
-                TabButton { text: qsTr("History"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 1 }
-                TabButton { text: qsTr("Settings"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 2 }
-                TabButton { text: qsTr("Excludes"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 3 }
+                TabButton { text: qsTr("Browse"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 1 }
+                TabButton { text: qsTr("History"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 2 }
+                TabButton { text: qsTr("Settings"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 3 }
+                TabButton { text: qsTr("Excludes"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 4 }
             }
             Item { Layout.fillWidth: true }
             ToolButton {
@@ -130,6 +131,16 @@ ApplicationWindow {
             OverviewPage {
                 id: overview
                 repositories: repositories
+                onBrowseRequested: archive => {
+                    browsePage.pendingArchive = archive
+                    tabs.currentIndex = 1
+                }
+            }
+
+            BrowsePage {
+                id: browsePage
+                configPath: overview.configPath
+                repository: overview.repository
             }
 
             HistoryPage {

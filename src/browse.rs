@@ -32,6 +32,9 @@ pub enum BrowseError {
     NotFound(String),
 }
 
+/// The chunk ids of an archive's item stream.
+type ItemChunks = Arc<Vec<[u8; 32]>>;
+
 /// An open repository: its reader, and the indexes and item-chunk lists loaded so far.
 pub struct Session {
     pub config: BorgmaticConfig,
@@ -39,7 +42,7 @@ pub struct Session {
     pub reader: Reader,
     cache_root: PathBuf,
     indexes: Mutex<HashMap<[u8; 32], Arc<ArchiveIndex>>>,
-    item_chunks: Mutex<HashMap<[u8; 32], Arc<Vec<[u8; 32]>>>>,
+    item_chunks: Mutex<HashMap<[u8; 32], ItemChunks>>,
 }
 
 type SessionKey = (PathBuf, String);
@@ -295,7 +298,7 @@ impl Session {
             .iter()
             .take_while(|(_, size)| {
                 let more = covered < limit as u64;
-                covered += u64::from(*size);
+                covered += *size;
                 more
             })
             .count();

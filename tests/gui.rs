@@ -465,3 +465,132 @@ fn exclude_editor_previews_the_seed_excludes_and_saves_a_new_rule_that_borgmatic
         );
     }
 }
+
+/// A real PNG (ImageMagick), so the preview pane shows an image.
+fn small_png(path: &std::path::Path) {
+    let made = Command::new("convert")
+        .args(["-size", "160x100", "gradient:#1e88e5-#43a047"])
+        .arg(path)
+        .status()
+        .expect("ImageMagick convert (make setup-test)");
+    assert!(made.success());
+}
+
+#[test]
+fn browser_shows_a_file_its_versions_and_restores_it_by_point_and_click() {
+    let fx = Fixture::new(0);
+    let letters = fx.source.join("Letters");
+    std::fs::create_dir_all(&letters).expect("dir");
+    let letter = letters.join("letter.txt");
+    std::fs::write(&letter, "Dear reader,\nthe first draft.\n").expect("letter");
+    small_png(&fx.source.join("photo.png"));
+    let create = |fx: &Fixture| {
+        let out = fx.borgmatic_cmd(&["create"]).output().expect("borgmatic");
+        assert!(out.status.success(), "{}", support::output_text(&out));
+    };
+    create(&fx);
+    std::fs::write(&letter, "Dear reader,\nthe second draft, longer.\n").expect("letter");
+    create(&fx);
+    let archives = archive_names(&fx, "local");
+    assert_eq!(archives.len(), 2);
+    // Newest first: the older archive has the first draft.
+    let older = archives[1].clone();
+    let restored_into = fx.dir.path().join("Restored");
+    std::fs::create_dir_all(&restored_into).expect("dir");
+    let screenshots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    let mut steps = vec![
+        ("expect", "local".to_string()),
+        ("press", "Browse".to_string()),
+    ];
+    // Down the archive's folders to Documents (the source lives in the test's temp dir).
+    for part in fx.source.strip_prefix("/").expect("absolute").components() {
+        let name = part.as_os_str().to_string_lossy().into_owned();
+        steps.push(("press", name));
+    }
+    steps.extend([
+        ("expect", "photo.png".to_string()),
+        ("press", "photo.png".to_string()),
+        ("expect", "Preview image".to_string()),
+        ("expect_contains", "Space in this folder".to_string()),
+        ("shot", screenshots.join("browse.png").display().to_string()),
+        ("press", "Letters".to_string()),
+        ("press", "letter.txt".to_string()),
+        ("expect", "Preview of letter.txt".to_string()),
+        ("press", "Versions of the selection".to_string()),
+        ("expect_contains", "2 different version(s)".to_string()),
+        (
+            "shot",
+            screenshots.join("versions.png").display().to_string(),
+        ),
+        ("press", format!("Restore from {older}")),
+        ("expect_contains", "1 changed".to_string()),
+        ("expect_contains", "exist on disk and differ".to_string()),
+        (
+            "shot",
+            screenshots
+                .join("restore-conflict.png")
+                .display()
+                .to_string(),
+        ),
+        ("press", format!("Keep both {}", letter.display())),
+        ("press", "Start restoring".to_string()),
+        ("expect_contains", "kept both 1".to_string()),
+        ("press", "Close restore".to_string()),
+        // "Restore to…": the selection directly into a chosen folder.
+        ("press", "letter.txt".to_string()),
+        ("press", "Restore to a folder".to_string()),
+        (
+            "type",
+            format!("Restore into folder={}", restored_into.display()),
+        ),
+        ("press", "Check what would change".to_string()),
+        ("expect_contains", "1 new, 0 changed".to_string()),
+        ("press", "Start restoring".to_string()),
+        ("expect_contains", "Restored 1 new".to_string()),
+        ("press", "Close restore".to_string()),
+        // Compare: the latest archive against the one before (borg diff).
+        ("press", "Compare two archives".to_string()),
+        ("press", "Compare".to_string()),
+        ("expect_contains", "changed from".to_string()),
+        (
+            "expect",
+            format!(
+                "changed /{}",
+                letter.strip_prefix("/").expect("abs").display()
+            ),
+        ),
+        (
+            "shot",
+            screenshots.join("compare.png").display().to_string(),
+        ),
+    ]);
+    drive(&fx, &[], &steps, "browse.log");
+
+    // Keep both: the older draft beside the current one, which is untouched.
+    assert_eq!(
+        std::fs::read_to_string(&letter).expect("letter"),
+        "Dear reader,\nthe second draft, longer.\n"
+    );
+    let beside = letters.join("letter (restored).txt");
+    assert_eq!(
+        std::fs::read_to_string(&beside).expect("kept both"),
+        "Dear reader,\nthe first draft.\n"
+    );
+    // Restore to…: the latest version, directly in the chosen folder, with its mtime.
+    let copy = restored_into.join("letter.txt");
+    assert_eq!(
+        std::fs::read(&copy).expect("restored"),
+        std::fs::read(&letter).expect("letter")
+    );
+    use std::os::unix::fs::MetadataExt;
+    let (a, b) = (
+        std::fs::metadata(&copy).expect("meta"),
+        std::fs::metadata(&letter).expect("meta"),
+    );
+    assert_eq!((a.mtime(), a.mode()), (b.mtime(), b.mode()));
+    assert_eq!(
+        std::fs::read_dir(&restored_into).expect("dir").count(),
+        1,
+        "nothing else, no partial file"
+    );
+}

@@ -6,6 +6,7 @@ import QtQuick.Layouts
 Pane {
     id: pane
     property var details
+    signal browseRequested()
 
     ColumnLayout {
         anchors.fill: parent
@@ -47,6 +48,14 @@ Pane {
             Label { text: pane.details.compressedSize }
             Label { text: qsTr("Deduplicated"); opacity: 0.7 }
             Label { text: pane.details.deduplicatedSize }
+        }
+        Button {
+            visible: pane.details.archiveName !== ""
+            text: qsTr("Browse files")
+            icon.name: "document-open-folder"
+            Accessible.name: qsTr("Browse files of %1").arg(pane.details.archiveName)
+            Accessible.onPressAction: clicked()
+            onClicked: pane.browseRequested()
         }
         Item { Layout.fillHeight: true }
     }

@@ -12,6 +12,7 @@ SplitView {
 
     property string configPath: ""
     property string repository: ""
+    signal browseRequested(string archive)
 
     function refresh() {
         archives.refresh()
@@ -50,5 +51,6 @@ SplitView {
         SplitView.preferredWidth: 320
         SplitView.minimumWidth: 220
         details: details
+        onBrowseRequested: page.browseRequested(archiveList.currentArchive)
     }
 }

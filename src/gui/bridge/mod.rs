@@ -1,6 +1,8 @@
 //! One QObject per file. Each holds UI state only; the work happens in the core.
 
 pub mod app_preferences;
+pub mod archive_browser;
+pub mod archive_compare;
 pub mod archive_details;
 pub mod archive_list;
 pub mod backup_runner;
@@ -9,3 +11,5 @@ pub mod exclude_preview;
 pub mod exclude_rules;
 pub mod history_model;
 pub mod repository_list;
+pub mod restore_runner;
+pub mod version_list;

@@ -1,0 +1,82 @@
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+
+// The selected entry, read from the archive as the selection moves: the start of a text
+// file, an image, a link's target, a folder's size; "Open" hands a read-only copy to the
+// user's application.
+Pane {
+    id: pane
+    property var browser
+    signal openRequested()
+    signal versionsRequested()
+
+    ColumnLayout {
+        anchors.fill: parent
+        spacing: 6
+
+        Label {
+            Layout.fillWidth: true
+            text: pane.browser.previewTitle === "" ? qsTr("Select a file to preview it") : pane.browser.previewTitle
+            font.bold: true
+            wrapMode: Text.WrapAnywhere
+            Accessible.name: qsTr("Preview of %1").arg(text)
+        }
+        Label {
+            Layout.fillWidth: true
+            text: pane.browser.previewInfo
+            opacity: 0.7
+            wrapMode: Text.Wrap
+        }
+        RowLayout {
+            visible: pane.browser.previewTitle !== ""
+            Button {
+                text: qsTr("Open")
+                icon.name: "document-open"
+                enabled: pane.browser.previewKind === "text" || pane.browser.previewKind === "image" || pane.browser.previewKind === "binary"
+                Accessible.name: qsTr("Open with the default application")
+                Accessible.onPressAction: clicked()
+                onClicked: pane.openRequested()
+            }
+            Button {
+                text: qsTr("Versions")
+                icon.name: "view-history"
+                Accessible.name: qsTr("Versions of the selection")
+                Accessible.onPressAction: clicked()
+                onClicked: pane.versionsRequested()
+            }
+        }
+        ScrollView {
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            visible: pane.browser.previewKind === "text" || pane.browser.previewKind === "link" || pane.browser.previewKind === "error"
+            TextArea {
+                readOnly: true
+                text: pane.browser.previewText
+                font.family: pane.browser.previewKind === "text" ? "monospace" : ""
+                wrapMode: TextEdit.Wrap
+                selectByMouse: true
+                color: pane.browser.previewKind === "error" ? "#c62828" : palette.text
+                Accessible.name: qsTr("Preview text")
+            }
+        }
+        Image {
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            visible: pane.browser.previewKind === "image"
+            source: pane.browser.previewImage
+            fillMode: Image.PreserveAspectFit
+            asynchronous: true
+            Accessible.name: qsTr("Preview image")
+        }
+        Label {
+            visible: pane.browser.previewKind === "binary"
+            text: qsTr("No preview for this kind of file.")
+            opacity: 0.7
+        }
+        Item {
+            Layout.fillHeight: true
+            visible: !(pane.browser.previewKind === "text" || pane.browser.previewKind === "image" || pane.browser.previewKind === "link" || pane.browser.previewKind === "error")
+        }
+    }
+}

@@ -1,0 +1,222 @@
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import QtQuick.Dialogs
+import org.kde.kastell
+import "../components"
+
+// Restore the selection: first what would change on disk, a decision for every file that
+// exists and differs (overwrite, keep both, skip), then the restore with progress, cancel
+// and a summary. Nothing is replaced without the user's word.
+Dialog {
+    id: dialog
+    property string configPath: ""
+    property string repository: ""
+    property string archive: ""
+    property var paths: []
+    // "original": back where they were; "into": directly into a chosen folder.
+    property string mode: "original"
+    title: mode === "original" ? qsTr("Restore to original location") : qsTr("Restore to a folder")
+    modal: true
+    closePolicy: runner.state === "running" ? Popup.NoAutoClose : Popup.CloseOnEscape
+    width: Math.min(parent ? parent.width - 40 : 900, 900)
+    height: Math.min(parent ? parent.height - 40 : 620, 620)
+    parent: Overlay.overlay
+    anchors.centerIn: parent
+
+    function start(restoreMode, fromArchive, selected) {
+        mode = restoreMode
+        archive = fromArchive
+        paths = selected
+        runner.clear()
+        if (mode === "original" || folderField.text !== "")
+            runner.prepare(configPath, repository, archive, JSON.stringify(paths), mode === "into" ? folderField.text : "")
+        open()
+    }
+
+    RestoreRunner { id: runner }
+
+    FolderDialog {
+        id: folderPicker
+        title: qsTr("Restore into")
+        onAccepted: {
+            folderField.text = decodeURIComponent(selectedFolder.toString().replace(/^file:\/\//, ""))
+            runner.prepare(dialog.configPath, dialog.repository, dialog.archive, JSON.stringify(dialog.paths), folderField.text)
+        }
+    }
+
+    ColumnLayout {
+        anchors.fill: parent
+        spacing: 8
+
+        Label {
+            Layout.fillWidth: true
+            text: runner.destinationText
+            wrapMode: Text.Wrap
+            font.bold: true
+        }
+        RowLayout {
+            Layout.fillWidth: true
+            visible: dialog.mode === "into"
+            Label { text: qsTr("Folder") }
+            TextField {
+                id: folderField
+                Layout.fillWidth: true
+                placeholderText: qsTr("/home/me/Restored")
+                Accessible.name: qsTr("Restore into folder")
+                onAccepted: checkButton.clicked()
+            }
+            Button {
+                text: qsTr("Choose…")
+                icon.name: "folder-open"
+                Accessible.name: qsTr("Choose a folder")
+                Accessible.onPressAction: clicked()
+                onClicked: folderPicker.open()
+            }
+            Button {
+                id: checkButton
+                text: qsTr("Check")
+                enabled: folderField.text !== "" && runner.state !== "running"
+                Accessible.name: qsTr("Check what would change")
+                Accessible.onPressAction: clicked()
+                onClicked: runner.prepare(dialog.configPath, dialog.repository, dialog.archive, JSON.stringify(dialog.paths), folderField.text)
+            }
+        }
+        RowLayout {
+            BusyIndicator { running: runner.state === "planning"; visible: running; implicitWidth: 22; implicitHeight: 22 }
+            Label {
+                Layout.fillWidth: true
+                text: runner.state === "planning" ? qsTr("Comparing the archive with the disk…") : runner.planText
+                wrapMode: Text.Wrap
+                Accessible.name: text
+            }
+        }
+        ErrorBanner {
+            Layout.fillWidth: true
+            text: runner.errorText
+        }
+
+        // The conflicts: each one needs a decision before anything is written.
+        ColumnLayout {
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            visible: runner.conflictCount > 0
+            RowLayout {
+                Layout.fillWidth: true
+                Label {
+                    Layout.fillWidth: true
+                    text: qsTr("%1 item(s) exist on disk and differ from the archive. What should happen to each?").arg(runner.conflictCount)
+                    wrapMode: Text.Wrap
+                    font.bold: true
+                }
+                Label { text: qsTr("All:"); opacity: 0.7 }
+                Button { text: qsTr("Overwrite"); Accessible.name: qsTr("Overwrite all"); Accessible.onPressAction: clicked(); onClicked: runner.decideAll("overwrite") }
+                Button { text: qsTr("Keep both"); Accessible.name: qsTr("Keep both for all"); Accessible.onPressAction: clicked(); onClicked: runner.decideAll("keep") }
+                Button { text: qsTr("Skip"); Accessible.name: qsTr("Skip all"); Accessible.onPressAction: clicked(); onClicked: runner.decideAll("skip") }
+            }
+            ListView {
+                Layout.fillWidth: true
+                Layout.fillHeight: true
+                clip: true
+                model: runner
+                ScrollBar.vertical: ScrollBar {}
+                Accessible.name: qsTr("Conflicts")
+                delegate: ItemDelegate {
+                    id: conflictRow
+                    required property int index
+                    required property string target
+                    required property string sizeText
+                    required property string decision
+                    required property string archiveText
+                    required property string diskText
+                    width: ListView.view.width
+                    Accessible.name: qsTr("%1 exists and differs").arg(target)
+                    contentItem: RowLayout {
+                        spacing: 8
+                        Label { text: "⚠"; color: "#ef6c00" }
+                        ColumnLayout {
+                            Layout.fillWidth: true
+                            spacing: 0
+                            Label { Layout.fillWidth: true; text: conflictRow.target; elide: Text.ElideMiddle }
+                            Label {
+                                Layout.fillWidth: true
+                                text: qsTr("In the archive: %1 · on disk: %2").arg(conflictRow.archiveText).arg(conflictRow.diskText)
+                                opacity: 0.7
+                                font.pixelSize: 11
+                                elide: Text.ElideRight
+                            }
+                        }
+                        Repeater {
+                            model: [["overwrite", qsTr("Overwrite")], ["keep", qsTr("Keep both")], ["skip", qsTr("Skip")]]
+                            delegate: RadioButton {
+                                required property var modelData
+                                text: modelData[1]
+                                checked: conflictRow.decision === modelData[0]
+                                Accessible.name: qsTr("%1 %2").arg(modelData[1]).arg(conflictRow.target)
+                                Accessible.onPressAction: clicked()
+                                onClicked: runner.decide(conflictRow.index, modelData[0])
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Item { Layout.fillHeight: true; visible: runner.conflictCount === 0 }
+
+        ProgressBar {
+            Layout.fillWidth: true
+            visible: runner.state === "running" || runner.state === "done" || runner.state === "cancelled"
+            from: 0
+            to: 1
+            value: runner.progress
+            Accessible.name: qsTr("Restore progress")
+        }
+        Label {
+            Layout.fillWidth: true
+            visible: runner.state === "running"
+            text: runner.progressText
+            opacity: 0.8
+        }
+        Label {
+            Layout.fillWidth: true
+            visible: runner.summaryText !== ""
+            text: runner.summaryText
+            wrapMode: Text.Wrap
+            font.bold: true
+            Accessible.name: text
+        }
+        RowLayout {
+            Layout.fillWidth: true
+            Item { Layout.fillWidth: true }
+            Label {
+                visible: runner.state === "planned" && runner.undecidedCount > 0
+                text: qsTr("%1 item(s) still need a decision").arg(runner.undecidedCount)
+                color: "#ef6c00"
+            }
+            Button {
+                text: qsTr("Restore")
+                icon.name: "document-revert"
+                highlighted: true
+                visible: runner.state === "planned"
+                enabled: runner.undecidedCount === 0
+                Accessible.name: qsTr("Start restoring")
+                Accessible.onPressAction: clicked()
+                onClicked: runner.start()
+            }
+            Button {
+                text: qsTr("Cancel restore")
+                visible: runner.state === "running"
+                Accessible.name: text
+                Accessible.onPressAction: clicked()
+                onClicked: runner.cancel()
+            }
+            Button {
+                text: runner.state === "done" ? qsTr("Done") : qsTr("Close")
+                enabled: runner.state !== "running"
+                Accessible.name: qsTr("Close restore")
+                Accessible.onPressAction: clicked()
+                onClicked: dialog.close()
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! `ArchiveCompare`: what was added, removed and changed between two archives
+//! (`borg diff --json-lines`, through borgmatic).
+
+#[cxx_qt::bridge]
+pub mod qobject {
+    unsafe extern "C++" {
+        include!(<QtCore/QAbstractListModel>);
+        type QAbstractListModel;
+        include!("cxx-qt-lib/qhash.h");
+        type QHash_i32_QByteArray = cxx_qt_lib::QHash<cxx_qt_lib::QHashPair_i32_QByteArray>;
+        include!("cxx-qt-lib/qvariant.h");
+        type QVariant = cxx_qt_lib::QVariant;
+        include!("cxx-qt-lib/qmodelindex.h");
+        type QModelIndex = cxx_qt_lib::QModelIndex;
+        include!("cxx-qt-lib/qstring.h");
+        type QString = cxx_qt_lib::QString;
+    }
+
+    #[auto_cxx_name]
+    extern "RustQt" {
+        #[qobject]
+        #[base = QAbstractListModel]
+        #[qml_element]
+        #[qproperty(bool, busy)]
+        #[qproperty(QString, summary)]
+        #[qproperty(QString, error_text)]
+        type ArchiveCompare = super::ArchiveCompareRust;
+
+        /// Compares archive `older` with `newer` in `repository` of the config.
+        #[qinvokable]
+        fn compare(
+            self: Pin<&mut ArchiveCompare>,
+            config_path: &QString,
+            repository: &QString,
+            older: &QString,
+            newer: &QString,
+        );
+
+        /// Stops a comparison in flight.
+        #[qinvokable]
+        fn cancel(self: Pin<&mut ArchiveCompare>);
+    }
+
+    impl cxx_qt::Threading for ArchiveCompare {}
+
+    #[auto_cxx_name]
+    unsafe extern "RustQt" {
+        #[inherit]
+        #[cxx_name = "beginResetModel"]
+        unsafe fn begin_reset_model(self: Pin<&mut ArchiveCompare>);
+        #[inherit]
+        #[cxx_name = "endResetModel"]
+        unsafe fn end_reset_model(self: Pin<&mut ArchiveCompare>);
+
+        #[qinvokable]
+        #[cxx_override]
+        fn data(self: &ArchiveCompare, index: &QModelIndex, role: i32) -> QVariant;
+        #[qinvokable]
+        #[cxx_override]
+        #[cxx_name = "roleNames"]
+        fn role_names(self: &ArchiveCompare) -> QHash_i32_QByteArray;
+        #[qinvokable]
+        #[cxx_override]
+        #[cxx_name = "rowCount"]
+        fn row_count(self: &ArchiveCompare, parent: &QModelIndex) -> i32;
+    }
+}
+
+use crate::config::BorgmaticConfig;
+use crate::events::Discard;
+use crate::gui::list_rows::{self, Row};
+use crate::gui::runtime;
+use crate::repository::{diff_archives, DiffChange, DiffEntry};
+use crate::units::format_bytes;
+use core::pin::Pin;
+use cxx_qt::{CxxQtType, Threading};
+use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant};
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+impl Row for DiffEntry {
+    const ROLES: &'static [&'static str] = &["path", "change", "sizeText", "details"];
+
+    fn value(&self, role: usize) -> QVariant {
+        let text = match role {
+            0 => format!("/{}", self.path),
+            1 => match self.change {
+                DiffChange::Added => "added",
+                DiffChange::Removed => "removed",
+                DiffChange::Changed => "changed",
+            }
+            .to_string(),
+            2 => match self.change {
+                DiffChange::Changed if self.added_bytes + self.removed_bytes > 0 => format!(
+                    "+{} −{}",
+                    format_bytes(self.added_bytes),
+                    format_bytes(self.removed_bytes)
+                ),
+                DiffChange::Changed => String::new(),
+                _ => format_bytes(self.added_bytes),
+            },
+            _ => self.kinds.join(", "),
+        };
+        QVariant::from(&QString::from(&text))
+    }
+}
+
+#[derive(Default)]
+pub struct ArchiveCompareRust {
+    busy: bool,
+    summary: QString,
+    error_text: QString,
+    rows: Vec<DiffEntry>,
+    in_flight: Option<CancellationToken>,
+    generation: u64,
+}
+
+impl qobject::ArchiveCompare {
+    pub fn compare(
+        mut self: Pin<&mut Self>,
+        config_path: &QString,
+        repository: &QString,
+        older: &QString,
+        newer: &QString,
+    ) {
+        self.as_mut().cancel();
+        let cancel = CancellationToken::new();
+        let generation = self.generation + 1;
+        self.as_mut().rust_mut().generation = generation;
+        self.as_mut().rust_mut().in_flight = Some(cancel.clone());
+        self.as_mut().replace_rows(Vec::new());
+        self.as_mut().set_error_text(QString::default());
+        self.as_mut()
+            .set_summary(QString::from(&format!("Comparing {older} with {newer}…")));
+        self.as_mut().set_busy(true);
+        let config = PathBuf::from(config_path.to_string());
+        let (repository, older, newer) =
+            (repository.to_string(), older.to_string(), newer.to_string());
+        let qt_thread = self.qt_thread();
+        runtime::spawn(async move {
+            let result = match BorgmaticConfig::load(&config) {
+                Ok(cfg) => match cfg.repository(&repository) {
+                    Some(repo) => diff_archives(&cfg, repo, &older, &newer, &Discard, &cancel)
+                        .await
+                        .map_err(|e| e.user_message(Some(repo.display_name()))),
+                    None => Err(format!("The config has no repository “{repository}”.")),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = qt_thread.queue(move |mut obj| {
+                if obj.generation != generation {
+                    return;
+                }
+                obj.as_mut().rust_mut().in_flight = None;
+                obj.as_mut().set_busy(false);
+                match result {
+                    Ok(entries) => {
+                        let count =
+                            |c: DiffChange| entries.iter().filter(|e| e.change == c).count();
+                        let text = format!(
+                            "{} added, {} removed, {} changed from {older} to {newer}",
+                            count(DiffChange::Added),
+                            count(DiffChange::Removed),
+                            count(DiffChange::Changed)
+                        );
+                        obj.as_mut().replace_rows(entries);
+                        obj.set_summary(QString::from(&text));
+                    }
+                    Err(e) => {
+                        obj.as_mut().set_summary(QString::default());
+                        obj.set_error_text(QString::from(&e));
+                    }
+                }
+            });
+        });
+    }
+
+    pub fn cancel(mut self: Pin<&mut Self>) {
+        if let Some(running) = self.as_mut().rust_mut().in_flight.take() {
+            running.cancel();
+            self.as_mut().set_busy(false);
+            self.set_summary(QString::default());
+        }
+    }
+
+    fn replace_rows(mut self: Pin<&mut Self>, rows: Vec<DiffEntry>) {
+        // SAFETY: begin/end reset always come in pairs here.
+        unsafe {
+            self.as_mut().begin_reset_model();
+            self.as_mut().rust_mut().rows = rows;
+            self.as_mut().end_reset_model();
+        }
+    }
+
+    fn data(&self, index: &QModelIndex, role: i32) -> QVariant {
+        list_rows::data(&self.rows, index, role)
+    }
+
+    fn role_names(&self) -> QHash<QHashPair_i32_QByteArray> {
+        list_rows::role_names::<DiffEntry>()
+    }
+
+    fn row_count(&self, _parent: &QModelIndex) -> i32 {
+        list_rows::row_count(&self.rows)
+    }
+}

@@ -1,0 +1,516 @@
+//! `RestoreRunner`: the restore dialog's state. First a plan (what would change on disk), the
+//! model's rows being the conflicts, each needing the user's word (overwrite, keep both,
+//! skip); then the restore itself through the native reader, with progress and cancel.
+
+#[cxx_qt::bridge]
+pub mod qobject {
+    unsafe extern "C++" {
+        include!(<QtCore/QAbstractListModel>);
+        type QAbstractListModel;
+        include!("cxx-qt-lib/qhash.h");
+        type QHash_i32_QByteArray = cxx_qt_lib::QHash<cxx_qt_lib::QHashPair_i32_QByteArray>;
+        include!("cxx-qt-lib/qvariant.h");
+        type QVariant = cxx_qt_lib::QVariant;
+        include!("cxx-qt-lib/qmodelindex.h");
+        type QModelIndex = cxx_qt_lib::QModelIndex;
+        include!("cxx-qt-lib/qstring.h");
+        type QString = cxx_qt_lib::QString;
+    }
+
+    #[auto_cxx_name]
+    extern "RustQt" {
+        #[qobject]
+        #[base = QAbstractListModel]
+        #[qml_element]
+        /// "", "planning", "planned", "running", "done", "cancelled" or "failed".
+        #[qproperty(QString, state)]
+        #[qproperty(QString, plan_text)]
+        #[qproperty(QString, destination_text)]
+        #[qproperty(i32, conflict_count)]
+        #[qproperty(i32, undecided_count)]
+        #[qproperty(f64, progress)]
+        #[qproperty(QString, progress_text)]
+        #[qproperty(QString, summary_text)]
+        #[qproperty(QString, error_text)]
+        type RestoreRunner = super::RestoreRunnerRust;
+
+        /// Plans restoring `paths_json` (a JSON array of archive paths) from `archive`: into
+        /// `into_folder` when it is not empty, otherwise back to their original location.
+        #[qinvokable]
+        fn prepare(
+            self: Pin<&mut RestoreRunner>,
+            config_path: &QString,
+            repository: &QString,
+            archive: &QString,
+            paths_json: &QString,
+            into_folder: &QString,
+        );
+
+        /// Forgets the last plan and restore (the dialog opens afresh).
+        #[qinvokable]
+        fn clear(self: Pin<&mut RestoreRunner>);
+
+        /// The decision for conflict `row`: "overwrite", "keep" (keep both) or "skip".
+        #[qinvokable]
+        fn decide(self: Pin<&mut RestoreRunner>, row: i32, choice: &QString);
+
+        /// The same decision for every conflict.
+        #[qinvokable]
+        fn decide_all(self: Pin<&mut RestoreRunner>, choice: &QString);
+
+        /// Restores as planned and decided.
+        #[qinvokable]
+        fn start(self: Pin<&mut RestoreRunner>);
+
+        /// Stops after the file being written (which is removed, not left half-written).
+        #[qinvokable]
+        fn cancel(self: Pin<&mut RestoreRunner>);
+    }
+
+    impl cxx_qt::Threading for RestoreRunner {}
+
+    #[auto_cxx_name]
+    unsafe extern "RustQt" {
+        #[inherit]
+        #[cxx_name = "beginResetModel"]
+        unsafe fn begin_reset_model(self: Pin<&mut RestoreRunner>);
+        #[inherit]
+        #[cxx_name = "endResetModel"]
+        unsafe fn end_reset_model(self: Pin<&mut RestoreRunner>);
+
+        #[qinvokable]
+        #[cxx_override]
+        fn data(self: &RestoreRunner, index: &QModelIndex, role: i32) -> QVariant;
+        #[qinvokable]
+        #[cxx_override]
+        #[cxx_name = "roleNames"]
+        fn role_names(self: &RestoreRunner) -> QHash_i32_QByteArray;
+        #[qinvokable]
+        #[cxx_override]
+        #[cxx_name = "rowCount"]
+        fn row_count(self: &RestoreRunner, parent: &QModelIndex) -> i32;
+    }
+}
+
+use crate::browse::{self, Session};
+use crate::gui::list_rows::{self, Row};
+use crate::gui::runtime;
+use crate::gui::throttle::{Throttle, UI_INTERVAL};
+use crate::index::ArchiveIndex;
+use crate::repo::ArchiveRef;
+use crate::restore::{self, Change, Conflict, Destination, RestorePlan};
+use crate::units::format_bytes;
+use core::pin::Pin;
+use cxx_qt::{CxxQtType, Threading};
+use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+pub struct ConflictRow {
+    target: PathBuf,
+    size: u64,
+    is_dir: bool,
+    decision: Option<Conflict>,
+    /// Both versions in a few words, so the decision is an informed one.
+    archive_text: String,
+    disk_text: String,
+}
+
+fn local_time(secs: i64) -> String {
+    crate::units::format_borg_time(&crate::repo::listing::iso_time(
+        i128::from(secs) * 1_000_000_000,
+    ))
+}
+
+fn version_text(size: Option<u64>, mtime_secs: i64, is_dir: bool) -> String {
+    match size {
+        Some(size) if !is_dir => format!(
+            "{}, modified {}",
+            format_bytes(size),
+            local_time(mtime_secs)
+        ),
+        _ => format!("folder, modified {}", local_time(mtime_secs)),
+    }
+}
+
+fn decision_name(decision: Option<Conflict>) -> &'static str {
+    match decision {
+        Some(Conflict::Overwrite) => "overwrite",
+        Some(Conflict::KeepBoth) => "keep",
+        Some(Conflict::Skip) => "skip",
+        None => "",
+    }
+}
+
+fn parse_decision(choice: &str) -> Option<Conflict> {
+    match choice {
+        "overwrite" => Some(Conflict::Overwrite),
+        "keep" => Some(Conflict::KeepBoth),
+        "skip" => Some(Conflict::Skip),
+        _ => None,
+    }
+}
+
+impl Row for ConflictRow {
+    const ROLES: &'static [&'static str] = &[
+        "target",
+        "sizeText",
+        "decision",
+        "isFolder",
+        "archiveText",
+        "diskText",
+    ];
+
+    fn value(&self, role: usize) -> QVariant {
+        let text = match role {
+            0 => self.target.display().to_string(),
+            1 => {
+                if self.is_dir {
+                    "folder".to_string()
+                } else {
+                    format_bytes(self.size)
+                }
+            }
+            2 => decision_name(self.decision).to_string(),
+            3 => return QVariant::from(&self.is_dir),
+            4 => self.archive_text.clone(),
+            _ => self.disk_text.clone(),
+        };
+        QVariant::from(&QString::from(&text))
+    }
+}
+
+/// What a prepared restore works on.
+struct Prepared {
+    session: Arc<Session>,
+    archive: ArchiveRef,
+    index: Arc<ArchiveIndex>,
+    plan: RestorePlan,
+}
+
+#[derive(Default)]
+pub struct RestoreRunnerRust {
+    state: QString,
+    plan_text: QString,
+    destination_text: QString,
+    conflict_count: i32,
+    undecided_count: i32,
+    progress: f64,
+    progress_text: QString,
+    summary_text: QString,
+    error_text: QString,
+    rows: Vec<ConflictRow>,
+    prepared: Option<Arc<Prepared>>,
+    cancel: Option<Arc<AtomicBool>>,
+    generation: u64,
+}
+
+fn plan_text(plan: &RestorePlan) -> String {
+    format!(
+        "{} new, {} changed, {} identical, {} only on disk (left alone) — {} to write",
+        plan.count(Change::New),
+        plan.count(Change::Changed),
+        plan.count(Change::Identical),
+        plan.count(Change::OnlyOnDisk),
+        format_bytes(plan.bytes())
+    )
+}
+
+impl qobject::RestoreRunner {
+    pub fn prepare(
+        mut self: Pin<&mut Self>,
+        config_path: &QString,
+        repository: &QString,
+        archive: &QString,
+        paths_json: &QString,
+        into_folder: &QString,
+    ) {
+        let generation = self.generation + 1;
+        self.as_mut().rust_mut().generation = generation;
+        self.as_mut().rust_mut().prepared = None;
+        self.as_mut().replace_rows(Vec::new());
+        self.as_mut().set_plan_text(QString::default());
+        self.as_mut().set_summary_text(QString::default());
+        self.as_mut().set_error_text(QString::default());
+        self.as_mut().set_progress_text(QString::default());
+        self.as_mut().set_progress(0.0);
+        self.as_mut().set_conflict_count(0);
+        self.as_mut().set_undecided_count(0);
+        let paths: Vec<String> = serde_json::from_str(&paths_json.to_string()).unwrap_or_default();
+        let folder = into_folder.to_string();
+        let destination = if folder.trim().is_empty() {
+            Destination::Original {
+                root: PathBuf::from("/"),
+            }
+        } else {
+            let dir = PathBuf::from(folder.trim());
+            if !dir.is_dir() {
+                self.as_mut().set_state(QString::from("failed"));
+                self.set_error_text(QString::from(&format!(
+                    "{} is not a folder.",
+                    dir.display()
+                )));
+                return;
+            }
+            Destination::Into(std::path::absolute(&dir).unwrap_or(dir))
+        };
+        let where_to = match &destination {
+            Destination::Original { .. } => "back to where they were".to_string(),
+            Destination::Into(dir) => format!("into {}", dir.display()),
+        };
+        self.as_mut().set_destination_text(QString::from(&format!(
+            "{} item(s) from {}, {where_to}",
+            paths.len(),
+            archive
+        )));
+        self.as_mut().set_state(QString::from("planning"));
+        let config = PathBuf::from(config_path.to_string());
+        let (repository, archive_name) = (repository.to_string(), archive.to_string());
+        let qt_thread = self.qt_thread();
+        runtime::spawn(async move {
+            let planned = match browse::open(&config, &repository, false).await {
+                Ok(session) => tokio::task::spawn_blocking(move || {
+                    let archive = session.archive(&archive_name).map_err(|e| e.to_string())?;
+                    let index = session
+                        .index(&archive, &mut |_| {}, &AtomicBool::new(false))
+                        .map_err(|e| e.to_string())?;
+                    let selection = restore::select(&index, &paths).map_err(|e| e.to_string())?;
+                    let plan = restore::plan(&index, &selection, &destination);
+                    Ok::<_, String>(Prepared {
+                        session,
+                        archive,
+                        index,
+                        plan,
+                    })
+                })
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r),
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = qt_thread.queue(move |mut obj| {
+                if obj.generation != generation {
+                    return;
+                }
+                match planned {
+                    Ok(prepared) => {
+                        let rows: Vec<ConflictRow> = prepared
+                            .plan
+                            .conflicts()
+                            .map(|c| {
+                                use std::os::unix::fs::MetadataExt;
+                                let mtime_ns = c
+                                    .entry
+                                    .map(|e| prepared.index.entry(e).mtime_ns)
+                                    .unwrap_or_default();
+                                let archive_text = version_text(
+                                    Some(c.size),
+                                    mtime_ns.div_euclid(1_000_000_000),
+                                    c.is_dir,
+                                );
+                                let disk_text = match std::fs::symlink_metadata(&c.target) {
+                                    Ok(m) => version_text(Some(m.len()), m.mtime(), m.is_dir()),
+                                    Err(e) => e.to_string(),
+                                };
+                                ConflictRow {
+                                    target: c.target.clone(),
+                                    size: c.size,
+                                    is_dir: c.is_dir,
+                                    decision: None,
+                                    archive_text,
+                                    disk_text,
+                                }
+                            })
+                            .collect();
+                        let count = i32::try_from(rows.len()).unwrap_or(i32::MAX);
+                        obj.as_mut()
+                            .set_plan_text(QString::from(&plan_text(&prepared.plan)));
+                        obj.as_mut().rust_mut().prepared = Some(Arc::new(prepared));
+                        obj.as_mut().replace_rows(rows);
+                        obj.as_mut().set_conflict_count(count);
+                        obj.as_mut().set_undecided_count(count);
+                        obj.set_state(QString::from("planned"));
+                    }
+                    Err(e) => {
+                        obj.as_mut().set_error_text(QString::from(&e));
+                        obj.set_state(QString::from("failed"));
+                    }
+                }
+            });
+        });
+    }
+
+    pub fn clear(mut self: Pin<&mut Self>) {
+        if self.state.to_string() == "running" {
+            return;
+        }
+        let generation = self.generation + 1;
+        self.as_mut().rust_mut().generation = generation;
+        self.as_mut().rust_mut().prepared = None;
+        self.as_mut().replace_rows(Vec::new());
+        self.as_mut().set_plan_text(QString::default());
+        self.as_mut().set_summary_text(QString::default());
+        self.as_mut().set_error_text(QString::default());
+        self.as_mut().set_progress_text(QString::default());
+        self.as_mut().set_destination_text(QString::default());
+        self.as_mut().set_progress(0.0);
+        self.as_mut().set_conflict_count(0);
+        self.as_mut().set_undecided_count(0);
+        self.set_state(QString::default());
+    }
+
+    pub fn decide(mut self: Pin<&mut Self>, row: i32, choice: &QString) {
+        let Some(r) = usize::try_from(row).ok().filter(|r| *r < self.rows.len()) else {
+            return;
+        };
+        self.as_mut().rust_mut().rows[r].decision = parse_decision(&choice.to_string());
+        self.refresh_rows();
+    }
+
+    pub fn decide_all(mut self: Pin<&mut Self>, choice: &QString) {
+        let decision = parse_decision(&choice.to_string());
+        for row in self.as_mut().rust_mut().rows.iter_mut() {
+            row.decision = decision;
+        }
+        self.refresh_rows();
+    }
+
+    fn refresh_rows(mut self: Pin<&mut Self>) {
+        let rows = std::mem::take(&mut self.as_mut().rust_mut().rows);
+        let undecided = rows.iter().filter(|r| r.decision.is_none()).count();
+        self.as_mut().replace_rows(rows);
+        self.set_undecided_count(i32::try_from(undecided).unwrap_or(i32::MAX));
+    }
+
+    pub fn start(mut self: Pin<&mut Self>) {
+        let Some(prepared) = self.prepared.clone() else {
+            return;
+        };
+        if self.undecided_count > 0 || self.state.to_string() == "running" {
+            return;
+        }
+        let decisions: HashMap<PathBuf, Conflict> = self
+            .rows
+            .iter()
+            .filter_map(|r| r.decision.map(|d| (r.target.clone(), d)))
+            .collect();
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.as_mut().rust_mut().cancel = Some(cancel.clone());
+        let generation = self.generation;
+        self.as_mut().set_state(QString::from("running"));
+        self.as_mut().set_progress(0.0);
+        let qt_thread = self.qt_thread();
+        runtime::spawn(async move {
+            let progress_thread = qt_thread.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                let throttle = Throttle::new(UI_INTERVAL);
+                let mut progress = |p: restore::RestoreProgress| {
+                    if throttle.ready() {
+                        let share = if p.bytes_total == 0 {
+                            1.0
+                        } else {
+                            p.bytes_done as f64 / p.bytes_total as f64
+                        };
+                        let text = format!(
+                            "{} of {} · {} file(s)",
+                            format_bytes(p.bytes_done),
+                            format_bytes(p.bytes_total),
+                            p.files_done
+                        );
+                        let _ = progress_thread.queue(move |mut obj| {
+                            if obj.generation == generation {
+                                obj.as_mut().set_progress(share);
+                                obj.set_progress_text(QString::from(&text));
+                            }
+                        });
+                    }
+                };
+                // Only conflicts are asked about, and every one was decided before start.
+                let mut decide = |entry: &restore::PlannedEntry| {
+                    decisions
+                        .get(&entry.target)
+                        .copied()
+                        .unwrap_or(Conflict::Skip)
+                };
+                restore::restore(
+                    &prepared.session.reader,
+                    &prepared.archive,
+                    &prepared.index,
+                    &prepared.plan,
+                    &mut decide,
+                    &mut progress,
+                    &cancel,
+                )
+            })
+            .await;
+            let _ = qt_thread.queue(move |mut obj| {
+                if obj.generation != generation {
+                    return;
+                }
+                obj.as_mut().rust_mut().cancel = None;
+                match done {
+                    Ok(Ok(summary)) => {
+                        let mut text = format!(
+                            "Restored {} new, overwrote {}, kept both {}, skipped {}, {} already identical ({}).",
+                            summary.restored,
+                            summary.overwritten,
+                            summary.kept_both.len(),
+                            summary.skipped,
+                            summary.identical,
+                            format_bytes(summary.bytes)
+                        );
+                        for path in summary.kept_both.iter().take(10) {
+                            text.push_str(&format!("\nRestored beside the existing one: {}", path.display()));
+                        }
+                        obj.as_mut().set_progress(1.0);
+                        obj.as_mut().set_summary_text(QString::from(&text));
+                        obj.set_state(QString::from("done"));
+                    }
+                    Ok(Err(restore::RestoreError::Cancelled)) => {
+                        obj.as_mut().set_summary_text(QString::from(
+                            "Cancelled. The file being written was removed; files restored before stay, each complete.",
+                        ));
+                        obj.set_state(QString::from("cancelled"));
+                    }
+                    Ok(Err(e)) => {
+                        obj.as_mut().set_error_text(QString::from(&e.to_string()));
+                        obj.set_state(QString::from("failed"));
+                    }
+                    Err(e) => {
+                        obj.as_mut().set_error_text(QString::from(&e.to_string()));
+                        obj.set_state(QString::from("failed"));
+                    }
+                }
+            });
+        });
+    }
+
+    pub fn cancel(self: Pin<&mut Self>) {
+        if let Some(cancel) = &self.cancel {
+            cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn replace_rows(mut self: Pin<&mut Self>, rows: Vec<ConflictRow>) {
+        // SAFETY: begin/end reset always come in pairs here.
+        unsafe {
+            self.as_mut().begin_reset_model();
+            self.as_mut().rust_mut().rows = rows;
+            self.as_mut().end_reset_model();
+        }
+    }
+
+    fn data(&self, index: &QModelIndex, role: i32) -> QVariant {
+        list_rows::data(&self.rows, index, role)
+    }
+
+    fn role_names(&self) -> QHash<QHashPair_i32_QByteArray> {
+        list_rows::role_names::<ConflictRow>()
+    }
+
+    fn row_count(&self, _parent: &QModelIndex) -> i32 {
+        list_rows::row_count(&self.rows)
+    }
+}
