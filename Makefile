@@ -3,7 +3,7 @@ PREFIX ?= $(HOME)/.local
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 BIN ?= $(TARGET_DIR)/release/kastell
 
-.PHONY: run test setup setup-test build install uninstall bench-backup bench-excludes bench-reader
+.PHONY: run test setup setup-test build install uninstall bench-backup bench-excludes bench-reader bench-index
 
 run:
 	scripts/run.sh
@@ -45,3 +45,8 @@ bench-excludes: build
 # Kastell's repository reader against borg list / borg extract, local and over ssh.
 bench-reader: build
 	scripts/bench-reader.py --kastell "$(BIN)"
+
+# The archive index against borg list / borg mount: build, folders, search, versions.
+bench-index: build
+	cargo build --release --example index_queries
+	scripts/bench-index.py --kastell "$(BIN)" --queries "$(TARGET_DIR)/release/examples/index_queries"

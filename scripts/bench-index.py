@@ -146,8 +146,13 @@ def main():
               + (f", borg mount first ls {mounts[-1]:.2f} s" if mounts else ""), file=sys.stderr)
     index_dir = next(cache.iterdir())
     deep = "area7/project3/dir157"
-    q = json.loads(subprocess.run([args.queries, str(index_dir), deep, "file1*.txt", "area0/diary.txt"],
+    q = json.loads(subprocess.run([args.queries, str(index_dir), deep, "movie*", "big/movie.bin"],
                                   capture_output=True, text=True, check=True).stdout)
+    # A pattern that matches half the archive: the cost of collecting hits.
+    broad = json.loads(subprocess.run([args.queries, str(index_dir), deep, "file1*.txt", "big/movie.bin"],
+                                      capture_output=True, text=True, check=True).stdout)
+    q["search_broad_ms"] = broad["search_one_archive_ms"]
+    q["search_broad_hits"] = broad["search_hits_one_archive"]
     results["big"] = {"entries": args.entries, "index_build_s": statistics.median(builds),
                       "index_build_rss_mb": build_rss, "borg_list_s": statistics.median(lists),
                       "borg_list_rss_mb": list_rss,
@@ -187,9 +192,13 @@ def main():
         print(f"| until the root is shown vs `borg mount` + first `ls` | {b['index_build_s'] + b['show_root_ms'] / 1e3:.2f} s "
               f"| {b['borg_mount_first_ls_s']:.2f} s | |")
     print(f"| index bytes per entry | {b['index_bytes_per_entry']:.1f} | | ≤ 64 |")
-    print(f"| warm: show the root | {b['show_root_ms']:.2f} ms | | 20 ms |")
-    print(f"| warm: show a deep folder | {b['show_deep_folder_ms']:.2f} ms | | 20 ms |")
-    print(f"| name search over every entry | {b['search_one_archive_ms']:.1f} ms ({b['search_hits_one_archive']:,} hits) | | 100 ms |")
+    print(f"| open the index (map + check every record; once per session) | {b['open_index_ms']:.2f} ms | | |")
+    print(f"| warm: show the root (index open, as the window keeps it) | {b['show_root_index_open_ms']:.3f} ms | | 20 ms |")
+    print(f"| warm: show a deep folder (index open) | {b['show_deep_folder_index_open_ms']:.3f} ms | | 20 ms |")
+    print(f"| warm: show the root, opening the index first | {b['show_root_ms']:.2f} ms | | 20 ms |")
+    print(f"| warm: show a deep folder, opening the index first | {b['show_deep_folder_ms']:.2f} ms | | 20 ms |")
+    print(f"| name search over every entry (`movie*`) | {b['search_one_archive_ms']:.1f} ms ({b['search_hits_one_archive']:,} hit) | | 100 ms |")
+    print(f"| name search over every entry (`file1*.txt`) | {b['search_broad_ms']:.1f} ms ({b['search_broad_hits']:,} hits) | | 100 ms |")
     print()
     print(f"| {m['archives']} archives × {m['entries_per_archive']:,} entries | Kastell | target |")
     print("|---|---:|---|")

@@ -16,13 +16,30 @@ use crate::repo::listing::item_size;
 use crate::repo::{ArchiveRef, Item, Reader};
 
 /// How far a build is.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BuildProgress {
     pub entries: u64,
     /// Item chunks read of all (a fraction the window can show).
     pub chunks_done: u32,
     pub chunks_total: u32,
+    /// Now and then, the top of the tree read so far, so it can be shown while the rest streams.
+    pub top: Option<TopSoFar>,
 }
+
+/// The first folder from the top with more than one entry (`home/me` in a home backup) and
+/// the entries read into it so far.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TopSoFar {
+    /// As borg stores paths (no leading slash; empty for the archive's top level).
+    pub folder: Vec<u8>,
+    /// Name, mode (0 for a folder made up above the backed-up paths), size.
+    pub entries: Vec<(Vec<u8>, u32, u64)>,
+}
+
+/// Entries shown at most in a `TopSoFar`.
+const TOP_ENTRIES: usize = 1000;
+/// A new `TopSoFar` after this many more entries.
+const TOP_EVERY: u64 = 200_000;
 
 struct Node {
     parent: u32,
@@ -87,6 +104,58 @@ impl Builder {
         b.folders.insert(Vec::new(), 0);
         b.owners.push((0, 0, NONE, NONE));
         b
+    }
+
+    /// The top of the tree built so far (two passes over the nodes: rare, see TOP_EVERY).
+    fn top_so_far(&self) -> TopSoFar {
+        let mut counts = vec![0u32; self.nodes.len()];
+        for node in &self.nodes[1..] {
+            counts[node.parent as usize] += 1;
+        }
+        let mut current = 0u32;
+        let mut path: Vec<u8> = Vec::new();
+        // Down single-folder chains (home → me), as a file manager would open them.
+        while counts[current as usize] == 1 {
+            let Some(child) = self.nodes[1..]
+                .iter()
+                .position(|n| n.parent == current)
+                .map(|i| i as u32 + 1)
+            else {
+                break;
+            };
+            let node = &self.nodes[child as usize];
+            if node.mode & 0o170000 != 0o040000 {
+                break;
+            }
+            if !path.is_empty() {
+                path.push(b'/');
+            }
+            let (start, len) = node.name;
+            path.extend_from_slice(&self.names[start as usize..(start + len) as usize]);
+            current = child;
+        }
+        let entries = self.nodes[1..]
+            .iter()
+            .filter(|n| n.parent == current)
+            .take(TOP_ENTRIES)
+            .map(|n| {
+                let (start, len) = n.name;
+                let mode = if n.flags & FLAG_IMPLICIT != 0 {
+                    0o040000
+                } else {
+                    n.mode
+                };
+                (
+                    self.names[start as usize..(start + len) as usize].to_vec(),
+                    mode,
+                    n.size,
+                )
+            })
+            .collect();
+        TopSoFar {
+            folder: path,
+            entries,
+        }
     }
 
     /// Length-prefixed, deduplicated (owner names repeat a million times).
@@ -338,6 +407,7 @@ pub fn build_index(
     let mut builder = Builder::new();
     let mut entries = 0u64;
     let mut last_chunk = 0u32;
+    let mut next_top = 0u64;
     reader.for_each_item_at(archive, |item, at| {
         if cancel.load(Ordering::Relaxed) {
             return false;
@@ -349,10 +419,15 @@ pub fn build_index(
         entries += 1;
         if at.chunk >= last_chunk + 64 {
             last_chunk = at.chunk;
+            let top = (entries >= next_top).then(|| {
+                next_top = entries + TOP_EVERY;
+                builder.top_so_far()
+            });
             progress(BuildProgress {
                 entries,
                 chunks_done: at.chunk,
                 chunks_total: total,
+                top,
             });
         }
         true
@@ -394,6 +469,7 @@ pub fn build_index(
         entries,
         chunks_done: total,
         chunks_total: total,
+        top: None,
     });
     ArchiveIndex::open(target)
 }
@@ -463,4 +539,40 @@ pub fn index_files(cache_root: &Path, repository_id: &[u8]) -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(path: &str, mode: u32, size: u64) -> Item {
+        Item {
+            path: path.as_bytes().to_vec(),
+            mode,
+            size: Some(size),
+            ..Item::default()
+        }
+    }
+
+    #[test]
+    fn the_top_so_far_skips_single_folder_chains_and_lists_what_was_read() {
+        let mut b = Builder::new();
+        // As borg stores a home backup: the backed-up folder's parents are not items.
+        b.add(&item("home/me", 0o040755, 0), ItemAt::default());
+        b.add(&item("home/me/Documents", 0o040755, 0), ItemAt::default());
+        b.add(
+            &item("home/me/Documents/a.txt", 0o100644, 5),
+            ItemAt::default(),
+        );
+        b.add(&item("home/me/notes.txt", 0o100644, 7), ItemAt::default());
+        let top = b.top_so_far();
+        assert_eq!(top.folder, b"home/me");
+        let names: Vec<&[u8]> = top.entries.iter().map(|e| e.0.as_slice()).collect();
+        assert_eq!(names, [&b"Documents"[..], b"notes.txt"]);
+        assert_eq!(top.entries[1].2, 7);
+        // Only one entry below the top: the chain ends at the first file.
+        let mut single = Builder::new();
+        single.add(&item("only.txt", 0o100644, 1), ItemAt::default());
+        assert_eq!(single.top_so_far().folder, b"");
+    }
 }

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use crate::repo::items::ItemAt;
 
-pub use build::{build_index, ensure_index, prune_indexes, BuildProgress};
+pub use build::{build_index, ensure_index, prune_indexes, BuildProgress, TopSoFar};
 pub use query::{name_contains, name_pattern, versions, Version};
 
 const MAGIC: &[u8; 8] = b"KASTIDX\x01";
@@ -328,10 +328,20 @@ impl ArchiveIndex {
     pub fn search(&self, pattern: &regex::bytes::Regex) -> Vec<u32> {
         let names = &self.map[self.sections.names.clone()];
         let mut hits = Vec::new();
+        // Matches come in blob order, which is entry order: each search starts at the last
+        // hit and gallops forward, so a pattern matching half the archive stays cheap.
+        let mut from = 1u32;
         for found in pattern.find_iter(names) {
             // The match starts at the separator before the name.
             let name_start = (found.start() + 1) as u32;
-            let (mut lo, mut hi) = (1u32, self.count);
+            let mut step = 1u32;
+            let mut lo = from;
+            let mut hi = from;
+            while hi < self.count && self.name_offset(hi) < name_start {
+                lo = hi + 1;
+                hi = hi.saturating_add(step).min(self.count);
+                step = step.saturating_mul(2);
+            }
             while lo < hi {
                 let mid = lo + (hi - lo) / 2;
                 if self.name_offset(mid) < name_start {
@@ -342,6 +352,9 @@ impl ArchiveIndex {
             }
             if lo < self.count && self.name_offset(lo) == name_start {
                 hits.push(lo);
+                from = lo + 1;
+            } else {
+                from = lo;
             }
         }
         hits

@@ -226,6 +226,7 @@ impl Row for BrowseRow {
                 Kind::Folder => String::new(),
                 _ => format_bytes(l.size),
             },
+            6 if l.entry == u32::MAX => String::new(),
             6 => modified_text(l.mtime_ns),
             7 => self.archive.clone(),
             _ => l.target.clone().unwrap_or_default(),
@@ -286,6 +287,38 @@ fn breadcrumbs(archive: &str, folder: &str) -> String {
         crumbs.push(serde_json::json!({"label": part, "path": path}));
     }
     serde_json::Value::Array(crumbs).to_string()
+}
+
+/// Rows for the entries a build has read so far (entry numbers are not known yet).
+fn partial_rows(top: &crate::index::TopSoFar, archive: &str) -> Vec<BrowseRow> {
+    let folder = crate::repo::listing::display_bytes(&top.folder);
+    let mut rows: Vec<BrowseRow> = top
+        .entries
+        .iter()
+        .map(|(name, mode, size)| {
+            let name = crate::repo::listing::display_bytes(name);
+            let path = if folder.is_empty() {
+                name.clone()
+            } else {
+                format!("{folder}/{name}")
+            };
+            BrowseRow {
+                listed: Listed {
+                    entry: u32::MAX,
+                    name,
+                    path,
+                    kind: Kind::of_mode(*mode),
+                    mode: *mode,
+                    size: *size,
+                    mtime_ns: 0,
+                    target: None,
+                },
+                archive: archive.to_string(),
+            }
+        })
+        .collect();
+    sort_rows(&mut rows, "name", false);
+    rows
 }
 
 fn sort_rows(rows: &mut [BrowseRow], key: &str, descending: bool) {
@@ -415,7 +448,26 @@ impl qobject::ArchiveBrowser {
             let progress_thread = qt_thread.clone();
             let built = tokio::task::spawn_blocking(move || {
                 let throttle = Throttle::new(UI_INTERVAL);
+                let archive_name = archive.name.clone();
                 let mut progress = |p: crate::index::BuildProgress| {
+                    if let Some(top) = p.top {
+                        // The top of the tree read so far, shown (not yet openable) while the
+                        // rest streams.
+                        let rows = partial_rows(&top, &archive_name);
+                        let folder = crate::repo::listing::display_bytes(&top.folder);
+                        let crumbs = breadcrumbs(&archive_name, &folder);
+                        let _ = progress_thread.queue(move |mut obj| {
+                            let here = obj.folder.to_string();
+                            if obj.generation == generation
+                                && obj.current.is_none()
+                                && (here.is_empty() || here == folder)
+                            {
+                                obj.as_mut().set_folder(QString::from(&folder));
+                                obj.as_mut().set_breadcrumbs_json(QString::from(&crumbs));
+                                obj.replace_rows(rows);
+                            }
+                        });
+                    }
                     if p.chunks_total > 0 && throttle.ready() {
                         let share = f64::from(p.chunks_done) / f64::from(p.chunks_total);
                         let text = format!("Indexing {} — {} entries…", archive.name, p.entries);
@@ -615,7 +667,7 @@ impl qobject::ArchiveBrowser {
     }
 
     pub fn activate(mut self: Pin<&mut Self>, row: i32) {
-        let Some(found) = self.row(row) else {
+        let Some(found) = self.row(row).filter(|r| r.listed.entry != u32::MAX) else {
             return;
         };
         let (path, kind, archive) = (
@@ -659,7 +711,7 @@ impl qobject::ArchiveBrowser {
     }
 
     pub fn preview(mut self: Pin<&mut Self>, row: i32) {
-        let Some(found) = self.row(row) else {
+        let Some(found) = self.row(row).filter(|r| r.listed.entry != u32::MAX) else {
             self.clear_preview();
             return;
         };
@@ -762,7 +814,7 @@ impl qobject::ArchiveBrowser {
     }
 
     pub fn open_with(mut self: Pin<&mut Self>, row: i32) {
-        let Some(found) = self.row(row) else {
+        let Some(found) = self.row(row).filter(|r| r.listed.entry != u32::MAX) else {
             return;
         };
         if found.listed.kind != Kind::File {
