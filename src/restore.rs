@@ -207,6 +207,8 @@ pub struct RestoreSummary {
     pub skipped: u64,
     pub identical: u64,
     pub bytes: u64,
+    /// Devices, fifos and sockets, left out (making them needs mknod, as `borg extract` does).
+    pub special: Vec<PathBuf>,
 }
 
 /// A free `name (restored)` / `name (restored N)` beside `target`.
@@ -339,6 +341,13 @@ pub fn restore(
             continue;
         }
         let mut target = planned.target.clone();
+        if !planned.is_dir
+            && planned.change != Change::Identical
+            && !matches!(index.entry(entry).mode & 0o170000, 0o100000 | 0o120000)
+        {
+            summary.special.push(target);
+            continue;
+        }
         match planned.change {
             Change::Identical => {
                 summary.identical += 1;

@@ -97,6 +97,12 @@ impl Bed {
         std::fs::set_permissions(t.join("script.sh"), std::fs::Permissions::from_mode(0o750))
             .unwrap();
         std::os::unix::fs::symlink("docs/letter.txt", t.join("link")).unwrap();
+        // A fifo: borg archives it; the native restore leaves it out and says so.
+        let fifo = Command::new("mkfifo")
+            .arg(t.join("docs/pipe"))
+            .status()
+            .unwrap();
+        assert!(fifo.success());
         // (A filesystem without user xattrs skips that part of the check.)
         set_xattr(&t.join("docs/letter.txt"), "user.kastell", b"kept");
         set_mtime(&t.join("docs/letter.txt"), 1_600_000_000, 123_456_789);
@@ -233,6 +239,12 @@ fn restoring_into_a_folder_keeps_bytes_modes_times_links_and_xattrs() {
         "{}",
         String::from_utf8_lossy(&run.stdout)
     );
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("left out (a device, fifo or socket"),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    assert!(std::fs::symlink_metadata(out_dir.join("docs/pipe")).is_err());
     for rel in [
         "docs/letter.txt",
         "docs/sub/deep.txt",

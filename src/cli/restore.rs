@@ -145,6 +145,12 @@ pub async fn restore(
             for path in &summary.kept_both {
                 println!("  restored beside the existing one: {}", path.display());
             }
+            for path in &summary.special {
+                println!(
+                    "  left out (a device, fifo or socket; borg extract makes those): {}",
+                    path.display()
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(restore::RestoreError::Cancelled) => {

@@ -461,6 +461,12 @@ impl qobject::RestoreRunner {
                             summary.identical,
                             format_bytes(summary.bytes)
                         );
+                        if !summary.special.is_empty() {
+                            text.push_str(&format!(
+                                "\n{} device(s), fifo(s) or socket(s) left out: borg extract makes those.",
+                                summary.special.len()
+                            ));
+                        }
                         for path in summary.kept_both.iter().take(10) {
                             text.push_str(&format!("\nRestored beside the existing one: {}", path.display()));
                         }
