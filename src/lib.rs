@@ -8,6 +8,7 @@ pub mod config;
 pub mod events;
 pub mod history;
 pub mod index;
+pub mod mount;
 pub mod notify;
 pub mod passphrase;
 pub mod patterns;

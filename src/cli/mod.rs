@@ -6,6 +6,7 @@ mod backup;
 mod browse;
 mod configure;
 mod excludes;
+mod mount;
 mod reader;
 mod restore;
 
@@ -145,6 +146,23 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<String>,
     },
+    /// Mount an archive (or every archive of a repository) read-only, for a file manager.
+    /// Runs until unmounted or interrupted, unless --background.
+    Mount {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long, value_name = "LABEL")]
+        repository: String,
+        /// One archive (`latest` works); without it, every archive as a folder plus `latest`.
+        #[arg(long, value_name = "NAME")]
+        archive: Option<String>,
+        /// Return once mounted; the mount keeps running in the background.
+        #[arg(long)]
+        background: bool,
+        mountpoint: PathBuf,
+    },
+    /// Unmount what `kastell mount` mounted.
+    Umount { mountpoint: PathBuf },
     /// Build the archive indexes that browsing, `find` and `versions` use (once per archive).
     Index {
         #[arg(long, value_name = "FILE")]
@@ -460,6 +478,23 @@ pub async fn run(command: Command) -> ExitCode {
             older,
             newer,
         } => browse::diff(&config, &repository, &older, &newer, json).await,
+        Command::Mount {
+            config,
+            repository,
+            archive,
+            background,
+            mountpoint,
+        } => {
+            mount::mount(
+                &config,
+                &repository,
+                archive.as_deref(),
+                &mountpoint,
+                background,
+            )
+            .await
+        }
+        Command::Umount { mountpoint } => mount::umount(&mountpoint),
         Command::Index {
             config,
             repository,

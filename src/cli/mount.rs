@@ -1,0 +1,164 @@
+//! `kastell mount` and `kastell umount`: archives as a read-only filesystem (the core's
+//! `mount` module), unmounted on Ctrl-C; stale mounts of a killed Kastell are cleaned first.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use crate::mount::{self, ArchiveFs, Layout};
+
+/// True when `path` is a mount point of Kastell's (per /proc/self/mountinfo).
+fn is_kastell_mount(path: &Path) -> bool {
+    let Ok(wanted) = std::fs::canonicalize(path) else {
+        return false;
+    };
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|info| mount::kastell_mounts(&info).contains(&wanted))
+        .unwrap_or(false)
+}
+
+fn clean_stale_mounts() {
+    for stale in mount::stale_mounts() {
+        match mount::unmount(&stale, true) {
+            Ok(()) => eprintln!(
+                "kastell: removed a stale mount at {} (left by a Kastell that ended)",
+                stale.display()
+            ),
+            Err(why) => eprintln!(
+                "kastell: a stale mount at {} could not be removed: {why}",
+                stale.display()
+            ),
+        }
+    }
+}
+
+pub async fn mount(
+    config: &Path,
+    repository: &str,
+    archive: Option<&str>,
+    mountpoint: &Path,
+    background: bool,
+) -> anyhow::Result<ExitCode> {
+    clean_stale_mounts();
+    if !mountpoint.is_dir() {
+        bail!("{} is not a folder", mountpoint.display());
+    }
+    if background {
+        return detach(mountpoint);
+    }
+    let session = Arc::new(crate::browse::open_uncached(config, repository).await?);
+    let layout = match archive {
+        Some(name) => {
+            let archive = session.archive(name)?;
+            // Indexed before mounting, so the first `ls` answers at once.
+            let started = std::time::Instant::now();
+            if session.cached_index(&archive).is_none() {
+                eprintln!("kastell: indexing archive {} (once)…", archive.name);
+            }
+            session.index(
+                &archive,
+                &mut |_| {},
+                &std::sync::atomic::AtomicBool::new(false),
+            )?;
+            if started.elapsed() > Duration::from_millis(500) {
+                eprintln!(
+                    "kastell: indexed in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Layout::Archive(archive)
+        }
+        None => Layout::Repository,
+    };
+    let fs = ArchiveFs::new(session, layout);
+    let mut running = fuser::spawn_mount(fs, mountpoint, &mount::config())
+        .with_context(|| format!("mounting at {}", mountpoint.display()))?;
+    println!(
+        "Mounted at {}. Unmount with `kastell umount {}` or Ctrl-C.",
+        mountpoint.display(),
+        mountpoint.display()
+    );
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    loop {
+        tokio::select! {
+            _ = &mut interrupted => break,
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                if running.guard.is_finished() {
+                    // Unmounted from outside (kastell umount, fusermount3 -u).
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+        }
+    }
+    // Ctrl-C: unmount, then wait for the session thread to end.
+    if let Err(why) = mount::unmount(mountpoint, false) {
+        eprintln!("kastell: {why}; detaching it instead");
+        let _ = mount::unmount(mountpoint, true);
+    }
+    for _ in 0..50 {
+        if running.guard.is_finished() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = &mut running;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--background`: the same command without it, in a new session with no terminal; returns
+/// once the mount is there (or the child has failed).
+fn detach(mountpoint: &Path) -> anyhow::Result<ExitCode> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().context("finding kastell")?;
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--background")
+        .collect();
+    let log = std::env::temp_dir().join(format!("kastell-mount-{}.log", std::process::id()));
+    let log_file = std::fs::File::create(&log)?;
+    let mut child = std::process::Command::new(exe)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file)
+        .process_group(0)
+        .spawn()
+        .context("starting the background mount")?;
+    for _ in 0..600 {
+        if is_kastell_mount(mountpoint) {
+            println!(
+                "Mounted at {} (process {}). Unmount with `kastell umount {}`.",
+                mountpoint.display(),
+                child.id(),
+                mountpoint.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        if let Some(status) = child.try_wait()? {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            bail!("mounting failed ({status}):\n{}", text.trim());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!(
+        "the mount did not appear within a minute (log: {})",
+        log.display()
+    )
+}
+
+pub fn umount(mountpoint: &Path) -> anyhow::Result<ExitCode> {
+    if !is_kastell_mount(mountpoint) {
+        // A stale one fails canonicalize; try it anyway.
+        if mount::stale_mounts().iter().any(|m| m == mountpoint) {
+            mount::unmount(mountpoint, true).map_err(anyhow::Error::msg)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        bail!("{} is not mounted by Kastell", mountpoint.display());
+    }
+    mount::unmount(mountpoint, false).map_err(anyhow::Error::msg)?;
+    Ok(ExitCode::SUCCESS)
+}

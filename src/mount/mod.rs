@@ -1,0 +1,635 @@
+//! Mounting archives with FUSE (`fuser`, pure-Rust mount): the tree comes from the archive
+//! index, file content from the native reader by chunk list, with a bounded cache of opened
+//! chunks. Read-only (every write is EROFS); no repository lock is held while mounted, so a
+//! scheduled backup never waits for a mount.
+//!
+//! Layouts, as borg and borgmatic lay them out: one archive with its paths directly under the
+//! mount point, or a repository with `MOUNT/<archive>/...` and `latest` (a link to the newest).
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fuser::{
+    Errno, FileAttr, FileHandle, FileType, Filesystem, INodeNo, LockOwner, OpenFlags, ReplyAttr,
+    ReplyData, ReplyDirectory, ReplyEntry, ReplyOpen, Request,
+};
+
+use crate::browse::Session;
+use crate::index::ArchiveIndex;
+use crate::repo::ArchiveRef;
+
+/// Archives never change: the kernel may cache what it is told for long.
+const TTL: Duration = Duration::from_secs(3600);
+/// Opened chunks kept for reads that come back to them (sequential reads of 4 KiB–128 KiB
+/// pieces of a ~1 MiB chunk).
+const CHUNK_CACHE_BYTES: usize = 64 << 20;
+/// Inode of `latest` in a repository mount.
+const LATEST_INO: u64 = 2;
+
+/// What is mounted.
+pub enum Layout {
+    /// One archive, its paths directly under the mount point.
+    Archive(ArchiveRef),
+    /// Every archive of the repository as a folder, plus `latest`.
+    Repository,
+}
+
+/// An archive's slot: its index, built on first access.
+struct Slot {
+    archive: ArchiveRef,
+    index: OnceLock<Result<Arc<ArchiveIndex>, String>>,
+    /// Hard links: every name of a group → (the group's first name, the number of names).
+    links: OnceLock<HashMap<u32, (u32, u32)>>,
+}
+
+/// The hard-link groups of an archive: borg stores later names of a file with `source`
+/// pointing at the first (one pass over the index, once per archive).
+fn link_groups(index: &ArchiveIndex) -> HashMap<u32, (u32, u32)> {
+    let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
+    for i in 1..index.len() {
+        let e = index.entry(i);
+        if e.is_dir() || e.is_symlink() {
+            continue;
+        }
+        if let Some(first) = index.target(i).and_then(|t| index.lookup(t)) {
+            members.entry(first).or_default().push(i);
+        }
+    }
+    let mut groups = HashMap::new();
+    for (first, others) in members {
+        let count = others.len() as u32 + 1;
+        groups.insert(first, (first, count));
+        for other in others {
+            groups.insert(other, (first, count));
+        }
+    }
+    groups
+}
+
+/// A file opened by a reader: its chunks and where each begins.
+struct OpenFile {
+    chunks: Vec<([u8; 32], u64)>,
+    starts: Vec<u64>,
+}
+
+#[derive(Default)]
+struct ChunkCache {
+    chunks: HashMap<[u8; 32], Arc<Vec<u8>>>,
+    order: std::collections::VecDeque<[u8; 32]>,
+    bytes: usize,
+}
+
+impl ChunkCache {
+    fn get(&self, id: &[u8; 32]) -> Option<Arc<Vec<u8>>> {
+        self.chunks.get(id).cloned()
+    }
+
+    fn put(&mut self, id: [u8; 32], data: Arc<Vec<u8>>) {
+        if self.chunks.contains_key(&id) {
+            return;
+        }
+        self.bytes += data.len();
+        self.chunks.insert(id, data);
+        self.order.push_back(id);
+        while self.bytes > CHUNK_CACHE_BYTES {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(gone) = self.chunks.remove(&old) {
+                self.bytes -= gone.len();
+            }
+        }
+    }
+}
+
+/// The mounted filesystem.
+pub struct ArchiveFs {
+    session: Arc<Session>,
+    layout_is_repository: bool,
+    slots: Vec<Slot>,
+    mounted_at: SystemTime,
+    uid: u32,
+    gid: u32,
+    open_files: Mutex<HashMap<u64, Arc<OpenFile>>>,
+    next_handle: std::sync::atomic::AtomicU64,
+    cache: Mutex<ChunkCache>,
+}
+
+/// Inode numbers: 1 is the mount point; an archive's entry `e` in slot `s` is
+/// `(s + 1) << 32 | (e + 1)`. In a one-archive mount the mount point is that archive's root.
+fn ino_of(slot: usize, entry: u32) -> u64 {
+    ((slot as u64 + 1) << 32) | (u64::from(entry) + 1)
+}
+
+fn split_ino(ino: u64) -> Option<(usize, u32)> {
+    let slot = (ino >> 32).checked_sub(1)? as usize;
+    let entry = ((ino & 0xffff_ffff) as u32).checked_sub(1)?;
+    Some((slot, entry))
+}
+
+fn file_type(mode: u32) -> FileType {
+    match mode & 0o170000 {
+        0o040000 => FileType::Directory,
+        0o120000 => FileType::Symlink,
+        0o060000 => FileType::BlockDevice,
+        0o020000 => FileType::CharDevice,
+        0o010000 => FileType::NamedPipe,
+        0o140000 => FileType::Socket,
+        _ => FileType::RegularFile,
+    }
+}
+
+fn time_of(ns: i64) -> SystemTime {
+    if ns >= 0 {
+        UNIX_EPOCH + Duration::from_nanos(ns as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_nanos(ns.unsigned_abs())
+    }
+}
+
+impl ArchiveFs {
+    pub fn new(session: Arc<Session>, layout: Layout) -> ArchiveFs {
+        let (slots, layout_is_repository) = match layout {
+            Layout::Archive(archive) => (vec![archive], false),
+            Layout::Repository => (session.archives().to_vec(), true),
+        };
+        ArchiveFs {
+            session,
+            layout_is_repository,
+            slots: slots
+                .into_iter()
+                .map(|archive| Slot {
+                    archive,
+                    index: OnceLock::new(),
+                    links: OnceLock::new(),
+                })
+                .collect(),
+            mounted_at: SystemTime::now(),
+            uid: nix::unistd::getuid().as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+            open_files: Mutex::default(),
+            next_handle: std::sync::atomic::AtomicU64::new(1),
+            cache: Mutex::default(),
+        }
+    }
+
+    /// The index of slot `slot`, built on first access (a not yet indexed archive).
+    fn index(&self, slot: usize) -> Result<Arc<ArchiveIndex>, Errno> {
+        let slot_ref = self.slots.get(slot).ok_or(Errno::ENOENT)?;
+        let found = slot_ref.index.get_or_init(|| {
+            self.session
+                .index(&slot_ref.archive, &mut |_| {}, &AtomicBool::new(false))
+                .map_err(|e| e.to_string())
+        });
+        match found {
+            Ok(index) => Ok(index.clone()),
+            Err(why) => {
+                eprintln!("kastell mount: {}: {why}", slot_ref.archive.name);
+                Err(Errno::EIO)
+            }
+        }
+    }
+
+    /// What an inode is: the mount root of a repository mount, `latest`, or an entry.
+    fn resolve(&self, ino: u64) -> Option<Node> {
+        if ino == 1 {
+            return Some(if self.layout_is_repository {
+                Node::Top
+            } else {
+                Node::Entry(0, 0)
+            });
+        }
+        if ino == LATEST_INO && self.layout_is_repository {
+            return Some(Node::Latest);
+        }
+        split_ino(ino).map(|(s, e)| Node::Entry(s, e))
+    }
+
+    fn ino(&self, slot: usize, entry: u32) -> u64 {
+        if !self.layout_is_repository && entry == 0 {
+            1
+        } else {
+            ino_of(slot, entry)
+        }
+    }
+
+    fn dir_attr(&self, ino: u64, mtime: SystemTime) -> FileAttr {
+        FileAttr {
+            ino: INodeNo(ino),
+            size: 0,
+            blocks: 0,
+            atime: mtime,
+            mtime,
+            ctime: mtime,
+            crtime: mtime,
+            kind: FileType::Directory,
+            perm: 0o755,
+            nlink: 2,
+            uid: self.uid,
+            gid: self.gid,
+            rdev: 0,
+            flags: 0,
+            blksize: 512,
+        }
+    }
+
+    fn attr(&self, node: &Node) -> Result<FileAttr, Errno> {
+        match node {
+            Node::Top => Ok(self.dir_attr(1, self.mounted_at)),
+            Node::Latest => {
+                let newest = self.slots.last().ok_or(Errno::ENOENT)?;
+                let mut attr = self.dir_attr(LATEST_INO, self.mounted_at);
+                attr.kind = FileType::Symlink;
+                attr.perm = 0o777;
+                attr.nlink = 1;
+                attr.size = newest.archive.name.len() as u64;
+                Ok(attr)
+            }
+            Node::Entry(slot, entry) => {
+                let index = self.index(*slot)?;
+                if *entry >= index.len() {
+                    return Err(Errno::ENOENT);
+                }
+                let e = index.entry(*entry);
+                let ino = self.ino(*slot, *entry);
+                if *entry == 0 {
+                    // The archive's made-up top level: the archive's own time.
+                    return Ok(self.dir_attr(ino, self.mounted_at));
+                }
+                let owner = index.owner(*entry);
+                let mtime = time_of(e.mtime_ns);
+                let kind = file_type(e.mode);
+                // Every name of a hard-linked file is the same inode, with the group's count.
+                let (ino, nlink) = match self.slots[*slot]
+                    .links
+                    .get_or_init(|| link_groups(&index))
+                    .get(entry)
+                {
+                    Some((first, count)) => (self.ino(*slot, *first), *count),
+                    None => (ino, 1),
+                };
+                let size = match kind {
+                    FileType::Symlink => index.target(*entry).map_or(0, |t| t.len() as u64),
+                    FileType::Directory => 0,
+                    // A later name of a hard link has no size of its own: the first name's.
+                    _ if nlink > 1 => split_ino(ino)
+                        .map_or(e.size, |(_, first)| index.entry(first).size.max(e.size)),
+                    _ => e.size,
+                };
+                Ok(FileAttr {
+                    ino: INodeNo(ino),
+                    size,
+                    blocks: size.div_ceil(512),
+                    atime: mtime,
+                    mtime,
+                    ctime: mtime,
+                    crtime: mtime,
+                    kind,
+                    perm: (e.mode & 0o7777) as u16,
+                    nlink: if kind == FileType::Directory {
+                        2
+                    } else {
+                        nlink
+                    },
+                    uid: owner.uid,
+                    gid: owner.gid,
+                    rdev: 0,
+                    flags: 0,
+                    blksize: 4096,
+                })
+            }
+        }
+    }
+
+    fn chunk(&self, id: &[u8; 32], size: u64) -> Result<Arc<Vec<u8>>, Errno> {
+        if let Some(found) = self.cache.lock().ok().and_then(|c| c.get(id)) {
+            return Ok(found);
+        }
+        let data = self
+            .session
+            .reader
+            .object(id, usize::try_from(size).ok())
+            .map_err(|e| {
+                // A chunk a compact or prune removed: an I/O error, never wrong bytes.
+                eprintln!("kastell mount: reading a chunk failed: {e}");
+                Errno::EIO
+            })?;
+        let data = Arc::new(data);
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.put(*id, data.clone());
+        }
+        Ok(data)
+    }
+}
+
+enum Node {
+    Top,
+    Latest,
+    Entry(usize, u32),
+}
+
+impl Filesystem for ArchiveFs {
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let found = match self.resolve(parent.0) {
+            Some(Node::Top) => {
+                if name == "latest" && !self.slots.is_empty() {
+                    Some(Node::Latest)
+                } else {
+                    self.slots
+                        .iter()
+                        .position(|s| s.archive.name.as_bytes() == name.as_bytes())
+                        .map(|slot| Node::Entry(slot, 0))
+                }
+            }
+            Some(Node::Entry(slot, entry)) => match self.index(slot) {
+                Ok(index) => {
+                    let e = index.entry(entry);
+                    e.children()
+                        .find(|c| index.name(*c) == name.as_bytes())
+                        .map(|c| Node::Entry(slot, c))
+                }
+                Err(errno) => return reply.error(errno),
+            },
+            _ => None,
+        };
+        match found.map(|n| self.attr(&n)) {
+            Some(Ok(attr)) => reply.entry(&TTL, &attr, fuser::Generation(0)),
+            Some(Err(errno)) => reply.error(errno),
+            None => reply.error(Errno::ENOENT),
+        }
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        match self.resolve(ino.0).map(|n| self.attr(&n)) {
+            Some(Ok(attr)) => reply.attr(&TTL, &attr),
+            Some(Err(errno)) => reply.error(errno),
+            None => reply.error(Errno::ENOENT),
+        }
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        match self.resolve(ino.0) {
+            Some(Node::Latest) => match self.slots.last() {
+                Some(newest) => reply.data(newest.archive.name.as_bytes()),
+                None => reply.error(Errno::ENOENT),
+            },
+            Some(Node::Entry(slot, entry)) => match self.index(slot) {
+                Ok(index) => match index.target(entry) {
+                    Some(target) if index.entry(entry).is_symlink() => reply.data(target),
+                    _ => reply.error(Errno::EINVAL),
+                },
+                Err(errno) => reply.error(errno),
+            },
+            _ => reply.error(Errno::EINVAL),
+        }
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        if flags.0 & nix::libc::O_ACCMODE != nix::libc::O_RDONLY {
+            return reply.error(Errno::EROFS);
+        }
+        let Some(Node::Entry(slot, entry)) = self.resolve(ino.0) else {
+            return reply.error(Errno::EISDIR);
+        };
+        let opened = (|| -> Result<OpenFile, Errno> {
+            let index = self.index(slot)?;
+            let archive = &self.slots[slot].archive;
+            let chunks = self.session.item_chunks(archive).map_err(|_| Errno::EIO)?;
+            let mut item = self
+                .session
+                .reader
+                .item_at(&chunks, index.entry(entry).at)
+                .map_err(|_| Errno::EIO)?;
+            crate::restore::resolve_hardlink(&self.session.reader, &index, &chunks, &mut item)
+                .map_err(|_| Errno::EIO)?;
+            let mut starts = Vec::with_capacity(item.chunks.len());
+            let mut at = 0u64;
+            for (_, size) in &item.chunks {
+                starts.push(at);
+                at += size;
+            }
+            Ok(OpenFile {
+                chunks: item.chunks,
+                starts,
+            })
+        })();
+        match opened {
+            Ok(file) => {
+                let fh = self
+                    .next_handle
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if let Ok(mut open) = self.open_files.lock() {
+                    open.insert(fh, Arc::new(file));
+                }
+                reply.opened(FileHandle(fh), fuser::FopenFlags::FOPEN_KEEP_CACHE);
+            }
+            Err(errno) => reply.error(errno),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        let Some(file) = self
+            .open_files
+            .lock()
+            .ok()
+            .and_then(|o| o.get(&fh.0).cloned())
+        else {
+            return reply.error(Errno::EBADF);
+        };
+        let end = offset.saturating_add(u64::from(size));
+        let mut out = Vec::with_capacity(size as usize);
+        // The first chunk that holds `offset`.
+        let mut i = file
+            .starts
+            .partition_point(|s| *s <= offset)
+            .saturating_sub(1);
+        while i < file.chunks.len() && file.starts[i] < end {
+            let (id, chunk_size) = file.chunks[i];
+            let data = match self.chunk(&id, chunk_size) {
+                Ok(d) => d,
+                Err(errno) => return reply.error(errno),
+            };
+            let start = file.starts[i];
+            let from = offset.saturating_sub(start) as usize;
+            let to = ((end - start) as usize).min(data.len());
+            if from < to {
+                out.extend_from_slice(&data[from..to]);
+            }
+            i += 1;
+        }
+        reply.data(&out);
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: fuser::ReplyEmpty,
+    ) {
+        if let Ok(mut open) = self.open_files.lock() {
+            open.remove(&fh.0);
+        }
+        reply.ok();
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
+        let mut entries: Vec<(u64, FileType, Vec<u8>)> = vec![
+            (ino.0, FileType::Directory, b".".to_vec()),
+            (1, FileType::Directory, b"..".to_vec()),
+        ];
+        match self.resolve(ino.0) {
+            Some(Node::Top) => {
+                if !self.slots.is_empty() {
+                    entries.push((LATEST_INO, FileType::Symlink, b"latest".to_vec()));
+                }
+                for (slot, s) in self.slots.iter().enumerate() {
+                    entries.push((
+                        ino_of(slot, 0),
+                        FileType::Directory,
+                        s.archive.name.as_bytes().to_vec(),
+                    ));
+                }
+            }
+            Some(Node::Entry(slot, entry)) => {
+                let index = match self.index(slot) {
+                    Ok(i) => i,
+                    Err(errno) => return reply.error(errno),
+                };
+                let e = index.entry(entry);
+                if !e.is_dir() {
+                    return reply.error(Errno::ENOTDIR);
+                }
+                for c in e.children() {
+                    entries.push((
+                        self.ino(slot, c),
+                        file_type(index.entry(c).mode),
+                        index.name(c).to_vec(),
+                    ));
+                }
+            }
+            _ => return reply.error(Errno::ENOENT),
+        }
+        for (i, (child, kind, name)) in entries.iter().enumerate().skip(offset as usize) {
+            if reply.add(
+                INodeNo(*child),
+                (i + 1) as u64,
+                *kind,
+                OsStr::from_bytes(name),
+            ) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+}
+
+/// Mount options: read-only, named so stale mounts of Kastell's can be found again.
+pub fn config() -> fuser::Config {
+    let mut config = fuser::Config::default();
+    config.mount_options = vec![
+        fuser::MountOption::RO,
+        fuser::MountOption::FSName("kastell".to_string()),
+        fuser::MountOption::Subtype("kastell".to_string()),
+        fuser::MountOption::DefaultPermissions,
+    ];
+    config.n_threads = Some(4);
+    config
+}
+
+/// Kastell's own FUSE mounts whose process is gone ("Transport endpoint is not connected"),
+/// from /proc/self/mountinfo.
+pub fn stale_mounts() -> Vec<std::path::PathBuf> {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    kastell_mounts(&info)
+        .into_iter()
+        .filter(|p| {
+            matches!(std::fs::metadata(p), Err(e) if e.raw_os_error() == Some(nix::libc::ENOTCONN))
+        })
+        .collect()
+}
+
+/// Mount points of Kastell's FUSE mounts (type `fuse` or `fuse.kastell`, source `kastell`)
+/// in a mountinfo text.
+pub fn kastell_mounts(mountinfo: &str) -> Vec<std::path::PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (before, after) = line.split_once(" - ")?;
+            let mut fs = after.split(' ');
+            let (kind, source) = (fs.next()?, fs.next()?);
+            let ours = (kind == "fuse" || kind == "fuse.kastell") && source == "kastell";
+            ours.then(|| before.split(' ').nth(4))
+                .flatten()
+                .map(|p| std::path::PathBuf::from(unescape_mountinfo(p)))
+        })
+        .collect()
+}
+
+/// mountinfo writes space, tab, newline and backslash as `\ooo`.
+fn unescape_mountinfo(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 4 <= bytes.len() {
+            if let Ok(v) = u8::from_str_radix(&field[i + 1..i + 4], 8) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Unmounts `mountpoint` (fusermount3, or umount(2) as root); `lazy` also detaches a stale or
+/// busy mount.
+pub fn unmount(mountpoint: &std::path::Path, lazy: bool) -> Result<(), String> {
+    let mut command = std::process::Command::new("fusermount3");
+    command.arg(if lazy { "-uz" } else { "-u" }).arg(mountpoint);
+    match command.output() {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => {
+            let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            if why.contains("busy") {
+                Err(format!(
+                    "{} is busy: a program (a shell, a file manager) is using it; close it and try again",
+                    mountpoint.display()
+                ))
+            } else {
+                Err(why)
+            }
+        }
+        Err(e) => Err(format!("fusermount3: {e}")),
+    }
+}

@@ -1,0 +1,279 @@
+//! `kastell mount` against real borg archives: the mounted tree equals the source (names,
+//! types, modes, sizes, mtimes, symlink targets, hard-link counts, bytes), random-offset and
+//! concurrent reads, EROFS on writes, a `borgmatic create` while mounted, the repository
+//! layout with `latest`, a kill -9 leaving a stale mount that the next mount cleans, and the
+//! loopback NAS. Needs root here (/dev/fuse is 0600).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::Fixture;
+
+fn can_mount() -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    if !root {
+        eprintln!("skipped: mounting needs root here (/dev/fuse is 0600)");
+    }
+    root && Path::new("/dev/fuse").exists()
+}
+
+/// Unmounts (lazily) when the test ends, pass or fail, so the temp dir can go.
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("fusermount3")
+            .arg("-uz")
+            .arg(&self.0)
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn is_mounted(path: &Path) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(&*path.to_string_lossy()))
+}
+
+fn furnish(source: &Path) {
+    std::fs::create_dir_all(source.join("Fotos 2026/leer")).unwrap();
+    std::fs::write(source.join("Fotos 2026/ünïcödé 日本.txt"), "unicode\n").unwrap();
+    std::fs::write(source.join("empty.txt"), "").unwrap();
+    let mut big = Vec::with_capacity(6 << 20);
+    let mut x: u32 = 99;
+    for _ in 0..(6 << 20) {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        big.push((x >> 16) as u8);
+    }
+    std::fs::write(source.join("big.bin"), &big).unwrap();
+    let sparse = std::fs::File::create(source.join("sparse.img")).unwrap();
+    sparse.set_len(8 << 20).unwrap();
+    std::os::unix::fs::symlink("big.bin", source.join("link to big")).unwrap();
+    std::fs::hard_link(source.join("notes.txt"), source.join("notes-hardlink.txt")).unwrap();
+    std::fs::set_permissions(
+        source.join("empty.txt"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+}
+
+fn walk(root: &Path) -> BTreeMap<PathBuf, std::fs::Metadata> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+            out.insert(entry.path().strip_prefix(root).unwrap().to_path_buf(), meta);
+        }
+    }
+    out
+}
+
+/// Every entry below `source` is in `mounted` with the same type, mode, size, mtime, link
+/// target, link count and bytes, and nothing else is.
+fn same_tree(source: &Path, mounted: &Path) {
+    let theirs = walk(source);
+    let ours = walk(mounted);
+    assert_eq!(
+        theirs.keys().collect::<Vec<_>>(),
+        ours.keys().collect::<Vec<_>>()
+    );
+    for (rel, a) in &theirs {
+        let b = &ours[rel];
+        let what = rel.display();
+        assert_eq!(a.mode(), b.mode(), "{what}");
+        assert_eq!(
+            (a.mtime(), a.mtime_nsec()),
+            (b.mtime(), b.mtime_nsec()),
+            "{what}"
+        );
+        if a.is_file() {
+            assert_eq!(a.len(), b.len(), "{what}");
+            assert_eq!(a.nlink(), b.nlink(), "{what}: hard-link count");
+            assert!(
+                std::fs::read(source.join(rel)).unwrap()
+                    == std::fs::read(mounted.join(rel)).unwrap(),
+                "{what}: bytes differ"
+            );
+        } else if a.file_type().is_symlink() {
+            assert_eq!(
+                std::fs::read_link(source.join(rel)).unwrap(),
+                std::fs::read_link(mounted.join(rel)).unwrap(),
+                "{what}"
+            );
+        }
+    }
+}
+
+fn mount_background(fx: &Fixture, args: &[&str], at: &Path) -> Mounted {
+    // (A stale mount point cannot be looked at until the mount cleans it.)
+    let _ = std::fs::create_dir_all(at);
+    let config = fx.config.display().to_string();
+    let mountpoint = at.display().to_string();
+    let mut all = vec!["mount", "--config", &config];
+    all.extend_from_slice(args);
+    all.extend(["--background", &mountpoint]);
+    let out = fx.kastell(&all);
+    assert!(out.status.success(), "{}", support::output_text(&out));
+    assert!(is_mounted(at));
+    Mounted(at.to_path_buf())
+}
+
+#[test]
+fn a_mounted_archive_is_the_source_tree_and_a_backup_runs_while_it_is_mounted() {
+    if !can_mount() {
+        return;
+    }
+    let fx = Fixture::new(0);
+    furnish(&fx.source);
+    let out = fx.borgmatic_cmd(&["create"]).output().unwrap();
+    assert!(out.status.success(), "{}", support::output_text(&out));
+
+    let mnt = fx.dir.path().join("mnt");
+    let guard = mount_background(&fx, &["--repository", "local", "--archive", "latest"], &mnt);
+    // The archive's paths directly below the mount point, as borg mount lays them out.
+    let inside = mnt.join(fx.source.strip_prefix("/").unwrap());
+    same_tree(&fx.source, &inside);
+
+    // Random-offset reads.
+    let original = std::fs::read(fx.source.join("big.bin")).unwrap();
+    let mut file = std::fs::File::open(inside.join("big.bin")).unwrap();
+    let mut x: u64 = 7;
+    for _ in 0..64 {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let at = (x >> 33) % original.len() as u64;
+        let mut piece = vec![0u8; 10_000];
+        file.seek(SeekFrom::Start(at)).unwrap();
+        let n = file.read(&mut piece).unwrap();
+        assert!(n > 0);
+        assert_eq!(&piece[..n], &original[at as usize..at as usize + n]);
+    }
+    // Several readers at once.
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                assert!(std::fs::read(inside.join("big.bin")).unwrap() == original);
+            });
+        }
+    });
+    // Read-only: every write is refused with EROFS.
+    let refused = std::fs::File::create(inside.join("new.txt")).unwrap_err();
+    assert_eq!(refused.raw_os_error(), Some(30), "{refused}");
+    let refused = std::fs::remove_file(inside.join("notes.txt")).unwrap_err();
+    assert_eq!(refused.raw_os_error(), Some(30), "{refused}");
+
+    // No repository lock is held: a backup to the same repository succeeds while mounted,
+    // and the mount keeps serving.
+    std::fs::write(fx.source.join("after.txt"), "written after the mount\n").unwrap();
+    let out = fx
+        .borgmatic_cmd(&["create", "--repository", "local"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", support::output_text(&out));
+    assert!(std::fs::read(inside.join("big.bin")).unwrap() == original);
+
+    // A file still open keeps the mount busy: said plainly, and nothing is torn down.
+    let busy = fx.kastell(&["umount", &mnt.display().to_string()]);
+    assert!(!busy.status.success());
+    assert!(
+        support::output_text(&busy).contains("is busy"),
+        "{}",
+        support::output_text(&busy)
+    );
+    assert!(is_mounted(&mnt));
+    drop(file);
+    let out = fx.kastell(&["umount", &mnt.display().to_string()]);
+    assert!(out.status.success(), "{}", support::output_text(&out));
+    assert!(!is_mounted(&mnt));
+    drop(guard);
+
+    // The repository layout: every archive as a folder, and `latest`.
+    let repo_mnt = fx.dir.path().join("repo-mnt");
+    let _repo_guard = mount_background(&fx, &["--repository", "local"], &repo_mnt);
+    let names: Vec<String> = std::fs::read_dir(&repo_mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    let latest = std::fs::read_link(repo_mnt.join("latest")).unwrap();
+    let newest = repo_mnt
+        .join(&latest)
+        .join(fx.source.strip_prefix("/").unwrap());
+    assert_eq!(
+        std::fs::read_to_string(newest.join("after.txt")).unwrap(),
+        "written after the mount\n"
+    );
+    let older: Vec<&String> = names
+        .iter()
+        .filter(|n| **n != "latest" && **n != *latest.to_string_lossy())
+        .collect();
+    assert!(!repo_mnt
+        .join(older[0])
+        .join(fx.source.strip_prefix("/").unwrap())
+        .join("after.txt")
+        .exists());
+}
+
+#[test]
+fn a_killed_mount_is_cleaned_up_by_the_next_and_the_nas_mounts_too() {
+    if !can_mount() {
+        return;
+    }
+    let fx = Fixture::new(1);
+    let mnt = fx.dir.path().join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let _guard = Mounted(mnt.clone());
+    let mut child = Command::new(support::kastell_bin())
+        .args(["mount", "--config"])
+        .arg(&fx.config)
+        .args(["--repository", "local", "--archive", "latest"])
+        .arg(&mnt)
+        .envs(fx.envs())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !is_mounted(&mnt) {
+        assert!(started.elapsed() < Duration::from_secs(60), "never mounted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // What a crash leaves: "Transport endpoint is not connected".
+    let stale = std::fs::metadata(&mnt).unwrap_err();
+    assert_eq!(stale.raw_os_error(), Some(107), "{stale}");
+
+    let again = mount_background(&fx, &["--repository", "local", "--archive", "latest"], &mnt);
+    let inside = mnt.join(fx.source.strip_prefix("/").unwrap());
+    assert_eq!(
+        std::fs::read_to_string(inside.join("notes.txt")).unwrap(),
+        "remember the keyfile\n"
+    );
+    drop(again);
+
+    // The NAS, through the forced `borg serve` key.
+    let nas_mnt = fx.dir.path().join("nas-mnt");
+    let _nas = mount_background(
+        &fx,
+        &["--repository", "nas", "--archive", "latest"],
+        &nas_mnt,
+    );
+    same_tree(
+        &fx.source,
+        &nas_mnt.join(fx.source.strip_prefix("/").unwrap()),
+    );
+}
