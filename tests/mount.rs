@@ -1,7 +1,7 @@
 //! `kastell mount` against real borg archives: the mounted tree equals the source (names,
 //! types, modes, sizes, mtimes, symlink targets, hard-link counts, bytes), random-offset and
 //! concurrent reads, EROFS on writes, a `borgmatic create` while mounted, the repository
-//! layout with `latest`, a kill -9 leaving a stale mount that the next mount cleans, and the
+//! layout with `latest`, the whole config's layout, a kill -9 leaving a stale mount that the next mount cleans, and the
 //! loopback NAS. Needs root here (/dev/fuse is 0600).
 
 mod support;
@@ -276,4 +276,27 @@ fn a_killed_mount_is_cleaned_up_by_the_next_and_the_nas_mounts_too() {
         &fx.source,
         &nas_mnt.join(fx.source.strip_prefix("/").unwrap()),
     );
+
+    // The whole config: a folder per repository label, each with its archives and `latest`.
+    let all_mnt = fx.dir.path().join("all-mnt");
+    let _all = mount_background(&fx, &[], &all_mnt);
+    let mut labels: Vec<String> = std::fs::read_dir(&all_mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    labels.sort();
+    assert_eq!(labels, ["local", "nas"]);
+    for label in labels {
+        let notes = all_mnt
+            .join(&label)
+            .join("latest")
+            .join(fx.source.strip_prefix("/").unwrap())
+            .join("notes.txt");
+        assert_eq!(
+            std::fs::read_to_string(&notes).unwrap(),
+            "remember the keyfile\n",
+            "{}",
+            notes.display()
+        );
+    }
 }

@@ -151,8 +151,9 @@ pub enum Command {
     Mount {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+        /// One repository; without it, every repository of the config as a folder.
         #[arg(long, value_name = "LABEL")]
-        repository: String,
+        repository: Option<String>,
         /// One archive (`latest` works); without it, every archive as a folder plus `latest`.
         #[arg(long, value_name = "NAME")]
         archive: Option<String>,
@@ -487,7 +488,7 @@ pub async fn run(command: Command) -> ExitCode {
         } => {
             mount::mount(
                 &config,
-                &repository,
+                repository.as_deref(),
                 archive.as_deref(),
                 &mountpoint,
                 background,

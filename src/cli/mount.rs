@@ -35,9 +35,33 @@ fn clean_stale_mounts() {
     }
 }
 
+/// Every repository of the config Kastell can read, by label (the others named on stderr).
+async fn config_filesystem(config: &Path) -> anyhow::Result<ArchiveFs> {
+    let cfg = crate::config::BorgmaticConfig::load(config)?;
+    let mut opened = Vec::new();
+    for repo in &cfg.repositories {
+        let name = repo.label.clone().unwrap_or_else(|| repo.path.clone());
+        match crate::browse::open_uncached(config, &name).await {
+            Ok(session) => {
+                // A folder name: a label has no slash; a bare path becomes its last part.
+                let folder = repo
+                    .label
+                    .clone()
+                    .unwrap_or_else(|| repo.display_name().replace('/', "_"));
+                opened.push((folder, Arc::new(session)));
+            }
+            Err(why) => eprintln!("kastell: leaving out {name}: {why}"),
+        }
+    }
+    if opened.is_empty() {
+        bail!("no repository of {} could be opened", config.display());
+    }
+    Ok(ArchiveFs::for_config(opened))
+}
+
 pub async fn mount(
     config: &Path,
-    repository: &str,
+    repository: Option<&str>,
     archive: Option<&str>,
     mountpoint: &Path,
     background: bool,
@@ -49,6 +73,13 @@ pub async fn mount(
     if background {
         return detach(mountpoint);
     }
+    let Some(repository) = repository else {
+        if archive.is_some() {
+            bail!("--archive needs --repository");
+        }
+        let fs = config_filesystem(config).await?;
+        return serve(fs, mountpoint).await;
+    };
     let session = Arc::new(crate::browse::open_uncached(config, repository).await?);
     let layout = match archive {
         Some(name) => {
@@ -73,7 +104,11 @@ pub async fn mount(
         }
         None => Layout::Repository,
     };
-    let fs = ArchiveFs::new(session, layout);
+    serve(ArchiveFs::new(session, layout), mountpoint).await
+}
+
+/// Mounts `fs` and serves it until it is unmounted or Ctrl-C.
+async fn serve(fs: ArchiveFs, mountpoint: &Path) -> anyhow::Result<ExitCode> {
     let mut running = fuser::spawn_mount(fs, mountpoint, &mount::config())
         .with_context(|| format!("mounting at {}", mountpoint.display()))?;
     println!(

@@ -4,7 +4,8 @@
 //! scheduled backup never waits for a mount.
 //!
 //! Layouts, as borg and borgmatic lay them out: one archive with its paths directly under the
-//! mount point, or a repository with `MOUNT/<archive>/...` and `latest` (a link to the newest).
+//! mount point, a repository with `MOUNT/<archive>/...` and `latest` (a link to the newest), or
+//! every repository of a config as `MOUNT/<label>/<archive>/...`.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -27,8 +28,6 @@ const TTL: Duration = Duration::from_secs(3600);
 /// Opened chunks kept for reads that come back to them (sequential reads of 4 KiB–128 KiB
 /// pieces of a ~1 MiB chunk).
 const CHUNK_CACHE_BYTES: usize = 64 << 20;
-/// Inode of `latest` in a repository mount.
-const LATEST_INO: u64 = 2;
 
 /// What is mounted.
 pub enum Layout {
@@ -38,8 +37,25 @@ pub enum Layout {
     Repository,
 }
 
+/// How the top of the mount looks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    OneArchive,
+    OneRepository,
+    /// `MOUNT/<repository label>/<archive>/...`, each repository with its `latest`.
+    Config,
+}
+
+/// One repository of the mount: its session and its archives' slots.
+struct Group {
+    label: String,
+    session: Arc<Session>,
+    slots: std::ops::Range<usize>,
+}
+
 /// An archive's slot: its index, built on first access.
 struct Slot {
+    group: usize,
     archive: ArchiveRef,
     index: OnceLock<Result<Arc<ArchiveIndex>, String>>,
     /// Hard links: every name of a group → (the group's first name, the number of names).
@@ -72,6 +88,7 @@ fn link_groups(index: &ArchiveIndex) -> HashMap<u32, (u32, u32)> {
 
 /// A file opened by a reader: its chunks and where each begins.
 struct OpenFile {
+    group: usize,
     chunks: Vec<([u8; 32], u64)>,
     starts: Vec<u64>,
 }
@@ -108,8 +125,8 @@ impl ChunkCache {
 
 /// The mounted filesystem.
 pub struct ArchiveFs {
-    session: Arc<Session>,
-    layout_is_repository: bool,
+    shape: Shape,
+    groups: Vec<Group>,
     slots: Vec<Slot>,
     mounted_at: SystemTime,
     uid: u32,
@@ -152,22 +169,52 @@ fn time_of(ns: i64) -> SystemTime {
 }
 
 impl ArchiveFs {
+    /// One archive, or one repository's archives.
     pub fn new(session: Arc<Session>, layout: Layout) -> ArchiveFs {
-        let (slots, layout_is_repository) = match layout {
-            Layout::Archive(archive) => (vec![archive], false),
-            Layout::Repository => (session.archives().to_vec(), true),
+        let (archives, shape) = match layout {
+            Layout::Archive(archive) => (vec![archive], Shape::OneArchive),
+            Layout::Repository => (session.archives().to_vec(), Shape::OneRepository),
         };
+        let label = session.repository.display_name().to_string();
+        Self::with_groups(shape, vec![(label, session, archives)])
+    }
+
+    /// Every repository of a config, by label.
+    pub fn for_config(repositories: Vec<(String, Arc<Session>)>) -> ArchiveFs {
+        let groups = repositories
+            .into_iter()
+            .map(|(label, session)| {
+                let archives = session.archives().to_vec();
+                (label, session, archives)
+            })
+            .collect();
+        Self::with_groups(Shape::Config, groups)
+    }
+
+    fn with_groups(
+        shape: Shape,
+        groups: Vec<(String, Arc<Session>, Vec<ArchiveRef>)>,
+    ) -> ArchiveFs {
+        let mut slots = Vec::new();
+        let mut made = Vec::new();
+        for (g, (label, session, archives)) in groups.into_iter().enumerate() {
+            let start = slots.len();
+            slots.extend(archives.into_iter().map(|archive| Slot {
+                group: g,
+                archive,
+                index: OnceLock::new(),
+                links: OnceLock::new(),
+            }));
+            made.push(Group {
+                label,
+                session,
+                slots: start..slots.len(),
+            });
+        }
         ArchiveFs {
-            session,
-            layout_is_repository,
-            slots: slots
-                .into_iter()
-                .map(|archive| Slot {
-                    archive,
-                    index: OnceLock::new(),
-                    links: OnceLock::new(),
-                })
-                .collect(),
+            shape,
+            groups: made,
+            slots,
             mounted_at: SystemTime::now(),
             uid: nix::unistd::getuid().as_raw(),
             gid: nix::unistd::getgid().as_raw(),
@@ -181,7 +228,8 @@ impl ArchiveFs {
     fn index(&self, slot: usize) -> Result<Arc<ArchiveIndex>, Errno> {
         let slot_ref = self.slots.get(slot).ok_or(Errno::ENOENT)?;
         let found = slot_ref.index.get_or_init(|| {
-            self.session
+            self.groups[slot_ref.group]
+                .session
                 .index(&slot_ref.archive, &mut |_| {}, &AtomicBool::new(false))
                 .map_err(|e| e.to_string())
         });
@@ -194,27 +242,53 @@ impl ArchiveFs {
         }
     }
 
-    /// What an inode is: the mount root of a repository mount, `latest`, or an entry.
+    /// What an inode is: the mount's top, a repository's folder or `latest`, or an entry.
+    /// Inodes below 2^32: 1 the top, `2 + 2g` repository g's `latest`, `3 + 2g` its folder
+    /// (a one-repository mount's folder is the top).
     fn resolve(&self, ino: u64) -> Option<Node> {
         if ino == 1 {
-            return Some(if self.layout_is_repository {
-                Node::Top
-            } else {
-                Node::Entry(0, 0)
+            return Some(match self.shape {
+                Shape::OneArchive => Node::Entry(0, 0),
+                Shape::OneRepository => Node::Repository(0),
+                Shape::Config => Node::Top,
             });
         }
-        if ino == LATEST_INO && self.layout_is_repository {
-            return Some(Node::Latest);
+        if ino < 1 << 32 {
+            let g = ((ino - 2) / 2) as usize;
+            if g >= self.groups.len() || self.shape == Shape::OneArchive {
+                return None;
+            }
+            return match (ino - 2) % 2 {
+                0 => Some(Node::Latest(g)),
+                _ if self.shape == Shape::Config => Some(Node::Repository(g)),
+                _ => None,
+            };
         }
         split_ino(ino).map(|(s, e)| Node::Entry(s, e))
     }
 
     fn ino(&self, slot: usize, entry: u32) -> u64 {
-        if !self.layout_is_repository && entry == 0 {
+        if self.shape == Shape::OneArchive && entry == 0 {
             1
         } else {
             ino_of(slot, entry)
         }
+    }
+
+    fn repository_ino(&self, g: usize) -> u64 {
+        if self.shape == Shape::Config {
+            3 + 2 * g as u64
+        } else {
+            1
+        }
+    }
+
+    /// The newest archive of repository `g`.
+    fn newest(&self, g: usize) -> Option<&ArchiveRef> {
+        self.groups
+            .get(g)
+            .and_then(|group| self.slots[group.slots.clone()].last())
+            .map(|s| &s.archive)
     }
 
     fn dir_attr(&self, ino: u64, mtime: SystemTime) -> FileAttr {
@@ -240,13 +314,14 @@ impl ArchiveFs {
     fn attr(&self, node: &Node) -> Result<FileAttr, Errno> {
         match node {
             Node::Top => Ok(self.dir_attr(1, self.mounted_at)),
-            Node::Latest => {
-                let newest = self.slots.last().ok_or(Errno::ENOENT)?;
-                let mut attr = self.dir_attr(LATEST_INO, self.mounted_at);
+            Node::Repository(g) => Ok(self.dir_attr(self.repository_ino(*g), self.mounted_at)),
+            Node::Latest(g) => {
+                let newest = self.newest(*g).ok_or(Errno::ENOENT)?;
+                let mut attr = self.dir_attr(2 + 2 * *g as u64, self.mounted_at);
                 attr.kind = FileType::Symlink;
                 attr.perm = 0o777;
                 attr.nlink = 1;
-                attr.size = newest.archive.name.len() as u64;
+                attr.size = newest.name.len() as u64;
                 Ok(attr)
             }
             Node::Entry(slot, entry) => {
@@ -305,11 +380,11 @@ impl ArchiveFs {
         }
     }
 
-    fn chunk(&self, id: &[u8; 32], size: u64) -> Result<Arc<Vec<u8>>, Errno> {
+    fn chunk(&self, group: usize, id: &[u8; 32], size: u64) -> Result<Arc<Vec<u8>>, Errno> {
         if let Some(found) = self.cache.lock().ok().and_then(|c| c.get(id)) {
             return Ok(found);
         }
-        let data = self
+        let data = self.groups[group]
             .session
             .reader
             .object(id, usize::try_from(size).ok())
@@ -328,21 +403,28 @@ impl ArchiveFs {
 
 enum Node {
     Top,
-    Latest,
+    Repository(usize),
+    Latest(usize),
     Entry(usize, u32),
 }
 
 impl Filesystem for ArchiveFs {
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         let found = match self.resolve(parent.0) {
-            Some(Node::Top) => {
-                if name == "latest" && !self.slots.is_empty() {
-                    Some(Node::Latest)
+            Some(Node::Top) => self
+                .groups
+                .iter()
+                .position(|g| g.label.as_bytes() == name.as_bytes())
+                .map(Node::Repository),
+            Some(Node::Repository(g)) => {
+                if name == "latest" && self.newest(g).is_some() {
+                    Some(Node::Latest(g))
                 } else {
-                    self.slots
+                    let range = self.groups[g].slots.clone();
+                    self.slots[range.clone()]
                         .iter()
                         .position(|s| s.archive.name.as_bytes() == name.as_bytes())
-                        .map(|slot| Node::Entry(slot, 0))
+                        .map(|i| Node::Entry(range.start + i, 0))
                 }
             }
             Some(Node::Entry(slot, entry)) => match self.index(slot) {
@@ -373,8 +455,8 @@ impl Filesystem for ArchiveFs {
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         match self.resolve(ino.0) {
-            Some(Node::Latest) => match self.slots.last() {
-                Some(newest) => reply.data(newest.archive.name.as_bytes()),
+            Some(Node::Latest(g)) => match self.newest(g) {
+                Some(newest) => reply.data(newest.name.as_bytes()),
                 None => reply.error(Errno::ENOENT),
             },
             Some(Node::Entry(slot, entry)) => match self.index(slot) {
@@ -398,13 +480,14 @@ impl Filesystem for ArchiveFs {
         let opened = (|| -> Result<OpenFile, Errno> {
             let index = self.index(slot)?;
             let archive = &self.slots[slot].archive;
-            let chunks = self.session.item_chunks(archive).map_err(|_| Errno::EIO)?;
-            let mut item = self
-                .session
+            let group = self.slots[slot].group;
+            let session = &self.groups[group].session;
+            let chunks = session.item_chunks(archive).map_err(|_| Errno::EIO)?;
+            let mut item = session
                 .reader
                 .item_at(&chunks, index.entry(entry).at)
                 .map_err(|_| Errno::EIO)?;
-            crate::restore::resolve_hardlink(&self.session.reader, &index, &chunks, &mut item)
+            crate::restore::resolve_hardlink(&session.reader, &index, &chunks, &mut item)
                 .map_err(|_| Errno::EIO)?;
             let mut starts = Vec::with_capacity(item.chunks.len());
             let mut at = 0u64;
@@ -413,6 +496,7 @@ impl Filesystem for ArchiveFs {
                 at += size;
             }
             Ok(OpenFile {
+                group,
                 chunks: item.chunks,
                 starts,
             })
@@ -460,7 +544,7 @@ impl Filesystem for ArchiveFs {
             .saturating_sub(1);
         while i < file.chunks.len() && file.starts[i] < end {
             let (id, chunk_size) = file.chunks[i];
-            let data = match self.chunk(&id, chunk_size) {
+            let data = match self.chunk(file.group, &id, chunk_size) {
                 Ok(d) => d,
                 Err(errno) => return reply.error(errno),
             };
@@ -505,14 +589,23 @@ impl Filesystem for ArchiveFs {
         ];
         match self.resolve(ino.0) {
             Some(Node::Top) => {
-                if !self.slots.is_empty() {
-                    entries.push((LATEST_INO, FileType::Symlink, b"latest".to_vec()));
+                for (g, group) in self.groups.iter().enumerate() {
+                    entries.push((
+                        self.repository_ino(g),
+                        FileType::Directory,
+                        group.label.as_bytes().to_vec(),
+                    ));
                 }
-                for (slot, s) in self.slots.iter().enumerate() {
+            }
+            Some(Node::Repository(g)) => {
+                if self.newest(g).is_some() {
+                    entries.push((2 + 2 * g as u64, FileType::Symlink, b"latest".to_vec()));
+                }
+                for slot in self.groups[g].slots.clone() {
                     entries.push((
                         ino_of(slot, 0),
                         FileType::Directory,
-                        s.archive.name.as_bytes().to_vec(),
+                        self.slots[slot].archive.name.as_bytes().to_vec(),
                     ));
                 }
             }
