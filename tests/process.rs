@@ -97,6 +97,10 @@ async fn cancel_stops_borg_with_sigint_and_it_releases_its_lock() {
         while !lock_seen.exists() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // The lock appears before borg starts `sleep`; a SIGINT in between, on a busy
+        // machine, reached borg before its command ran and the run went on to the grace
+        // period (seen once in CI). Cancel once the command is running.
+        tokio::time::sleep(Duration::from_secs(1)).await;
         canceller.cancel();
         Instant::now()
     });
