@@ -3,7 +3,7 @@ PREFIX ?= $(HOME)/.local
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 BIN ?= $(TARGET_DIR)/release/kastell
 
-.PHONY: run test setup setup-test build install uninstall bench-backup bench-excludes bench-reader bench-index
+.PHONY: run test setup setup-test build install uninstall bench-backup bench-excludes bench-reader bench-index bench-mount
 
 run:
 	scripts/run.sh
@@ -50,3 +50,7 @@ bench-reader: build
 bench-index: build
 	cargo build --release --example index_queries
 	scripts/bench-index.py --kastell "$(BIN)" --queries "$(TARGET_DIR)/release/examples/index_queries"
+
+# kastell mount against borg mount: first ls, find, sequential read, memory (as root).
+bench-mount: build
+	scripts/bench-mount.py --kastell "$(BIN)"

@@ -95,6 +95,8 @@ struct OpenFile {
 
 #[derive(Default)]
 struct ChunkCache {
+    /// Chunks being fetched ahead of a sequential reader (not fetched twice).
+    ahead: std::collections::HashSet<[u8; 32]>,
     chunks: HashMap<[u8; 32], Arc<Vec<u8>>>,
     order: std::collections::VecDeque<[u8; 32]>,
     bytes: usize,
@@ -133,7 +135,7 @@ pub struct ArchiveFs {
     gid: u32,
     open_files: Mutex<HashMap<u64, Arc<OpenFile>>>,
     next_handle: std::sync::atomic::AtomicU64,
-    cache: Mutex<ChunkCache>,
+    cache: Arc<Mutex<ChunkCache>>,
 }
 
 /// Inode numbers: 1 is the mount point; an archive's entry `e` in slot `s` is
@@ -220,7 +222,7 @@ impl ArchiveFs {
             gid: nix::unistd::getgid().as_raw(),
             open_files: Mutex::default(),
             next_handle: std::sync::atomic::AtomicU64::new(1),
-            cache: Mutex::default(),
+            cache: Arc::default(),
         }
     }
 
@@ -381,8 +383,19 @@ impl ArchiveFs {
     }
 
     fn chunk(&self, group: usize, id: &[u8; 32], size: u64) -> Result<Arc<Vec<u8>>, Errno> {
-        if let Some(found) = self.cache.lock().ok().and_then(|c| c.get(id)) {
-            return Ok(found);
+        // Being fetched ahead: wait for it rather than fetch it a second time.
+        for _ in 0..2000 {
+            let Ok(cache) = self.cache.lock() else {
+                break;
+            };
+            if let Some(found) = cache.get(id) {
+                return Ok(found);
+            }
+            if !cache.ahead.contains(id) {
+                break;
+            }
+            drop(cache);
+            std::thread::sleep(Duration::from_micros(500));
         }
         let data = self.groups[group]
             .session
@@ -398,6 +411,33 @@ impl ArchiveFs {
             cache.put(*id, data.clone());
         }
         Ok(data)
+    }
+
+    /// Fetches the chunks after `i` of `file` in the background (on rayon's threads), so a
+    /// sequential reader finds them opened: decryption and decompression overlap its reads.
+    fn read_ahead(&self, file: &OpenFile, i: usize) {
+        const AHEAD: usize = 2;
+        for (id, size) in file.chunks.iter().skip(i + 1).take(AHEAD) {
+            let Ok(mut cache) = self.cache.lock() else {
+                return;
+            };
+            if cache.chunks.contains_key(id) || !cache.ahead.insert(*id) {
+                continue;
+            }
+            drop(cache);
+            let (id, size) = (*id, *size);
+            let session = self.groups[file.group].session.clone();
+            let cache = self.cache.clone();
+            rayon::spawn(move || {
+                let fetched = session.reader.object(&id, usize::try_from(size).ok());
+                if let Ok(mut cache) = cache.lock() {
+                    cache.ahead.remove(&id);
+                    if let Ok(data) = fetched {
+                        cache.put(id, Arc::new(data));
+                    }
+                }
+            });
+        }
     }
 }
 
@@ -548,6 +588,10 @@ impl Filesystem for ArchiveFs {
                 Ok(d) => d,
                 Err(errno) => return reply.error(errno),
             };
+            if i + 1 == file.chunks.len() || file.starts[i + 1] >= end {
+                // The last chunk this read needs: start on the next ones.
+                self.read_ahead(&file, i);
+            }
             let start = file.starts[i];
             let from = offset.saturating_sub(start) as usize;
             let to = ((end - start) as usize).min(data.len());
