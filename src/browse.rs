@@ -275,6 +275,24 @@ impl Session {
         ))
     }
 
+    /// Entry `entry`'s item with its chunk list (a later hard link's taken from the first).
+    pub fn item(
+        &self,
+        archive: &ArchiveRef,
+        index: &ArchiveIndex,
+        entry: u32,
+    ) -> Result<crate::repo::Item, BrowseError> {
+        let chunks = self.item_chunks(archive)?;
+        let read_error = |e| self.read_error(archive, &index.path(entry), e);
+        let mut item = self
+            .reader
+            .item_at(&chunks, index.entry(entry).at)
+            .map_err(read_error)?;
+        crate::restore::resolve_hardlink(&self.reader, index, &chunks, &mut item)
+            .map_err(read_error)?;
+        Ok(item)
+    }
+
     /// Up to `limit` bytes from the start of file `entry` (the preview pane), read by chunk
     /// list: only the chunks that cover them are fetched.
     pub fn head(
@@ -285,13 +303,7 @@ impl Session {
         limit: usize,
     ) -> Result<Vec<u8>, BrowseError> {
         let path = index.path(entry);
-        let chunks = self.item_chunks(archive)?;
-        let mut item = self
-            .reader
-            .item_at(&chunks, index.entry(entry).at)
-            .map_err(|e| self.read_error(archive, &path, e))?;
-        crate::restore::resolve_hardlink(&self.reader, index, &chunks, &mut item)
-            .map_err(|e| self.read_error(archive, &path, e))?;
+        let mut item = self.item(archive, index, entry)?;
         let mut covered = 0u64;
         let keep = item
             .chunks
@@ -337,13 +349,7 @@ impl Session {
         std::fs::create_dir(&folder).map_err(io)?;
         let name = std::ffi::OsStr::from_bytes(index.name(entry)).to_os_string();
         let target = folder.join(name);
-        let chunks = self.item_chunks(archive)?;
-        let mut item = self
-            .reader
-            .item_at(&chunks, index.entry(entry).at)
-            .map_err(|e| self.read_error(archive, &path, e))?;
-        crate::restore::resolve_hardlink(&self.reader, index, &chunks, &mut item)
-            .map_err(|e| self.read_error(archive, &path, e))?;
+        let item = self.item(archive, index, entry)?;
         let mut file = std::fs::File::create(&target).map_err(io)?;
         self.reader
             .read_file(&item, &mut file)

@@ -521,13 +521,9 @@ impl Filesystem for ArchiveFs {
             let index = self.index(slot)?;
             let archive = &self.slots[slot].archive;
             let group = self.slots[slot].group;
-            let session = &self.groups[group].session;
-            let chunks = session.item_chunks(archive).map_err(|_| Errno::EIO)?;
-            let mut item = session
-                .reader
-                .item_at(&chunks, index.entry(entry).at)
-                .map_err(|_| Errno::EIO)?;
-            crate::restore::resolve_hardlink(&session.reader, &index, &chunks, &mut item)
+            let item = self.groups[group]
+                .session
+                .item(archive, &index, entry)
                 .map_err(|_| Errno::EIO)?;
             let mut starts = Vec::with_capacity(item.chunks.len());
             let mut at = 0u64;
