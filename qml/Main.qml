@@ -19,6 +19,12 @@ ApplicationWindow {
         Component.onCompleted: reload()
     }
 
+    // Archives mounted for the file manager; unmounted when Kastell quits.
+    MountManager {
+        id: mountManager
+        Component.onCompleted: cleanStale()
+    }
+
     BackupRunner {
         id: runner
         onRunFinished: runId => {
@@ -94,6 +100,21 @@ ApplicationWindow {
                     MenuItem { text: qsTr("Prune old archives"); onTriggered: runner.start(overview.configPath, "prune", "") }
                     MenuItem { text: qsTr("Compact repositories"); onTriggered: runner.start(overview.configPath, "compact", "") }
                     MenuItem { text: qsTr("Check repositories"); onTriggered: runner.start(overview.configPath, "check", "") }
+                    MenuSeparator {}
+                    MenuItem {
+                        text: qsTr("Mount every archive of “%1”").arg(overview.repository)
+                        enabled: !mountManager.busy
+                        Accessible.name: text
+                        Accessible.onPressAction: { actionsMenu.close(); triggered() }
+                        onTriggered: mountManager.mountAndOpen(overview.configPath, overview.repository, "")
+                    }
+                    MenuItem {
+                        text: qsTr("Mount every repository of this config")
+                        enabled: !mountManager.busy
+                        Accessible.name: text
+                        Accessible.onPressAction: { actionsMenu.close(); triggered() }
+                        onTriggered: mountManager.mountAndOpen(overview.configPath, "", "")
+                    }
                 }
             }
             ToolButton {
@@ -121,6 +142,13 @@ ApplicationWindow {
             onDetailsRequested: runId => window.showRun(runId)
         }
 
+        MountsBar {
+            Layout.fillWidth: true
+            Layout.leftMargin: 6
+            Layout.rightMargin: 6
+            mounts: mountManager
+        }
+
         StackLayout {
             Layout.fillWidth: true
             Layout.fillHeight: true
@@ -131,6 +159,7 @@ ApplicationWindow {
             OverviewPage {
                 id: overview
                 repositories: repositories
+                mounts: mountManager
                 onBrowseRequested: archive => {
                     browsePage.pendingArchive = archive
                     tabs.currentIndex = 1

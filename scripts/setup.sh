@@ -32,6 +32,8 @@ test_pkgs=(
   openssh-server xvfb xauth dbus dbus-x11 at-spi2-core python3-pyatspi imagemagick xdotool x11-utils
   gnome-keyring libsecret-tools dunst libnotify-bin desktop-file-utils appstream borgbackup
   fonts-dejavu-core
+  # A mounted archive opened in a real file manager (FileManager1 over D-Bus), with icons.
+  dolphin breeze-icon-theme libglib2.0-bin
 )
 
 pkgs=("${build_pkgs[@]}")

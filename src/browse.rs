@@ -75,6 +75,12 @@ pub async fn open(
     Ok(session)
 }
 
+/// The kept session of `repository` in `config`, if one is open (nothing is opened).
+pub fn kept_session(config: &Path, repository: &str) -> Option<Arc<Session>> {
+    let key = (config.to_path_buf(), repository.to_string());
+    sessions().lock().ok()?.get(&key).cloned()
+}
+
 /// Kastell's reader for `repo` (a local path, or ssh:// through `borg serve`), or why the borg
 /// process must answer instead (a reason starting with `!` is an error to report as is).
 pub async fn open_reader(cfg: &BorgmaticConfig, repo: &RepositoryConfig) -> Result<Reader, String> {

@@ -14,6 +14,27 @@ pub enum Event {
     ProcessFinished { code: Option<i32> },
     /// The backup engine's view of a run: repositories, phases, counters, outcomes.
     Backup(crate::backup::BackupEvent),
+    /// A mount's life: indexing an archive on first access, mounted, unmounted, read failures.
+    Mount(MountEvent),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MountEvent {
+    /// An archive not yet indexed is being indexed (for a mount, on first access).
+    Indexing {
+        archive: String,
+        entries: u64,
+        /// Of the archive's item chunks read, 0..1.
+        fraction: f64,
+    },
+    /// Its index is ready; it took `seconds`.
+    Indexed { archive: String, seconds: f64 },
+    /// Mounted and serving at `mountpoint`.
+    Mounted { mountpoint: std::path::PathBuf },
+    /// No longer mounted (by Kastell, or from outside: `kastell umount`, fusermount3 -u).
+    Unmounted { mountpoint: std::path::PathBuf },
+    /// A read the mount answered with an I/O error (e.g. a chunk `borg compact` removed).
+    ReadFailed { message: String },
 }
 
 /// Receives events. Implementations must be cheap and must not block: the process layer calls

@@ -6,6 +6,7 @@ pub mod browse;
 pub mod cli;
 pub mod config;
 pub mod events;
+pub mod file_manager;
 pub mod history;
 pub mod index;
 pub mod mount;

@@ -79,12 +79,7 @@ pub fn for_run(report: &RunReport, preferences: &Preferences) -> Option<Notice> 
     }
 }
 
-/// Shows `notice`. With `details_action`, the notification offers "Show details" (only
-/// useful when the caller waits for the answer, as the window does).
-pub async fn send(
-    notice: &Notice,
-    details_action: bool,
-) -> Result<NotificationHandle, notify_rust::error::Error> {
+fn notification(notice: &Notice) -> Notification {
     let mut notification = Notification::new();
     notification
         .appname("Kastell")
@@ -97,18 +92,43 @@ pub async fn send(
         } else {
             Urgency::Normal
         });
+    notification
+}
+
+/// Shows `notice`. With `details_action`, the notification offers "Show details" (only
+/// useful when the caller waits for the answer, as the window does).
+pub async fn send(
+    notice: &Notice,
+    details_action: bool,
+) -> Result<NotificationHandle, notify_rust::error::Error> {
+    let mut notification = notification(notice);
     if details_action && notice.run_id.is_some() {
         notification.action(DETAILS_ACTION, "Show details");
     }
     notification.show_async().await
 }
 
+/// Shows `notice` with one action (`id`, shown as `label`), e.g. "Open in Dolphin".
+pub async fn send_with_action(
+    notice: &Notice,
+    id: &str,
+    label: &str,
+) -> Result<NotificationHandle, notify_rust::error::Error> {
+    notification(notice).action(id, label).show_async().await
+}
+
 /// Waits until the user answers; true when they asked for the details.
 pub async fn wants_details(handle: &NotificationHandle) -> bool {
+    answered_with(handle, DETAILS_ACTION).await
+}
+
+/// Waits until the user answers; true when they chose action `id` (or clicked the
+/// notification itself, which means the same).
+pub async fn answered_with(handle: &NotificationHandle, id: &str) -> bool {
     let mut wanted = false;
     handle
         .wait_for_action_async(|response| {
-            wanted = matches!(response, NotificationResponse::Action(a) if a == DETAILS_ACTION)
+            wanted = matches!(response, NotificationResponse::Action(a) if a == id)
                 || matches!(response, NotificationResponse::Default);
         })
         .await;

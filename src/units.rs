@@ -45,6 +45,19 @@ pub fn format_borg_time(iso: &str) -> String {
     trimmed.replacen('T', " ", 1)
 }
 
+/// A count with thousands separators: 1234567 → "1,234,567".
+pub fn format_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +79,12 @@ mod tests {
             format_borg_time("2026-11-23T19:53:40.000000"),
             "2026-11-23 19:53:40"
         );
+    }
+
+    #[test]
+    fn counts_get_thousands_separators() {
+        assert_eq!(super::format_count(0), "0");
+        assert_eq!(super::format_count(999), "999");
+        assert_eq!(super::format_count(1_005_029), "1,005,029");
     }
 }

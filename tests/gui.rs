@@ -39,7 +39,9 @@ fn drive_env(
     for (kind, value) in steps {
         cmd.arg(format!("--{kind}")).arg(value);
     }
+    // Dolphin (started by D-Bus for FileManager1) refuses to run under sudo.
     cmd.envs(fx.envs())
+        .env_remove("SUDO_USER")
         .env("XDG_RUNTIME_DIR", &runtime_dir)
         .env("KASTELL_GUI_LOG", artifacts().join(log_name))
         .envs(extra_env.iter().copied());
@@ -592,5 +594,190 @@ fn browser_shows_a_file_its_versions_and_restores_it_by_point_and_click() {
         std::fs::read_dir(&restored_into).expect("dir").count(),
         1,
         "nothing else, no partial file"
+    );
+}
+
+fn is_mounted(path: &std::path::Path) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(&*path.to_string_lossy()))
+}
+
+/// A mount whose Kastell was killed (kill -9): "Transport endpoint is not connected".
+fn stale_mount(fx: &Fixture, at: &std::path::Path) {
+    std::fs::create_dir_all(at).expect("dir");
+    let mut child = Command::new(support::kastell_bin())
+        .args(["mount", "--config"])
+        .arg(&fx.config)
+        // Every archive, indexed only on access: the window still has one to index.
+        .args(["--repository", "local"])
+        .arg(at)
+        .envs(fx.envs())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kastell mount");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !is_mounted(at) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mount did not appear"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let gone = std::fs::metadata(at).unwrap_err();
+    assert_eq!(gone.raw_os_error(), Some(107), "{gone}: ENOTCONN expected");
+}
+
+#[test]
+fn an_archive_mounts_from_the_window_opens_in_the_file_manager_and_is_unmounted_on_quit() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: mounting needs root here (/dev/fuse is 0600)");
+        return;
+    }
+    let fx = Fixture::new(0);
+    small_png(&fx.source.join("photo.png"));
+    std::fs::create_dir_all(fx.source.join("Letters")).expect("dir");
+    std::fs::write(fx.source.join("Letters/letter.txt"), "Dear reader,\n").expect("letter");
+    let out = fx.borgmatic_cmd(&["create"]).output().expect("borgmatic");
+    assert!(out.status.success(), "{}", support::output_text(&out));
+    let archive = archive_names(&fx, "local")[0].clone();
+
+    // Left by a Kastell that was killed: the window cleans it up when it starts.
+    let stale = fx.dir.path().join("stale");
+    stale_mount(&fx, &stale);
+
+    // The default mount point, in the runtime folder.
+    let mountpoint = fx.runtime_dir().join("kastell/mnt/local").join(&archive);
+    let inside = mountpoint.join(fx.source.strip_prefix("/").expect("absolute"));
+    let all_archives = fx.runtime_dir().join("kastell/mnt/local/all-archives");
+    let screenshots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    let notify_log = fx.dir.path().join("notify-calls.txt");
+    let dolphin = std::path::Path::new("/usr/bin/dolphin").exists();
+    let mut steps = vec![
+        ("expect", "local".to_string()),
+        ("expect_contains", "Removed a stale mount at".to_string()),
+        ("press", archive.clone()),
+        ("expect", "Deduplicated".to_string()),
+        // One press: mounted (indexed first), then shown in the file manager.
+        (
+            "press",
+            format!("Open archive {archive} in the file manager"),
+        ),
+        ("expect", format!("Unmount archive {archive}")),
+        ("expect_contains", "Mounted: archive".to_string()),
+        (
+            "run",
+            format!(
+                "cmp '{}' '{}/Letters/letter.txt' && test -f '{}/photo.png'",
+                fx.source.join("Letters/letter.txt").display(),
+                inside.display(),
+                inside.display()
+            ),
+        ),
+    ];
+    if dolphin {
+        steps.extend([
+            (
+                "shot_window",
+                format!(
+                    "dolphin={}",
+                    artifacts().join("mount-dolphin-top.png").display()
+                ),
+            ),
+            // Closed (only on this test's display), then asked over the same D-Bus interface
+            // for the backed-up folder itself, to see its files in the screenshot.
+            (
+                "run",
+                "xdotool search --classname dolphin windowkill; sleep 1".to_string(),
+            ),
+            (
+                "run",
+                format!(
+                    "gdbus call --session --dest org.freedesktop.FileManager1 \
+                     --object-path /org/freedesktop/FileManager1 \
+                     --method org.freedesktop.FileManager1.ShowFolders \"['file://{}']\" ''",
+                    inside.display()
+                ),
+            ),
+            (
+                "shot_window",
+                format!(
+                    "dolphin={}",
+                    screenshots.join("mount-dolphin.png").display()
+                ),
+            ),
+            (
+                "run",
+                "xdotool search --classname dolphin windowkill".to_string(),
+            ),
+        ]);
+    } else {
+        eprintln!(
+            "note: Dolphin is not installed (make setup-test installs it); xdg-open fallback only"
+        );
+    }
+    steps.extend([
+        // The notification's popup would cover part of the window.
+        ("run", "dunstctl close-all; sleep 0.5".to_string()),
+        ("shot", screenshots.join("mount.png").display().to_string()),
+        ("press", format!("Unmount archive {archive}")),
+        ("expect", format!("Mount archive {archive}")),
+        (
+            "run",
+            format!(
+                "! grep -q ' {} ' /proc/self/mountinfo && test ! -e '{}'",
+                mountpoint.display(),
+                mountpoint.display()
+            ),
+        ),
+        // Every archive of the repository (More menu): `MOUNT/<archive>/...` and `latest`.
+        ("press", "More actions".to_string()),
+        ("press", "Mount every archive of “local”".to_string()),
+        ("expect_contains", "Mounted: every archive of local".to_string()),
+        (
+            "run",
+            format!(
+                "test -L '{all}/latest' && cmp '{src}/Letters/letter.txt' '{all}/{archive}{src}/Letters/letter.txt'",
+                all = all_archives.display(),
+                src = fx.source.display(),
+            ),
+        ),
+        (
+            "run",
+            "xdotool search --classname dolphin windowkill; true".to_string(),
+        ),
+        ("press", format!("Unmount {}", all_archives.display())),
+        (
+            "run",
+            format!(
+                "sleep 1; ! grep -q ' {} ' /proc/self/mountinfo",
+                all_archives.display()
+            ),
+        ),
+        // Mounted again, and left mounted: quitting unmounts it.
+        ("press", format!("Mount archive {archive}")),
+        ("expect", format!("Unmount archive {archive}")),
+        ("run", format!("test -f '{}/photo.png'", inside.display())),
+    ]);
+    let log = notify_log.display().to_string();
+    drive_env(
+        &fx,
+        &[],
+        &steps,
+        "mount.log",
+        &[("KASTELL_GUI_NOTIFY_LOG", log.as_str())],
+    );
+
+    assert!(!is_mounted(&mountpoint), "unmounted when Kastell quit");
+    assert!(!mountpoint.exists(), "its folder went with it");
+    assert!(!is_mounted(&stale), "the stale mount was cleaned");
+    let calls = std::fs::read_to_string(&notify_log).unwrap_or_default();
+    assert!(
+        calls.contains(&format!("Archive {archive} of local is mounted")),
+        "a notification when the indexed archive was ready; Notify calls:\n{calls}"
     );
 }

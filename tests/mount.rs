@@ -300,3 +300,76 @@ fn a_killed_mount_is_cleaned_up_by_the_next_and_the_nas_mounts_too() {
         );
     }
 }
+
+/// The NAS as an scp-style location (`user@host:/path`, port in ssh_command): borg reads it,
+/// Kastell's reader does not.
+fn scp_style_config(fx: &Fixture) -> PathBuf {
+    let url = fx.nas_repo_url();
+    let rest = url.strip_prefix("ssh://").unwrap();
+    let (user_host, path) = rest.split_at(rest.find('/').unwrap());
+    let (user_host, port) = user_host.rsplit_once(':').unwrap();
+    let text = std::fs::read_to_string(&fx.config).unwrap();
+    let ssh = fx.nas.ssh_command();
+    assert!(text.contains(&url) && text.contains(&ssh));
+    let text = text
+        .replace(&url, &format!("{user_host}:{path}"))
+        .replace(&ssh, &format!("{ssh} -p {port}"))
+        // The same repository under a new name: borg asks first.
+        + "relocated_repo_access_is_ok: true\n";
+    let variant = fx.config.with_file_name("scp.yaml");
+    std::fs::write(&variant, text).unwrap();
+    variant
+}
+
+#[test]
+fn a_repository_the_reader_cannot_read_is_mounted_by_borg_with_the_reason_said() {
+    if !can_mount() {
+        return;
+    }
+    let fx = Fixture::new(1);
+    let config = scp_style_config(&fx);
+    let mnt = fx.dir.path().join("borg-mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let _guard = Mounted(mnt.clone());
+    let mut child = Command::new(support::kastell_bin())
+        .args(["mount", "--config"])
+        .arg(&config)
+        .args(["--repository", "nas", "--archive", "latest"])
+        .arg(&mnt)
+        .envs(fx.envs())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !is_mounted(&mnt) {
+        if child.try_wait().unwrap().is_some() || started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("borg never mounted:\n{}", support::output_text(&out));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // borg's own layout for one archive: its paths directly below the mount point.
+    let inside = mnt.join(fx.source.strip_prefix("/").unwrap());
+    assert_eq!(
+        std::fs::read_to_string(inside.join("notes.txt")).unwrap(),
+        "remember the keyfile\n"
+    );
+    assert_eq!(
+        std::fs::read(inside.join("große Datei.bin")).unwrap(),
+        vec![7u8; 200_000]
+    );
+    let out = fx.kastell(&["umount", &mnt.display().to_string()]);
+    assert!(out.status.success(), "{}", support::output_text(&out));
+    let done = child.wait_with_output().unwrap();
+    let text = support::output_text(&done);
+    assert!(done.status.success(), "{text}");
+    assert!(
+        text.contains("borg mounts this repository")
+            && text.contains("the native reader reads local and ssh:// repositories"),
+        "{text}"
+    );
+    assert!(!is_mounted(&mnt));
+}

@@ -6,7 +6,14 @@ import QtQuick.Layouts
 Pane {
     id: pane
     property var details
+    property var mounts
+    property string configPath: ""
+    property string repository: ""
     signal browseRequested()
+
+    // Where the selected archive is mounted now ("" when it is not).
+    readonly property string mountedAt: mounts && details.archiveName !== ""
+        ? (mounts.revision, mounts.mountpointOf(configPath, repository, details.archiveName)) : ""
 
     ColumnLayout {
         anchors.fill: parent
@@ -56,6 +63,30 @@ Pane {
             Accessible.name: qsTr("Browse files of %1").arg(pane.details.archiveName)
             Accessible.onPressAction: clicked()
             onClicked: pane.browseRequested()
+        }
+        RowLayout {
+            visible: pane.details.archiveName !== "" && pane.mounts !== undefined
+            Button {
+                text: pane.mountedAt === "" ? qsTr("Mount") : qsTr("Unmount")
+                icon.name: pane.mountedAt === "" ? "drive-harddisk" : "media-eject"
+                enabled: pane.mountedAt !== "" || !pane.mounts.busy
+                Accessible.name: (pane.mountedAt === "" ? qsTr("Mount archive %1") : qsTr("Unmount archive %1")).arg(pane.details.archiveName)
+                Accessible.onPressAction: clicked()
+                onClicked: pane.mountedAt === ""
+                    ? pane.mounts.mount(pane.configPath, pane.repository, pane.details.archiveName, "")
+                    : pane.mounts.unmount(pane.mountedAt)
+                ToolTip.visible: hovered
+                ToolTip.text: pane.mountedAt === "" ? qsTr("Mount this archive read-only, so any program can open its files")
+                    : qsTr("Mounted at %1").arg(pane.mountedAt)
+            }
+            Button {
+                text: pane.mounts ? pane.mounts.openLabel : ""
+                icon.name: "system-file-manager"
+                enabled: pane.mountedAt !== "" || !pane.mounts.busy
+                Accessible.name: qsTr("Open archive %1 in the file manager").arg(pane.details.archiveName)
+                Accessible.onPressAction: clicked()
+                onClicked: pane.mounts.mountAndOpen(pane.configPath, pane.repository, pane.details.archiveName)
+            }
         }
         Item { Layout.fillHeight: true }
     }

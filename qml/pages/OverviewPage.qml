@@ -9,6 +9,7 @@ import "../components"
 SplitView {
     id: page
     required property var repositories
+    property var mounts
 
     property string configPath: ""
     property string repository: ""
@@ -51,6 +52,9 @@ SplitView {
         SplitView.preferredWidth: 320
         SplitView.minimumWidth: 220
         details: details
+        mounts: page.mounts
+        configPath: page.configPath
+        repository: page.repository
         onBrowseRequested: page.browseRequested(archiveList.currentArchive)
     }
 }

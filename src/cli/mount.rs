@@ -8,55 +8,28 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use crate::mount::{self, ArchiveFs, Layout};
+use crate::browse::BrowseError;
+use crate::mount::{self, manager, ArchiveFs, Layout};
 
-/// True when `path` is a mount point of Kastell's (per /proc/self/mountinfo).
+/// True when `path` is a mount point of Kastell's, or a borg mount Kastell may have started
+/// for a repository it cannot read (per /proc/self/mountinfo).
 fn is_kastell_mount(path: &Path) -> bool {
     let Ok(wanted) = std::fs::canonicalize(path) else {
         return false;
     };
     std::fs::read_to_string("/proc/self/mountinfo")
-        .map(|info| mount::kastell_mounts(&info).contains(&wanted))
+        .map(|info| {
+            mount::mount_table(&info)
+                .iter()
+                .any(|m| m.point == wanted && (m.is_kastell() || m.source == "borgfs"))
+        })
         .unwrap_or(false)
 }
 
 fn clean_stale_mounts() {
-    for stale in mount::stale_mounts() {
-        match mount::unmount(&stale, true) {
-            Ok(()) => eprintln!(
-                "kastell: removed a stale mount at {} (left by a Kastell that ended)",
-                stale.display()
-            ),
-            Err(why) => eprintln!(
-                "kastell: a stale mount at {} could not be removed: {why}",
-                stale.display()
-            ),
-        }
+    for line in manager::clean_stale() {
+        eprintln!("kastell: {line}");
     }
-}
-
-/// Every repository of the config Kastell can read, by label (the others named on stderr).
-async fn config_filesystem(config: &Path) -> anyhow::Result<ArchiveFs> {
-    let cfg = crate::config::BorgmaticConfig::load(config)?;
-    let mut opened = Vec::new();
-    for repo in &cfg.repositories {
-        let name = repo.label.clone().unwrap_or_else(|| repo.path.clone());
-        match crate::browse::open_uncached(config, &name).await {
-            Ok(session) => {
-                // A folder name: a label has no slash; a bare path becomes its last part.
-                let folder = repo
-                    .label
-                    .clone()
-                    .unwrap_or_else(|| repo.display_name().replace('/', "_"));
-                opened.push((folder, Arc::new(session)));
-            }
-            Err(why) => eprintln!("kastell: leaving out {name}: {why}"),
-        }
-    }
-    if opened.is_empty() {
-        bail!("no repository of {} could be opened", config.display());
-    }
-    Ok(ArchiveFs::for_config(opened))
 }
 
 pub async fn mount(
@@ -77,10 +50,19 @@ pub async fn mount(
         if archive.is_some() {
             bail!("--archive needs --repository");
         }
-        let fs = config_filesystem(config).await?;
+        let (fs, left_out) = manager::config_filesystem(config).await?;
+        for why in left_out {
+            eprintln!("kastell: leaving out {why}");
+        }
         return serve(fs, mountpoint).await;
     };
-    let session = Arc::new(crate::browse::open_uncached(config, repository).await?);
+    let session = match crate::browse::open_uncached(config, repository).await {
+        Ok(session) => Arc::new(session),
+        Err(BrowseError::Unsupported(why)) => {
+            return serve_with_borg(config, repository, archive, mountpoint, &why).await
+        }
+        Err(e) => return Err(e.into()),
+    };
     let layout = match archive {
         Some(name) => {
             let archive = session.archive(name)?;
@@ -105,6 +87,35 @@ pub async fn mount(
         None => Layout::Repository,
     };
     serve(ArchiveFs::new(session, layout), mountpoint).await
+}
+
+/// A repository Kastell cannot read: borg mounts it (through borgmatic), until unmounted or
+/// Ctrl-C.
+async fn serve_with_borg(
+    config: &Path,
+    repository: &str,
+    archive: Option<&str>,
+    mountpoint: &Path,
+    why: &str,
+) -> anyhow::Result<ExitCode> {
+    eprintln!("kastell: borg mounts this repository ({why})");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let interrupted = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            interrupted.cancel();
+        }
+    });
+    println!(
+        "Mounting at {} with borg. Unmount with `kastell umount {}` or Ctrl-C.",
+        mountpoint.display(),
+        mountpoint.display()
+    );
+    match manager::borg_mount_foreground(config, repository, archive, mountpoint, &stop).await {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(_) if stop.is_cancelled() => Ok(ExitCode::SUCCESS),
+        Err(why) => bail!(why),
+    }
 }
 
 /// Mounts `fs` and serves it until it is unmounted or Ctrl-C.
@@ -188,7 +199,7 @@ fn detach(mountpoint: &Path) -> anyhow::Result<ExitCode> {
 pub fn umount(mountpoint: &Path) -> anyhow::Result<ExitCode> {
     if !is_kastell_mount(mountpoint) {
         // A stale one fails canonicalize; try it anyway.
-        if mount::stale_mounts().iter().any(|m| m == mountpoint) {
+        if manager::stale_mounts().iter().any(|m| m == mountpoint) {
             mount::unmount(mountpoint, true).map_err(anyhow::Error::msg)?;
             return Ok(ExitCode::SUCCESS);
         }

@@ -13,6 +13,24 @@ use std::process::ExitCode;
 /// Runs the Qt event loop on the main thread; async work goes to `runtime`.
 pub fn run(runtime: tokio::runtime::Runtime, config: Option<PathBuf>) -> ExitCode {
     runtime::install(runtime.handle().clone());
+    // (Stale mounts a crashed Kastell left are cleaned by the window's MountManager, which
+    // says so.)
+    // Terminated (logout, kill): unmount what this window mounted before going.
+    runtime.spawn(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        let _ = tokio::task::spawn_blocking(unmount_all).await;
+        std::process::exit(0);
+    });
     bridge::repository_list::set_startup_config(config);
 
     // Plasma picks its own style (org.kde.desktop) through the platform theme; elsewhere
@@ -39,9 +57,17 @@ pub fn run(runtime: tokio::runtime::Runtime, config: Option<PathBuf>) -> ExitCod
         Some(app) => app.exec(),
         None => 1,
     };
+    unmount_all();
     // Outstanding borg calls are dropped with the runtime; their processes are killed
     // (kill_on_drop) rather than left running.
     drop(engine);
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+/// Kastell unmounts what it mounted when it quits (a busy mount is detached).
+fn unmount_all() {
+    for line in crate::mount::manager::unmount_all() {
+        eprintln!("kastell: {line}");
+    }
 }

@@ -20,6 +20,7 @@ use fuser::{
 };
 
 use crate::browse::Session;
+use crate::events::{Event, EventSink, MountEvent};
 use crate::index::ArchiveIndex;
 use crate::repo::ArchiveRef;
 
@@ -136,6 +137,8 @@ pub struct ArchiveFs {
     open_files: Mutex<HashMap<u64, Arc<OpenFile>>>,
     next_handle: std::sync::atomic::AtomicU64,
     cache: Arc<Mutex<ChunkCache>>,
+    /// Where indexing progress and read failures are reported (the window), besides stderr.
+    events: Option<Arc<dyn EventSink>>,
 }
 
 /// Inode numbers: 1 is the mount point; an archive's entry `e` in slot `s` is
@@ -223,6 +226,19 @@ impl ArchiveFs {
             open_files: Mutex::default(),
             next_handle: std::sync::atomic::AtomicU64::new(1),
             cache: Arc::default(),
+            events: None,
+        }
+    }
+
+    /// Reports indexing on first access and read failures to `sink` as [`MountEvent`]s.
+    pub fn with_events(mut self, sink: Arc<dyn EventSink>) -> ArchiveFs {
+        self.events = Some(sink);
+        self
+    }
+
+    fn report(&self, event: MountEvent) {
+        if let Some(sink) = &self.events {
+            sink.emit(Event::Mount(event));
         }
     }
 
@@ -230,15 +246,39 @@ impl ArchiveFs {
     fn index(&self, slot: usize) -> Result<Arc<ArchiveIndex>, Errno> {
         let slot_ref = self.slots.get(slot).ok_or(Errno::ENOENT)?;
         let found = slot_ref.index.get_or_init(|| {
-            self.groups[slot_ref.group]
-                .session
-                .index(&slot_ref.archive, &mut |_| {}, &AtomicBool::new(false))
-                .map_err(|e| e.to_string())
+            let session = &self.groups[slot_ref.group].session;
+            let archive = &slot_ref.archive;
+            if let Some(found) = session.cached_index(archive) {
+                return Ok(found);
+            }
+            let started = std::time::Instant::now();
+            let built = session
+                .index(
+                    archive,
+                    &mut |p| {
+                        self.report(MountEvent::Indexing {
+                            archive: archive.name.clone(),
+                            entries: p.entries,
+                            fraction: f64::from(p.chunks_done) / f64::from(p.chunks_total.max(1)),
+                        })
+                    },
+                    &AtomicBool::new(false),
+                )
+                .map_err(|e| e.to_string());
+            if built.is_ok() {
+                self.report(MountEvent::Indexed {
+                    archive: archive.name.clone(),
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+            }
+            built
         });
         match found {
             Ok(index) => Ok(index.clone()),
             Err(why) => {
-                eprintln!("kastell mount: {}: {why}", slot_ref.archive.name);
+                let message = format!("{}: {why}", slot_ref.archive.name);
+                eprintln!("kastell mount: {message}");
+                self.report(MountEvent::ReadFailed { message });
                 Err(Errno::EIO)
             }
         }
@@ -403,7 +443,9 @@ impl ArchiveFs {
             .object(id, usize::try_from(size).ok())
             .map_err(|e| {
                 // A chunk a compact or prune removed: an I/O error, never wrong bytes.
-                eprintln!("kastell mount: reading a chunk failed: {e}");
+                let message = format!("reading a chunk failed: {e}");
+                eprintln!("kastell mount: {message}");
+                self.report(MountEvent::ReadFailed { message });
                 Errno::EIO
             })?;
         let data = Arc::new(data);
@@ -695,34 +737,46 @@ pub fn config() -> fuser::Config {
     config
 }
 
-/// Kastell's own FUSE mounts whose process is gone ("Transport endpoint is not connected"),
-/// from /proc/self/mountinfo.
-pub fn stale_mounts() -> Vec<std::path::PathBuf> {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return Vec::new();
-    };
-    kastell_mounts(&info)
-        .into_iter()
-        .filter(|p| {
-            matches!(std::fs::metadata(p), Err(e) if e.raw_os_error() == Some(nix::libc::ENOTCONN))
-        })
-        .collect()
+pub mod manager;
+
+/// One line of /proc/self/mountinfo: where, what type, from what source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MountEntry {
+    pub point: std::path::PathBuf,
+    pub kind: String,
+    pub source: String,
 }
 
-/// Mount points of Kastell's FUSE mounts (type `fuse` or `fuse.kastell`, source `kastell`)
-/// in a mountinfo text.
-pub fn kastell_mounts(mountinfo: &str) -> Vec<std::path::PathBuf> {
+impl MountEntry {
+    /// One of Kastell's FUSE mounts (type `fuse` or `fuse.kastell`, source `kastell`).
+    pub fn is_kastell(&self) -> bool {
+        (self.kind == "fuse" || self.kind == "fuse.kastell") && self.source == "kastell"
+    }
+}
+
+/// The mounts of a mountinfo text.
+pub fn mount_table(mountinfo: &str) -> Vec<MountEntry> {
     mountinfo
         .lines()
         .filter_map(|line| {
             let (before, after) = line.split_once(" - ")?;
             let mut fs = after.split(' ');
             let (kind, source) = (fs.next()?, fs.next()?);
-            let ours = (kind == "fuse" || kind == "fuse.kastell") && source == "kastell";
-            ours.then(|| before.split(' ').nth(4))
-                .flatten()
-                .map(|p| std::path::PathBuf::from(unescape_mountinfo(p)))
+            Some(MountEntry {
+                point: std::path::PathBuf::from(unescape_mountinfo(before.split(' ').nth(4)?)),
+                kind: kind.to_string(),
+                source: source.to_string(),
+            })
         })
+        .collect()
+}
+
+/// Mount points of Kastell's FUSE mounts in a mountinfo text.
+pub fn kastell_mounts(mountinfo: &str) -> Vec<std::path::PathBuf> {
+    mount_table(mountinfo)
+        .into_iter()
+        .filter(MountEntry::is_kastell)
+        .map(|m| m.point)
         .collect()
 }
 

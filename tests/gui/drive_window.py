@@ -10,8 +10,14 @@ steps given on the command line against the accessibility tree:
   --shot FILE          save a screenshot of the window to FILE
   --type NAME=TEXT     click the field named NAME, replace its text with TEXT, press Tab
   --run COMMAND        run a shell command in the same session (fails the test if it fails)
+  --shot_window C=FILE wait for a window of class C (another program's, such as `dolphin`)
+                       and save a screenshot of it to FILE
 
 With KASTELL_GUI_KEYRING=1 a gnome-keyring Secret Service is started, unlocked, on the bus.
+With KASTELL_GUI_NOTIFY_LOG=FILE a notification server (dunst) runs on the bus and every Notify
+call is recorded to FILE (dbus-monitor).
+Programs the bus starts on request (D-Bus activation, e.g. Dolphin for FileManager1) get this
+session's display and environment.
 
 Steps run in order. Exit status 0 means every step passed; the reason is printed otherwise.
 """
@@ -175,12 +181,60 @@ def screenshot(display, path):
     print(f"screenshot: {path}")
 
 
+def screenshot_window(display, spec):
+    # By class: titles with non-ASCII characters (Dolphin's "folder — Dolphin") do not reach
+    # xdotool's name search whole.
+    pattern, path = spec.split("=", 1)
+    env = {**os.environ, "DISPLAY": display}
+    deadline = time.time() + TIMEOUT
+    while True:
+        found = subprocess.run(["xdotool", "search", "--onlyvisible", "--classname", pattern], env=env,
+                               capture_output=True, text=True).stdout.split()
+        if found:
+            break
+        if time.time() > deadline:
+            ids = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "."], env=env,
+                                 capture_output=True, text=True).stdout.split()
+            names = [subprocess.run(["xdotool", "getwindowname", i], env=env, capture_output=True,
+                                    text=True).stdout.strip() for i in ids]
+            raise SystemExit(f"FAIL: no window of class {pattern!r} appeared within {TIMEOUT:.0f} s;"
+                             f" windows: {names}")
+        time.sleep(0.3)
+    time.sleep(2.0)  # let it fill in its view (a file manager lists, then draws icons)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    subprocess.run(["import", "-window", found[0], path], env=env, check=True)
+    print(f"screenshot: {path}")
+
+
+def start_notification_server(env, log_path):
+    log = open(log_path, "w")
+    monitor = subprocess.Popen(
+        ["dbus-monitor", "interface='org.freedesktop.Notifications',member='Notify'"],
+        env=env, stdout=log, stderr=subprocess.DEVNULL,
+    )
+    rc = os.path.join(os.path.dirname(os.path.abspath(log_path)), "dunstrc")
+    with open(rc, "w") as f:
+        f.write("[global]\n    font = Monospace 8\n")
+    dunst = subprocess.Popen(["dunst", "-config", rc], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        owner = subprocess.run(
+            ["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
+             "org.freedesktop.DBus.NameHasOwner", "string:org.freedesktop.Notifications"],
+            env=env, capture_output=True, text=True).stdout
+        if "boolean true" in owner:
+            break
+        time.sleep(0.1)
+    return [monitor, dunst]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--app", required=True)
     parser.add_argument("--arg", action="append", default=[])
     parser.set_defaults(steps=[])
-    for step in ("expect", "expect_contains", "press", "shot", "type", "run"):
+    for step in ("expect", "expect_contains", "press", "shot", "type", "run", "shot_window"):
         parser.add_argument("--" + step, dest=step, action=Step)
     args = parser.parse_args()
 
@@ -193,8 +247,14 @@ def main():
         "QT_ACCESSIBILITY": "1",
         "QT_QPA_PLATFORM": "xcb",
     }
+    # What the bus starts on request (a file manager for FileManager1) must see this display.
+    subprocess.run(["dbus-update-activation-environment", "--all"], env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if os.environ.get("KASTELL_GUI_KEYRING"):
         start_keyring(env)
+    helpers = []
+    if os.environ.get("KASTELL_GUI_NOTIFY_LOG"):
+        helpers = start_notification_server(env, os.environ["KASTELL_GUI_NOTIFY_LOG"])
     log = open(os.environ.get("KASTELL_GUI_LOG", os.devnull), "w")
     app = subprocess.Popen([args.app] + args.arg, env=env, stdout=log, stderr=log)
     try:
@@ -220,12 +280,16 @@ def main():
                 print(f"ok: ran {value!r}")
             elif kind == "shot":
                 screenshot(display, value)
+            elif kind == "shot_window":
+                screenshot_window(display, value)
     finally:
         app.terminate()
         try:
             app.wait(10)
         except subprocess.TimeoutExpired:
             app.kill()
+        for helper in helpers:
+            helper.terminate()
         xvfb.terminate()
         launcher.terminate()
     return 0

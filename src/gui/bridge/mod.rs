@@ -10,6 +10,7 @@ pub mod config_editor;
 pub mod exclude_preview;
 pub mod exclude_rules;
 pub mod history_model;
+pub mod mount_manager;
 pub mod repository_list;
 pub mod restore_runner;
 pub mod version_list;
