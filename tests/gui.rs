@@ -25,6 +25,8 @@ fn drive_env(
     log_name: &str,
     extra_env: &[(&str, &str)],
 ) -> String {
+    // A window cleans stale mounts when it starts; the mount test makes one on purpose.
+    let _shared = (!MAKING_STALE.with(|m| m.get())).then(support::cleaning_stale_mounts);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/gui/drive_window.py");
     let runtime_dir = fx.runtime_dir();
     let mut cmd = Command::new("dbus-run-session");
@@ -51,6 +53,12 @@ fn drive_env(
     let text = support::output_text(&out);
     assert!(out.status.success(), "window test failed:\n{text}");
     text
+}
+
+thread_local! {
+    /// This test thread holds the stale-mount lock exclusively (its windows must not wait for
+    /// a shared hold).
+    static MAKING_STALE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 fn archive_names(fx: &Fixture, repository: &str) -> Vec<String> {
@@ -638,6 +646,8 @@ fn an_archive_mounts_from_the_window_opens_in_the_file_manager_and_is_unmounted_
         eprintln!("skipped: mounting needs root here (/dev/fuse is 0600)");
         return;
     }
+    let _alone = support::making_stale_mounts();
+    MAKING_STALE.with(|m| m.set(true));
     let fx = Fixture::new(0);
     small_png(&fx.source.join("photo.png"));
     std::fs::create_dir_all(fx.source.join("Letters")).expect("dir");

@@ -136,6 +136,7 @@ fn a_mounted_archive_is_the_source_tree_and_a_backup_runs_while_it_is_mounted() 
     if !can_mount() {
         return;
     }
+    let _shared = support::cleaning_stale_mounts();
     let fx = Fixture::new(0);
     furnish(&fx.source);
     let out = fx.borgmatic_cmd(&["create"]).output().unwrap();
@@ -231,6 +232,7 @@ fn a_killed_mount_is_cleaned_up_by_the_next_and_the_nas_mounts_too() {
     if !can_mount() {
         return;
     }
+    let _alone = support::making_stale_mounts();
     let fx = Fixture::new(1);
     let mnt = fx.dir.path().join("mnt");
     std::fs::create_dir_all(&mnt).unwrap();
@@ -326,6 +328,7 @@ fn a_repository_the_reader_cannot_read_is_mounted_by_borg_with_the_reason_said()
     if !can_mount() {
         return;
     }
+    let _shared = support::cleaning_stale_mounts();
     let fx = Fixture::new(1);
     let config = scp_style_config(&fx);
     let mnt = fx.dir.path().join("borg-mnt");
@@ -372,4 +375,74 @@ fn a_repository_the_reader_cannot_read_is_mounted_by_borg_with_the_reason_said()
         "{text}"
     );
     assert!(!is_mounted(&mnt));
+
+    // The whole config: `local` served by Kastell, `nas` by a private borg mount grafted in.
+    let all = fx.dir.path().join("all-mnt");
+    std::fs::create_dir_all(&all).unwrap();
+    let _all_guard = Mounted(all.clone());
+    let out = Command::new(support::kastell_bin())
+        .args(["mount", "--config"])
+        .arg(&config)
+        .arg("--background")
+        .arg(&all)
+        .envs(fx.envs())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", support::output_text(&out));
+    let src = fx.source.strip_prefix("/").unwrap();
+    let local = all.join("local/latest").join(src).join("notes.txt");
+    assert_eq!(
+        std::fs::read_to_string(&local).unwrap(),
+        "remember the keyfile\n"
+    );
+    let nas_archives: Vec<_> = std::fs::read_dir(all.join("nas"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(nas_archives.len(), 1, "{nas_archives:?}");
+    assert_eq!(
+        std::fs::read(nas_archives[0].join(src).join("große Datei.bin")).unwrap(),
+        vec![7u8; 200_000]
+    );
+    let out = fx.kastell(&["umount", &all.display().to_string()]);
+    assert!(out.status.success(), "{}", support::output_text(&out));
+    // borg's private mount goes with it.
+    let private = fx.runtime_dir().join("kastell/mnt/.borg");
+    let started = Instant::now();
+    while std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .contains(&*private.to_string_lossy())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "borg's private mount stayed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_file_whose_chunks_a_compact_removed_reads_as_an_io_error_not_wrong_bytes() {
+    if !can_mount() {
+        return;
+    }
+    let _shared = support::cleaning_stale_mounts();
+    let fx = Fixture::new(1);
+    let mnt = fx.dir.path().join("mnt");
+    let _guard = mount_background(&fx, &["--repository", "local", "--archive", "latest"], &mnt);
+    let inside = mnt.join(fx.source.strip_prefix("/").unwrap());
+    // The only archive goes, and its chunks with it (nothing is read before: no page cache).
+    let repo = fx.local_repo.display().to_string();
+    for args in [
+        vec!["delete", "--glob-archives", "home-*", repo.as_str()],
+        vec!["compact", "--threshold", "0", repo.as_str()],
+    ] {
+        let out = fx.borg_cmd(&args).output().unwrap();
+        assert!(out.status.success(), "{}", support::output_text(&out));
+    }
+    // The tree is still there (the index was built before), but not the content.
+    assert!(inside.join("große Datei.bin").exists());
+    let failed = std::fs::read(inside.join("große Datei.bin")).unwrap_err();
+    assert_eq!(failed.raw_os_error(), Some(5), "{failed}: EIO expected");
 }

@@ -73,7 +73,8 @@ Frame {
                 }
                 Label {
                     visible: row.borgReason !== ""
-                    text: qsTr("(by borg)")
+                    // A whole-config mount has borg serve only the repositories Kastell cannot read.
+                    text: row.description.startsWith("every repository") ? qsTr("(partly by borg)") : qsTr("(by borg)")
                     opacity: 0.7
                     Accessible.name: qsTr("Mounted by borg: %1").arg(row.borgReason)
                 }

@@ -50,11 +50,17 @@ pub async fn mount(
         if archive.is_some() {
             bail!("--archive needs --repository");
         }
-        let (fs, left_out) = manager::config_filesystem(config).await?;
-        for why in left_out {
+        let parts = manager::config_filesystem(config).await?;
+        for why in &parts.left_out {
             eprintln!("kastell: leaving out {why}");
         }
-        return serve(fs, mountpoint).await;
+        for why in &parts.by_borg {
+            eprintln!("kastell: borg mounts {why}");
+        }
+        let served = serve(parts.fs, mountpoint).await;
+        // borg's private mounts go after Kastell's.
+        drop(parts.private);
+        return served;
     };
     let session = match crate::browse::open_uncached(config, repository).await {
         Ok(session) => Arc::new(session),

@@ -60,6 +60,42 @@ impl Serving {
 struct Active {
     info: MountInfo,
     serving: Serving,
+    /// Private borg mounts grafted into a whole-config mount (unmounted after it).
+    private: Vec<PrivateBorgMount>,
+}
+
+/// A repository Kastell cannot read, mounted by borg in a private folder (below
+/// [`mount_root`]) and grafted into a whole-config mount; unmounted when dropped.
+pub struct PrivateBorgMount {
+    folder: PathBuf,
+    serving: Option<Serving>,
+}
+
+impl Drop for PrivateBorgMount {
+    fn drop(&mut self) {
+        if super::unmount(&self.folder, false).is_err() {
+            let _ = super::unmount(&self.folder, true);
+        }
+        if let Some(Serving::Borg { stop, ended }) = self.serving.take() {
+            for _ in 0..100 {
+                if ended.load(Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            stop.cancel();
+        }
+        let _ = std::fs::remove_dir(&self.folder);
+    }
+}
+
+/// A whole-config mount's parts: the filesystem, the repositories left out (with the reason),
+/// those borg serves (with the reason Kastell cannot), and borg's private mounts.
+pub struct ConfigMount {
+    pub fs: ArchiveFs,
+    pub left_out: Vec<String>,
+    pub by_borg: Vec<String>,
+    pub private: Vec<PrivateBorgMount>,
 }
 
 fn active() -> &'static Mutex<Vec<Active>> {
@@ -190,10 +226,13 @@ pub async fn mount(
         with_borg: None,
         left_out: Vec::new(),
     };
+    let mut private = Vec::new();
     let native = match &target {
-        Target::Config => config_filesystem(config).await.map(|(fs, left_out)| {
-            info.left_out = left_out;
-            fs
+        Target::Config => config_filesystem(config).await.map(|parts| {
+            info.left_out = parts.left_out;
+            info.with_borg = (!parts.by_borg.is_empty()).then(|| parts.by_borg.join("; "));
+            private = parts.private;
+            parts.fs
         }),
         Target::Repository { repository } => match browse::open(config, repository, true).await {
             Ok(session) => Ok(ArchiveFs::new(session, Layout::Repository)),
@@ -233,6 +272,7 @@ pub async fn mount(
         list.push(Active {
             info: info.clone(),
             serving,
+            private,
         });
     }
     sink.emit(Event::Mount(MountEvent::Mounted {
@@ -285,28 +325,63 @@ async fn archive_filesystem(
     Ok(ArchiveFs::new(session, Layout::Archive(found)))
 }
 
-/// Every repository of the config Kastell can read, by label; the others with the reason.
-pub async fn config_filesystem(config: &Path) -> Result<(ArchiveFs, Vec<String>), BrowseError> {
+/// Every repository of the config by label: those Kastell reads served by it, the others by a
+/// private borg mount grafted in (or, when borg cannot mount them either, left out and named).
+pub async fn config_filesystem(config: &Path) -> Result<ConfigMount, BrowseError> {
     let cfg = crate::config::BorgmaticConfig::load(config)
         .map_err(|e| BrowseError::Config(e.to_string()))?;
     let mut opened: Vec<(String, Arc<Session>)> = Vec::new();
-    let mut left_out = Vec::new();
-    for repo in &cfg.repositories {
+    let (mut left_out, mut by_borg, mut private, mut grafts) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (n, repo) in cfg.repositories.iter().enumerate() {
         let name = repo.label.clone().unwrap_or_else(|| repo.path.clone());
+        // A folder name: a label has no slash; a bare path becomes its last part.
+        let folder = folder_name(repo.display_name());
         match browse::open(config, &name, true).await {
-            // A folder name: a label has no slash; a bare path becomes its last part.
-            Ok(session) => opened.push((folder_name(repo.display_name()), session)),
+            Ok(session) => opened.push((folder, session)),
+            Err(BrowseError::Unsupported(why)) => {
+                let at = mount_root().join(".borg").join(format!(
+                    "{}-{}-{n}",
+                    folder,
+                    std::process::id()
+                ));
+                if let Err(e) = std::fs::create_dir_all(&at) {
+                    left_out.push(format!("{name}: {why}; {}: {e}", at.display()));
+                    continue;
+                }
+                match start_borg_mount(config, &name, None, &at).await {
+                    Ok(serving) => {
+                        by_borg.push(format!("{name}: {why}"));
+                        grafts.push((folder, at.clone()));
+                        private.push(PrivateBorgMount {
+                            folder: at,
+                            serving: Some(serving),
+                        });
+                    }
+                    Err(e) => {
+                        let _ = std::fs::remove_dir(&at);
+                        left_out.push(format!(
+                            "{name}: {why}; borg could not mount it either: {e}"
+                        ));
+                    }
+                }
+            }
             Err(why) => left_out.push(format!("{name}: {why}")),
         }
     }
-    if opened.is_empty() {
+    if opened.is_empty() && grafts.is_empty() {
         return Err(BrowseError::Unsupported(format!(
             "no repository of {} could be opened ({})",
             config.display(),
             left_out.join("; ")
         )));
     }
-    Ok((ArchiveFs::for_config(opened), left_out))
+    Ok(ConfigMount {
+        fs: ArchiveFs::for_config(opened).with_grafts(grafts),
+        left_out,
+        by_borg,
+        private,
+    })
 }
 
 /// `borgmatic mount --foreground` at `mountpoint`, in the background, until it is unmounted
@@ -446,7 +521,10 @@ fn finish(mountpoint: &Path) {
         let at = list.iter().position(|a| a.info.mountpoint == mountpoint)?;
         Some(list.remove(at))
     });
-    if let Some(Active { serving, .. }) = taken {
+    if let Some(Active {
+        serving, private, ..
+    }) = taken
+    {
         match serving {
             Serving::Native(session) => {
                 // Unmounted already; the session thread ends on its own.
@@ -468,6 +546,7 @@ fn finish(mountpoint: &Path) {
                 stop.cancel();
             }
         }
+        drop(private);
     }
     remove_default_folder(mountpoint);
 }

@@ -5,7 +5,8 @@
 //!
 //! Layouts, as borg and borgmatic lay them out: one archive with its paths directly under the
 //! mount point, a repository with `MOUNT/<archive>/...` and `latest` (a link to the newest), or
-//! every repository of a config as `MOUNT/<label>/<archive>/...`.
+//! every repository of a config as `MOUNT/<label>/<archive>/...` (a repository the reader
+//! cannot read grafted in from a private borg mount, `graft.rs`).
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -139,6 +140,9 @@ pub struct ArchiveFs {
     cache: Arc<Mutex<ChunkCache>>,
     /// Where indexing progress and read failures are reported (the window), besides stderr.
     events: Option<Arc<dyn EventSink>>,
+    /// Repositories served by a private borg mount (whole-config layout only).
+    grafts: Option<graft::Grafts>,
+    grafted_files: Mutex<HashMap<u64, Arc<std::fs::File>>>,
 }
 
 /// Inode numbers: 1 is the mount point; an archive's entry `e` in slot `s` is
@@ -227,7 +231,22 @@ impl ArchiveFs {
             next_handle: std::sync::atomic::AtomicU64::new(1),
             cache: Arc::default(),
             events: None,
+            grafts: None,
+            grafted_files: Mutex::default(),
         }
+    }
+
+    /// Adds folders served from other mounts (label → folder) to a whole-config mount.
+    pub fn with_grafts(mut self, roots: Vec<(String, std::path::PathBuf)>) -> ArchiveFs {
+        if self.shape == Shape::Config && !roots.is_empty() {
+            self.grafts = Some(graft::Grafts::new(roots));
+        }
+        self
+    }
+
+    /// The grafts, when `ino` is a grafted inode.
+    fn graft_of(&self, ino: u64) -> Option<&graft::Grafts> {
+        self.grafts.as_ref().filter(|_| graft::is_graft(ino))
     }
 
     /// Reports indexing on first access and read failures to `sink` as [`MountEvent`]s.
@@ -288,6 +307,9 @@ impl ArchiveFs {
     /// Inodes below 2^32: 1 the top, `2 + 2g` repository g's `latest`, `3 + 2g` its folder
     /// (a one-repository mount's folder is the top).
     fn resolve(&self, ino: u64) -> Option<Node> {
+        if graft::is_graft(ino) {
+            return None;
+        }
         if ino == 1 {
             return Some(match self.shape {
                 Shape::OneArchive => Node::Entry(0, 0),
@@ -492,6 +514,17 @@ enum Node {
 
 impl Filesystem for ArchiveFs {
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let grafted = match (self.graft_of(parent.0), &self.grafts) {
+            (Some(grafts), _) => Some(grafts.lookup(parent.0, name)),
+            (None, Some(grafts)) if parent.0 == 1 => grafts.root(name.as_bytes()),
+            _ => None,
+        };
+        if let Some(found) = grafted {
+            return match found {
+                Ok(attr) => reply.entry(&TTL, &attr, fuser::Generation(0)),
+                Err(errno) => reply.error(errno),
+            };
+        }
         let found = match self.resolve(parent.0) {
             Some(Node::Top) => self
                 .groups
@@ -528,6 +561,12 @@ impl Filesystem for ArchiveFs {
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        if let Some(grafts) = self.graft_of(ino.0) {
+            return match grafts.getattr(ino.0) {
+                Ok(attr) => reply.attr(&TTL, &attr),
+                Err(errno) => reply.error(errno),
+            };
+        }
         match self.resolve(ino.0).map(|n| self.attr(&n)) {
             Some(Ok(attr)) => reply.attr(&TTL, &attr),
             Some(Err(errno)) => reply.error(errno),
@@ -536,6 +575,12 @@ impl Filesystem for ArchiveFs {
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        if let Some(grafts) = self.graft_of(ino.0) {
+            return match grafts.readlink(ino.0) {
+                Ok(target) => reply.data(&target),
+                Err(errno) => reply.error(errno),
+            };
+        }
         match self.resolve(ino.0) {
             Some(Node::Latest(g)) => match self.newest(g) {
                 Some(newest) => reply.data(newest.name.as_bytes()),
@@ -555,6 +600,20 @@ impl Filesystem for ArchiveFs {
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         if flags.0 & nix::libc::O_ACCMODE != nix::libc::O_RDONLY {
             return reply.error(Errno::EROFS);
+        }
+        if let Some(grafts) = self.graft_of(ino.0) {
+            return match grafts.open(ino.0) {
+                Ok(file) => {
+                    let fh = self
+                        .next_handle
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if let Ok(mut open) = self.grafted_files.lock() {
+                        open.insert(fh, Arc::new(file));
+                    }
+                    reply.opened(FileHandle(fh), fuser::FopenFlags::empty())
+                }
+                Err(errno) => reply.error(errno),
+            };
         }
         let Some(Node::Entry(slot, entry)) = self.resolve(ino.0) else {
             return reply.error(Errno::EISDIR);
@@ -605,6 +664,26 @@ impl Filesystem for ArchiveFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        let grafted = self
+            .grafted_files
+            .lock()
+            .ok()
+            .and_then(|o| o.get(&fh.0).cloned());
+        if let Some(file) = grafted {
+            use std::os::unix::fs::FileExt;
+            let mut out = vec![0u8; size as usize];
+            let mut filled = 0;
+            // read_at may return less than asked before the end: read until full or EOF.
+            while filled < out.len() {
+                match file.read_at(&mut out[filled..], offset + filled as u64) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return reply.error(e.into()),
+                }
+            }
+            return reply.data(&out[..filled]);
+        }
         let Some(file) = self
             .open_files
             .lock()
@@ -654,6 +733,9 @@ impl Filesystem for ArchiveFs {
         if let Ok(mut open) = self.open_files.lock() {
             open.remove(&fh.0);
         }
+        if let Ok(mut open) = self.grafted_files.lock() {
+            open.remove(&fh.0);
+        }
         reply.ok();
     }
 
@@ -669,8 +751,17 @@ impl Filesystem for ArchiveFs {
             (ino.0, FileType::Directory, b".".to_vec()),
             (1, FileType::Directory, b"..".to_vec()),
         ];
+        let grafted = self.graft_of(ino.0).map(|grafts| grafts.readdir(ino.0));
         match self.resolve(ino.0) {
+            _ if grafted.is_some() => match grafted {
+                Some(Ok(found)) => entries.extend(found),
+                Some(Err(errno)) => return reply.error(errno),
+                None => {}
+            },
             Some(Node::Top) => {
+                if let Some(grafts) = &self.grafts {
+                    entries.extend(grafts.top_entries());
+                }
                 for (g, group) in self.groups.iter().enumerate() {
                     entries.push((
                         self.repository_ino(g),
@@ -737,6 +828,7 @@ pub fn config() -> fuser::Config {
     config
 }
 
+mod graft;
 pub mod manager;
 
 /// One line of /proc/self/mountinfo: where, what type, from what source.

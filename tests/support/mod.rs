@@ -13,6 +13,24 @@ use std::time::{Duration, Instant};
 pub const PASSPHRASE: &str = "correct horse battery staple seven words";
 
 /// Finds a tool as Kastell does (PATH, then `make setup`'s cache).
+/// Every Kastell that mounts cleans every stale Kastell mount it finds (as it should, on a
+/// desktop). A test that makes a stale mount on purpose holds this exclusively so that the
+/// tests running beside it, which hold it shared while they mount or start a window, do not
+/// clean it first.
+static STALE_MOUNTS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+pub fn making_stale_mounts() -> std::sync::RwLockWriteGuard<'static, ()> {
+    STALE_MOUNTS
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub fn cleaning_stale_mounts() -> std::sync::RwLockReadGuard<'static, ()> {
+    STALE_MOUNTS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub fn tool(name: &str) -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
