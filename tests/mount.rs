@@ -117,6 +117,27 @@ fn same_tree(source: &Path, mounted: &Path) {
     }
 }
 
+/// `kastell mount --config CONFIG ARGS AT` in the foreground, as a child; its output to `out()`.
+fn kastell_mount(
+    fx: &Fixture,
+    config: &Path,
+    args: &[&str],
+    at: &Path,
+    out: fn() -> Stdio,
+) -> std::process::Child {
+    Command::new(support::kastell_bin())
+        .args(["mount", "--config"])
+        .arg(config)
+        .args(args)
+        .arg(at)
+        .envs(fx.envs())
+        .stdin(Stdio::null())
+        .stdout(out())
+        .stderr(out())
+        .spawn()
+        .unwrap()
+}
+
 fn mount_background(fx: &Fixture, args: &[&str], at: &Path) -> Mounted {
     // (A stale mount point cannot be looked at until the mount cleans it.)
     let _ = std::fs::create_dir_all(at);
@@ -237,17 +258,13 @@ fn a_killed_mount_is_cleaned_up_by_the_next_and_the_nas_mounts_too() {
     let mnt = fx.dir.path().join("mnt");
     std::fs::create_dir_all(&mnt).unwrap();
     let _guard = Mounted(mnt.clone());
-    let mut child = Command::new(support::kastell_bin())
-        .args(["mount", "--config"])
-        .arg(&fx.config)
-        .args(["--repository", "local", "--archive", "latest"])
-        .arg(&mnt)
-        .envs(fx.envs())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = kastell_mount(
+        &fx,
+        &fx.config,
+        &["--repository", "local", "--archive", "latest"],
+        &mnt,
+        Stdio::null,
+    );
     let started = Instant::now();
     while !is_mounted(&mnt) {
         assert!(started.elapsed() < Duration::from_secs(60), "never mounted");
@@ -334,17 +351,13 @@ fn a_repository_the_reader_cannot_read_is_mounted_by_borg_with_the_reason_said()
     let mnt = fx.dir.path().join("borg-mnt");
     std::fs::create_dir_all(&mnt).unwrap();
     let _guard = Mounted(mnt.clone());
-    let mut child = Command::new(support::kastell_bin())
-        .args(["mount", "--config"])
-        .arg(&config)
-        .args(["--repository", "nas", "--archive", "latest"])
-        .arg(&mnt)
-        .envs(fx.envs())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = kastell_mount(
+        &fx,
+        &config,
+        &["--repository", "nas", "--archive", "latest"],
+        &mnt,
+        Stdio::piped,
+    );
     let started = Instant::now();
     while !is_mounted(&mnt) {
         if child.try_wait().unwrap().is_some() || started.elapsed() > Duration::from_secs(120) {

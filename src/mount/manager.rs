@@ -157,7 +157,8 @@ pub fn default_mountpoint(config: &Path, target: &Target) -> PathBuf {
     }
 }
 
-fn describe(target: &Target) -> String {
+/// What `target` is, in words ("archive X of local").
+pub fn describe(target: &Target) -> String {
     match target {
         Target::Archive {
             repository,

@@ -244,6 +244,17 @@ impl ArchiveFs {
         self
     }
 
+    /// A new file handle for `file`, kept in `open` until released.
+    fn keep_open<T>(&self, open: &Mutex<HashMap<u64, Arc<T>>>, file: T) -> FileHandle {
+        let fh = self
+            .next_handle
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut open) = open.lock() {
+            open.insert(fh, Arc::new(file));
+        }
+        FileHandle(fh)
+    }
+
     /// The grafts, when `ino` is a grafted inode.
     fn graft_of(&self, ino: u64) -> Option<&graft::Grafts> {
         self.grafts.as_ref().filter(|_| graft::is_graft(ino))
@@ -603,15 +614,10 @@ impl Filesystem for ArchiveFs {
         }
         if let Some(grafts) = self.graft_of(ino.0) {
             return match grafts.open(ino.0) {
-                Ok(file) => {
-                    let fh = self
-                        .next_handle
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if let Ok(mut open) = self.grafted_files.lock() {
-                        open.insert(fh, Arc::new(file));
-                    }
-                    reply.opened(FileHandle(fh), fuser::FopenFlags::empty())
-                }
+                Ok(file) => reply.opened(
+                    self.keep_open(&self.grafted_files, file),
+                    fuser::FopenFlags::empty(),
+                ),
                 Err(errno) => reply.error(errno),
             };
         }
@@ -639,15 +645,10 @@ impl Filesystem for ArchiveFs {
             })
         })();
         match opened {
-            Ok(file) => {
-                let fh = self
-                    .next_handle
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if let Ok(mut open) = self.open_files.lock() {
-                    open.insert(fh, Arc::new(file));
-                }
-                reply.opened(FileHandle(fh), fuser::FopenFlags::FOPEN_KEEP_CACHE);
-            }
+            Ok(file) => reply.opened(
+                self.keep_open(&self.open_files, file),
+                fuser::FopenFlags::FOPEN_KEEP_CACHE,
+            ),
             Err(errno) => reply.error(errno),
         }
     }

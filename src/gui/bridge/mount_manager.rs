@@ -229,7 +229,7 @@ impl qobject::MountManager {
         self.as_mut().set_progress(-1.0);
         self.as_mut().set_status_text(QString::from(&format!(
             "Mounting {}…",
-            describe_target(&target)
+            manager::describe(&target)
         )));
         let qt_thread = self.qt_thread();
         runtime::spawn(async move {
@@ -423,17 +423,6 @@ impl qobject::MountManager {
 
     fn row_count(&self, _parent: &QModelIndex) -> i32 {
         list_rows::row_count(&self.rows)
-    }
-}
-
-fn describe_target(target: &Target) -> String {
-    match target {
-        Target::Archive {
-            repository,
-            archive,
-        } => format!("archive {archive} of {repository}"),
-        Target::Repository { repository } => format!("every archive of {repository}"),
-        Target::Config => "every repository of the config".into(),
     }
 }
 
