@@ -322,7 +322,7 @@ fn a_killed_mount_is_cleaned_up_by_the_next_and_the_nas_mounts_too() {
 
 /// The NAS as an scp-style location (`user@host:/path`, port in ssh_command): borg reads it,
 /// Kastell's reader does not.
-fn scp_style_config(fx: &Fixture) -> PathBuf {
+fn scp_style_config(fx: &Fixture, relocated_ok: bool) -> PathBuf {
     let url = fx.nas_repo_url();
     let rest = url.strip_prefix("ssh://").unwrap();
     let (user_host, path) = rest.split_at(rest.find('/').unwrap());
@@ -332,9 +332,13 @@ fn scp_style_config(fx: &Fixture) -> PathBuf {
     assert!(text.contains(&url) && text.contains(&ssh));
     let text = text
         .replace(&url, &format!("{user_host}:{path}"))
-        .replace(&ssh, &format!("{ssh} -p {port}"))
-        // The same repository under a new name: borg asks first.
-        + "relocated_repo_access_is_ok: true\n";
+        .replace(&ssh, &format!("{ssh} -p {port}"));
+    // The same repository under a new name: borg asks first, unless told it is fine.
+    let text = if relocated_ok {
+        text + "relocated_repo_access_is_ok: true\n"
+    } else {
+        text
+    };
     let variant = fx.config.with_file_name("scp.yaml");
     std::fs::write(&variant, text).unwrap();
     variant
@@ -347,7 +351,26 @@ fn a_repository_the_reader_cannot_read_is_mounted_by_borg_with_the_reason_said()
     }
     let _shared = support::cleaning_stale_mounts();
     let fx = Fixture::new(1);
-    let config = scp_style_config(&fx);
+    // First as a user would write it: borg knew the repository under its ssh:// address and
+    // will not guess; the message says what to add.
+    let asking = scp_style_config(&fx, false);
+    let refused = Command::new(support::kastell_bin())
+        .args(["mount", "--config"])
+        .arg(&asking)
+        .args(["--repository", "nas", "--archive", "latest"])
+        .arg(fx.dir.path())
+        .envs(fx.envs())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = support::output_text(&refused);
+    assert!(!refused.status.success(), "{text}");
+    assert!(
+        text.contains("under another address")
+            && text.contains("relocated_repo_access_is_ok: true"),
+        "{text}"
+    );
+    let config = scp_style_config(&fx, true);
     let mnt = fx.dir.path().join("borg-mnt");
     std::fs::create_dir_all(&mnt).unwrap();
     let _guard = Mounted(mnt.clone());

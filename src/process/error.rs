@@ -24,6 +24,9 @@ pub enum FailureKind {
     WalletUnavailable,
     /// The disk holding the repository (or borg's cache) is full.
     DiskFull,
+    /// borg knew this repository under another address and asked whether to go on (no one
+    /// can answer in a background run, so it aborted).
+    RepositoryRelocated,
     Other,
 }
 
@@ -82,6 +85,10 @@ impl BorgFailure {
                 "The disk{at} is full: borg could not write. Free some space (or prune old archives), then back up again. ({})",
                 self.message
             ),
+            FailureKind::RepositoryRelocated => format!(
+                "borg knew the repository{at} under another address and stopped rather than guess ({}). If it is the same repository, add `relocated_repo_access_is_ok: true` to the config; borg remembers the new address after that.",
+                self.message.trim_start_matches("Warning: ").trim_end_matches("Do you want to continue? [yN] ").trim()
+            ),
             FailureKind::Other => self.message.clone(),
         }
     }
@@ -113,6 +120,19 @@ impl BorgFailure {
                 kind: FailureKind::WalletUnavailable,
                 msgid,
                 message: wallet,
+                exit_code,
+            };
+        }
+        // borg's "previously located at" question, answered "no" because nobody can answer.
+        if let Some(question) = lines
+            .iter()
+            .map(LogLine::text)
+            .find(|t| t.contains("was previously located at"))
+        {
+            return BorgFailure {
+                kind: FailureKind::RepositoryRelocated,
+                msgid,
+                message: question,
                 exit_code,
             };
         }
@@ -305,6 +325,24 @@ mod tests {
 
     fn lines(raw: &[&str]) -> Vec<LogLine> {
         raw.iter().map(|l| parse_line(l)).collect()
+    }
+
+    #[test]
+    fn a_repository_borg_knew_elsewhere_says_how_to_accept_the_new_address() {
+        // What borg 1.4.5 printed under borgmatic for an scp-style location of a repository
+        // first used as ssh://host:port/path.
+        let f = BorgFailure::classify(
+            &lines(&[
+                r#"{"type": "question_prompt", "msgid": "BORG_RELOCATED_REPO_ACCESS_IS_OK", "message": "Warning: The repository at location ssh://me@nas/srv/repo was previously located at ssh://me@nas:2222/srv/repo\nDo you want to continue? [yN] "}"#,
+                r#"{"type": "question_accepted_false", "msgid": "BORG_RELOCATED_REPO_ACCESS_IS_OK", "message": "Aborting."}"#,
+                "Repository access aborted",
+            ]),
+            Some(62),
+        );
+        assert_eq!(f.kind, FailureKind::RepositoryRelocated);
+        let text = f.user_message(Some("nas"));
+        assert!(text.contains("relocated_repo_access_is_ok: true"), "{text}");
+        assert!(text.contains("ssh://me@nas:2222/srv/repo"), "{text}");
     }
 
     #[test]
