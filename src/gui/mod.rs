@@ -35,10 +35,7 @@ pub fn run(runtime: tokio::runtime::Runtime, config: Option<PathBuf>) -> ExitCod
 
     // Plasma picks its own style (org.kde.desktop) through the platform theme; elsewhere
     // Fusion looks native enough and supports everything the pages use.
-    let on_plasma = std::env::var("XDG_CURRENT_DESKTOP")
-        .map(|d| d.split(':').any(|p| p.eq_ignore_ascii_case("KDE")))
-        .unwrap_or(false);
-    if !on_plasma && std::env::var_os("QT_QUICK_CONTROLS_STYLE").is_none() {
+    if !on_plasma() && std::env::var_os("QT_QUICK_CONTROLS_STYLE").is_none() {
         QQuickStyle::set_style(&QString::from("Fusion"));
     }
 
@@ -70,4 +67,11 @@ fn unmount_all() {
     for line in crate::mount::manager::unmount_all() {
         eprintln!("kastell: {line}");
     }
+}
+
+/// Running in a Plasma session (XDG_CURRENT_DESKTOP names KDE).
+pub(crate) fn on_plasma() -> bool {
+    std::env::var("XDG_CURRENT_DESKTOP")
+        .map(|d| d.split(':').any(|p| p.eq_ignore_ascii_case("KDE")))
+        .unwrap_or(false)
 }

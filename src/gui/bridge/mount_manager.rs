@@ -158,13 +158,10 @@ impl Default for MountManagerRust {
 }
 
 fn open_label() -> &'static str {
-    let on_plasma = std::env::var("XDG_CURRENT_DESKTOP")
-        .map(|d| d.split(':').any(|p| p.eq_ignore_ascii_case("KDE")))
-        .unwrap_or(false);
     let dolphin_installed = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join("dolphin").is_file()))
         .unwrap_or(false);
-    if on_plasma || dolphin_installed {
+    if crate::gui::on_plasma() || dolphin_installed {
         "Open in Dolphin"
     } else {
         "Open in file manager"
