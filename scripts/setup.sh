@@ -31,6 +31,8 @@ build_pkgs=(
 test_pkgs=(
   openssh-server xvfb xauth dbus dbus-x11 at-spi2-core python3-pyatspi imagemagick xdotool x11-utils
   gnome-keyring libsecret-tools dunst libnotify-bin desktop-file-utils appstream borgbackup
+  # ACLs for the restore and mount fidelity tests (setfacl/getfacl).
+  acl
   fonts-dejavu-core
   # A mounted archive opened in a real file manager (FileManager1 over D-Bus), with icons.
   dolphin breeze-icon-theme libglib2.0-bin

@@ -13,7 +13,8 @@ use crate::index::{self, ArchiveIndex, BuildProgress, IndexError};
 use crate::passphrase::current_passphrase;
 use crate::repo::listing::display_bytes;
 use crate::repo::remote::{serve_command, RemoteStore, SshLocation};
-use crate::repo::{ArchiveRef, ReadError, Reader};
+use crate::repo::security::{self, BorgDirs, DirOptions};
+use crate::repo::{Access, ArchiveRef, ReadError, Reader, Trust};
 
 /// Why a repository cannot be browsed.
 #[derive(Debug, thiserror::Error)]
@@ -107,23 +108,21 @@ pub async fn open_reader(cfg: &BorgmaticConfig, repo: &RepositoryConfig) -> Resu
         Ok((secret, _)) => Some(resolve_credential(secret, &home)?),
         Err(_) => None,
     };
-    let keys_dir = match cfg.other.get("borg_keys_directory") {
-        Some(serde_norway::Value::String(d)) => {
-            Some(PathBuf::from(crate::patterns::pypath::expanduser(d, &home)))
-        }
-        _ => None,
-    };
+    let trust = trust_for(cfg, repo, &home);
     let local_path = PathBuf::from(crate::patterns::pypath::expanduser(
         repo.path.trim_start_matches("file://"),
         &home,
     ));
     let opened = tokio::task::spawn_blocking(move || {
-        let secret = passphrase.as_ref().map(|p| p.expose().as_bytes());
+        let access = Access {
+            passphrase: passphrase.as_ref().map(|p| p.expose().as_bytes()),
+            trust: &trust,
+        };
         match remote {
-            None => Reader::open_local(&local_path, secret, keys_dir.as_deref()),
+            None => Reader::open_local(&local_path, &access),
             Some((location, command)) => {
                 let store = RemoteStore::connect(&command, &location)?;
-                Reader::open(Box::new(store), secret, keys_dir.as_deref())
+                Reader::open(Box::new(store), &access)
             }
         }
     })
@@ -133,6 +132,50 @@ pub async fn open_reader(cfg: &BorgmaticConfig, repo: &RepositoryConfig) -> Resu
         Ok(reader) => Ok(reader),
         Err(ReadError::Unsupported(why)) => Err(why),
         Err(e) => Err(format!("!{}: {e}", repo.display_name())),
+    }
+}
+
+/// What borg's security record needs for `repo`: borg's folders as borgmatic hands them to
+/// borg (its `borg_*_directory` options over the environment), the location as borgmatic
+/// passes it, and the answers to borg's two questions (the environment first, then the
+/// config, as borgmatic does).
+pub fn trust_for(cfg: &BorgmaticConfig, repo: &RepositoryConfig, home: &Path) -> Trust {
+    let folder = |option: &str| match cfg.other.get(option) {
+        Some(serde_norway::Value::String(d)) => {
+            Some(PathBuf::from(crate::patterns::pypath::expanduser(d, home)))
+        }
+        _ => None,
+    };
+    let options = DirOptions {
+        base: folder("borg_base_directory"),
+        config: folder("borg_config_directory"),
+        security: folder("borg_security_directory"),
+        cache: folder("borg_cache_directory"),
+        keys: folder("borg_keys_directory"),
+    };
+    let answer = |variable: &str, option: &str| {
+        security::env_says_yes(variable).unwrap_or_else(|| {
+            matches!(cfg.other.get(option), Some(serde_norway::Value::Bool(true)))
+        })
+    };
+    // borgmatic turns file:// into an absolute path before borg sees it.
+    let location = match repo.path.strip_prefix("file://") {
+        Some(path) => std::path::absolute(path)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| path.to_string()),
+        None => repo.path.clone(),
+    };
+    Trust {
+        dirs: BorgDirs::find(&options),
+        location: security::canonical_location(&location),
+        relocated_ok: answer(
+            "BORG_RELOCATED_REPO_ACCESS_IS_OK",
+            "relocated_repo_access_is_ok",
+        ),
+        unknown_unencrypted_ok: answer(
+            "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK",
+            "unknown_unencrypted_repo_access_is_ok",
+        ),
     }
 }
 
@@ -288,6 +331,10 @@ impl Session {
         index: &ArchiveIndex,
         entry: u32,
     ) -> Result<crate::repo::Item, BrowseError> {
+        if index.entry(entry).is_implicit() {
+            // A folder made up above the backed-up paths has no item of its own.
+            return Err(BrowseError::NotFound(display_bytes(&index.path(entry))));
+        }
         let chunks = self.item_chunks(archive)?;
         let read_error = |e| self.read_error(archive, &index.path(entry), e);
         let mut item = self
@@ -339,11 +386,9 @@ impl Session {
     ) -> Result<PathBuf, BrowseError> {
         let path = index.path(entry);
         let io = |e: std::io::Error| BrowseError::Read(format!("making a copy to open: {e}"));
-        let base = dirs::runtime_dir()
-            .or_else(dirs::cache_dir)
-            .unwrap_or_else(std::env::temp_dir)
-            .join("kastell-open");
-        std::fs::create_dir_all(&base).map_err(io)?;
+        // Private (0700) and the user's own: never a shared or world-readable place.
+        let base = crate::private::runtime_dir().join("open");
+        crate::private::create_dirs_below(&crate::private::runtime_dir(), &base).map_err(io)?;
         let folder = base.join(format!(
             "copy-{}-{}",
             std::process::id(),
@@ -356,7 +401,7 @@ impl Session {
         let name = std::ffi::OsStr::from_bytes(index.name(entry)).to_os_string();
         let target = folder.join(name);
         let item = self.item(archive, index, entry)?;
-        let mut file = std::fs::File::create(&target).map_err(io)?;
+        let mut file = crate::private::create_new(&target).map_err(io)?;
         self.reader
             .read_file(&item, &mut file)
             .map_err(|e| self.read_error(archive, &path, e))?;

@@ -141,11 +141,14 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// `~/.local/state/kastell` (or `$XDG_STATE_HOME/kastell`).
+/// `~/.local/state/kastell` (or `$XDG_STATE_HOME/kastell`), a 0700 folder.
 pub fn state_dir() -> Result<PathBuf, HistoryError> {
-    dirs::state_dir()
-        .map(|d| d.join("kastell"))
-        .ok_or(HistoryError::NoStateDir)
+    let dir = crate::private::state_dir();
+    crate::private::create_dir(&dir).map_err(|source| HistoryError::Dir {
+        path: dir.clone(),
+        source,
+    })?;
+    Ok(dir)
 }
 
 const SCHEMA: &str = "
@@ -198,10 +201,6 @@ impl History {
     /// The user's history database, created on first use.
     pub fn open_default() -> Result<History, HistoryError> {
         let dir = state_dir()?;
-        std::fs::create_dir_all(&dir).map_err(|source| HistoryError::Dir {
-            path: dir.clone(),
-            source,
-        })?;
         History::open(&dir.join("history.sqlite"))
     }
 
@@ -210,6 +209,23 @@ impl History {
             path: path.to_path_buf(),
             source,
         };
+        // Created 0600 before SQLite opens it (its journal files take the same mode); an
+        // older, wider file is tightened.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let io_error = |source| HistoryError::Dir {
+                path: path.to_path_buf(),
+                source,
+            };
+            match crate::private::create_new(path) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                        .map_err(io_error)?;
+                }
+                Err(e) => return Err(io_error(e)),
+            }
+        }
         let conn = Connection::open(path).map_err(open_error)?;
         // A scheduled run may write while the window reads: wait for each other instead of failing.
         conn.busy_timeout(Duration::from_secs(10))

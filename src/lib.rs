@@ -14,6 +14,7 @@ pub mod notify;
 pub mod passphrase;
 pub mod patterns;
 pub mod preferences;
+pub mod private;
 pub mod process;
 pub mod relay;
 pub mod repo;

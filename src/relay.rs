@@ -22,10 +22,8 @@ impl PassphraseRelay {
     /// Must be called inside the tokio runtime.
     pub fn start(passphrase: Secret) -> std::io::Result<PassphraseRelay> {
         use std::os::unix::fs::PermissionsExt;
-        let base = dirs::runtime_dir().unwrap_or_else(std::env::temp_dir);
-        let dir = base.join(format!("kastell-{}", nix::unistd::Uid::effective()));
-        std::fs::create_dir_all(&dir)?;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+        let dir = crate::private::runtime_dir().join("relay");
+        crate::private::create_dirs_below(&crate::private::runtime_dir(), &dir)?;
         let path = dir.join(format!(
             "relay-{}-{}.sock",
             std::process::id(),

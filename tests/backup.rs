@@ -290,6 +290,8 @@ fn a_backup_of_both_repositories_streams_ordered_progress_and_records_borgs_stat
         repository_report(&events, "local")["stats"]["original_size"]
     );
     assert_eq!(history(&fx, &fx.config)[0]["actions"], "create");
+    // The history and the logs (every path borg printed) are the user's alone.
+    support::assert_private(&fx.home.join(".local/state/kastell"));
 }
 
 #[test]

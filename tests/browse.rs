@@ -100,6 +100,8 @@ impl Bed {
             ])
             .args(&args[1..])
             .env("HOME", self.dir.path())
+            .env("BORG_BASE_DIR", self.dir.path())
+            .env("BORG_CACHE_DIR", self.dir.path().join("borg-cache"))
             .env_remove("XDG_CACHE_HOME")
             .env_remove("BORG_PASSPHRASE")
             .output()
@@ -340,7 +342,6 @@ fn find_and_versions_answer_across_archives_and_deleted_archives_lose_their_inde
 #[test]
 fn a_cancelled_build_leaves_nothing_and_the_nas_lists_the_same() {
     use kastell::index::{build_index, index_path, IndexError};
-    use kastell::repo::Reader;
     use std::sync::atomic::AtomicBool;
     let bed = Bed::new();
     let mut nas = support::Nas::start(bed.dir.path(), &support::tool("borg"));
@@ -348,7 +349,13 @@ fn a_cancelled_build_leaves_nothing_and_the_nas_lists_the_same() {
     bed.borg(&["init", "-e", "repokey", repo.to_str().unwrap()]);
     bed.borg(&["create", &format!("{}::n", repo.display()), "src"]);
 
-    let reader = Reader::open_local(&repo, Some(PASSPHRASE.as_bytes()), None).unwrap();
+    let reader = support::open_reader(
+        &repo,
+        bed.dir.path(),
+        &bed.dir.path().join("borg-cache"),
+        None,
+        PASSPHRASE,
+    );
     let archive = reader.archive("n").unwrap();
     let target = index_path(&bed.cache(), reader.repository_id(), &archive.id);
     let cancelled = build_index(
@@ -361,10 +368,17 @@ fn a_cancelled_build_leaves_nothing_and_the_nas_lists_the_same() {
     assert!(matches!(cancelled, Err(IndexError::Cancelled)));
     assert!(bed.index_files().is_empty(), "{:?}", bed.index_files());
 
-    let local = bed.config(repo.to_str().unwrap(), "");
+    // The same repository at two addresses: borg's security record asks, as borg does.
+    let local = bed.config(
+        repo.to_str().unwrap(),
+        "relocated_repo_access_is_ok: true\n",
+    );
     let remote = bed.config(
         &nas.repo_url("repo"),
-        &format!("ssh_command: {}\n", nas.ssh_command()),
+        &format!(
+            "ssh_command: {}\nrelocated_repo_access_is_ok: true\n",
+            nas.ssh_command()
+        ),
     );
     for folder in ["", "/src", "/src/docs"] {
         let a = bed.kastell(&local, &["ls", "--archive", "n", "--json", folder]);

@@ -482,3 +482,230 @@ fn a_file_whose_chunks_a_compact_removed_reads_as_an_io_error_not_wrong_bytes() 
     let failed = std::fs::read(inside.join("große Datei.bin")).unwrap_err();
     assert_eq!(failed.raw_os_error(), Some(5), "{failed}: EIO expected");
 }
+
+const TREE_PASSPHRASE: &str = "mount fidelity passphrase";
+
+/// A temporary folder with borg's folders in it, for archives made by plain borg.
+struct BorgBed {
+    dir: tempfile::TempDir,
+}
+
+impl BorgBed {
+    fn new() -> BorgBed {
+        BorgBed {
+            dir: tempfile::Builder::new()
+                .prefix("kastell-mount-bed-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    fn borg(&self) -> Command {
+        let mut cmd = Command::new(support::tool("borg"));
+        cmd.current_dir(self.dir.path())
+            .env("BORG_PASSPHRASE", TREE_PASSPHRASE)
+            .env("BORG_BASE_DIR", self.dir.path())
+            .env("BORG_CACHE_DIR", self.dir.path().join("borg-cache"))
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn borg_ok(&self, args: &[&str]) {
+        let out = self.borg().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "borg {args:?}: {}",
+            support::output_text(&out)
+        );
+    }
+
+    fn config(&self, name: &str, repo: &Path) -> PathBuf {
+        let path = self.dir.path().join(format!("{name}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "source_directories: [/nonexistent]\nrepositories:\n    - path: {}\n      label: r\nencryption_passphrase: \"{TREE_PASSPHRASE}\"\n",
+                repo.display()
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    /// `kastell mount --background` of one archive; unmounted when the guard goes.
+    fn mount(&self, config: &Path, archive: &str, at: &Path) -> Mounted {
+        std::fs::create_dir_all(at).unwrap();
+        let out = Command::new(support::kastell_bin())
+            .args(["mount", "--config"])
+            .arg(config)
+            .args(["--repository", "r", "--archive", archive, "--background"])
+            .arg(at)
+            .env("HOME", self.dir.path())
+            .env("BORG_BASE_DIR", self.dir.path())
+            .env("BORG_CACHE_DIR", self.dir.path().join("borg-cache"))
+            .env("XDG_RUNTIME_DIR", self.dir.path())
+            .env_remove("XDG_CACHE_HOME")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_STATE_HOME")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", support::output_text(&out));
+        assert!(is_mounted(at));
+        Mounted(at.to_path_buf())
+    }
+}
+
+#[test]
+fn a_mounted_archive_equals_a_borg_extract_tree_in_every_key_and_compression_mode() {
+    if !can_mount() {
+        return;
+    }
+    let _shared = support::cleaning_stale_mounts();
+    let bed = BorgBed::new();
+    let root = bed.dir.path();
+    let input = root.join("input");
+    let built = support::tree::build(&input);
+    let archived = input.strip_prefix("/").unwrap();
+    for (mode, compression) in [
+        ("none", "lz4"),
+        ("authenticated-blake2", "zstd,3"),
+        ("repokey", "zlib,6"),
+        ("keyfile-blake2", "lzma,1"),
+        ("repokey-blake2", "obfuscate,110,zstd,3"),
+    ] {
+        let repo = root.join(format!("repo-{mode}"));
+        bed.borg_ok(&["init", "-e", mode, repo.to_str().unwrap()]);
+        bed.borg_ok(&[
+            "create",
+            "-C",
+            compression,
+            &format!("{}::a", repo.display()),
+            input.to_str().unwrap(),
+        ]);
+        let theirs = root.join(format!("extracted-{mode}"));
+        std::fs::create_dir_all(&theirs).unwrap();
+        let out = bed
+            .borg()
+            .args(["extract", &format!("{}::a", repo.display())])
+            .current_dir(&theirs)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", support::output_text(&out));
+        let mnt = root.join(format!("mnt-{mode}"));
+        let config = bed.config(mode, &repo);
+        let _mounted = bed.mount(&config, "a", &mnt);
+        let differences = support::tree::differences(
+            &mnt.join(archived),
+            &theirs.join(archived),
+            support::tree::Compare {
+                acls_and_flags: false,
+                blocks: false,
+            },
+        );
+        assert!(
+            differences.is_empty(),
+            "{mode} ({compression}): the mount differs from borg extract:\n{}",
+            differences.join("\n")
+        );
+        let mut features = support::tree::features(&mnt.join(archived), built);
+        // A FUSE mount shows no ACLs (borg mount shows none either).
+        features.retain(|f| !f.contains("ACL"));
+        assert!(
+            features.is_empty(),
+            "{mode}: missing from the mount: {features:?}"
+        );
+        // The folders made up above the archived paths: the archive's time, the mounting user.
+        let made_up = std::fs::metadata(mnt.join(archived.components().next().unwrap())).unwrap();
+        let age = std::time::SystemTime::now()
+            .duration_since(made_up.modified().unwrap())
+            .unwrap_or_default();
+        assert!(
+            age < Duration::from_secs(3600),
+            "{mode}: a made-up folder from {age:?} ago"
+        );
+        assert_eq!(made_up.uid(), nix::unistd::getuid().as_raw());
+    }
+}
+
+#[test]
+fn a_crafted_archive_is_shown_inside_the_mount() {
+    if !can_mount() {
+        return;
+    }
+    let _shared = support::cleaning_stale_mounts();
+    let bed = BorgBed::new();
+    let root = bed.dir.path();
+    let repo = root.join("repo");
+    bed.borg_ok(&["init", "-e", "repokey-blake2", repo.to_str().unwrap()]);
+    std::fs::create_dir_all(root.join("d")).unwrap();
+    std::fs::create_dir_all(root.join("outside")).unwrap();
+    std::fs::write(root.join("d/ok.txt"), "fine\n").unwrap();
+    std::os::unix::fs::symlink(root.join("outside"), root.join("d/link")).unwrap();
+    for (archive, name) in [("slip", "d/link/pwned"), ("dots", "d/../../outside/x")] {
+        let mut child = bed
+            .borg()
+            .args(["create", "--stdin-name", name])
+            .arg(format!("{}::{archive}", repo.display()))
+            .args(["-", "d"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"X\n").unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+    let config = bed.config("crafted", &repo);
+    let temp_logs = || {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("kastell-mount-")
+            })
+            .count()
+    };
+    let temp_logs_before = temp_logs();
+    for archive in ["slip", "dots"] {
+        let mnt = root.join(format!("mnt-{archive}"));
+        let _mounted = bed.mount(&config, archive, &mnt);
+        let mut listed: Vec<String> = std::fs::read_dir(mnt.join("d"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        listed.sort();
+        assert_eq!(listed, ["link", "ok.txt"], "{archive}");
+        assert!(std::fs::symlink_metadata(mnt.join("d/link"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        // Every entry the mount shows is inside it.
+        for (rel, _) in walk(&mnt) {
+            let parent = std::fs::canonicalize(mnt.join(&rel).parent().unwrap()).unwrap();
+            assert!(
+                parent.starts_with(&mnt),
+                "{archive}: {} leaves the mount",
+                rel.display()
+            );
+        }
+        assert_eq!(std::fs::read(mnt.join("d/ok.txt")).unwrap(), b"fine\n");
+    }
+    assert!(std::fs::read_dir(root.join("outside"))
+        .unwrap()
+        .next()
+        .is_none());
+    // `--background` logs into the user's own state folder, not a shared temporary one.
+    assert_eq!(temp_logs(), temp_logs_before);
+    let logs = root.join(".local/state/kastell/logs");
+    assert!(
+        std::fs::read_dir(&logs)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("mount-")),
+        "no mount log in {}",
+        logs.display()
+    );
+    support::assert_private(&root.join(".local/state/kastell"));
+}

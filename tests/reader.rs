@@ -10,6 +10,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -136,6 +137,7 @@ impl Bed {
         Command::new(support::kastell_bin())
             .args(args)
             .env("HOME", self.dir.path())
+            .env("BORG_BASE_DIR", self.dir.path())
             .env("BORG_KEYS_DIR", self.keys())
             .env_remove("BORG_PASSPHRASE")
             .output()
@@ -512,10 +514,14 @@ fn reading_through_the_nas_forced_command_equals_borg() {
             &format!("{}::a", repo.display()),
             "src",
         ]);
+        // Made through the local path, read through ssh: borg's record asks, as borg would.
         let config = bed.config_at(
             mode,
             &nas.repo_url(mode),
-            &format!("ssh_command: {}\n", nas.ssh_command()),
+            &format!(
+                "ssh_command: {}\nrelocated_repo_access_is_ok: true\n",
+                nas.ssh_command()
+            ),
         );
         let theirs = bed.borg(&["list", "--json-lines", &format!("{}::a", repo.display())]);
         let ours = bed.ls_json(&config, "latest");
@@ -661,7 +667,6 @@ fn a_backup_started_while_kastell_reads_succeeds_and_a_running_backup_is_named()
 
 #[test]
 fn objects_moved_by_a_compact_are_found_again_and_a_cut_segment_is_reported() {
-    use kastell::repo::Reader;
     let bed = Bed::new();
     let repo = bed.repo("keyfile-blake2");
     bed.borg(&["init", "-e", "keyfile-blake2", repo.to_str().unwrap()]);
@@ -676,7 +681,13 @@ fn objects_moved_by_a_compact_are_found_again_and_a_cut_segment_is_reported() {
         "src/kept.txt",
         "src/hello.txt",
     ]);
-    let reader = Reader::open_local(&repo, Some(PASSPHRASE.as_bytes()), Some(&bed.keys())).unwrap();
+    let reader = support::open_reader(
+        &repo,
+        bed.dir.path(),
+        &bed.dir.path().join("cache"),
+        Some(&bed.keys()),
+        PASSPHRASE,
+    );
     let segments = |repo: &Path| -> Vec<PathBuf> {
         let mut out = Vec::new();
         for dir in std::fs::read_dir(repo.join("data")).unwrap().flatten() {
@@ -770,4 +781,60 @@ fn a_credential_file_passphrase_is_read_like_borgmatic_and_other_hooks_go_to_bor
         "{}",
         stderr(&other)
     );
+}
+
+/// The Python of the venv borg runs from (it has msgpack), for a hostile `borg serve`.
+fn borgs_python() -> PathBuf {
+    let borg = std::fs::canonicalize(support::tool("borg")).unwrap();
+    borg.parent().unwrap().join("python3")
+}
+
+#[test]
+fn a_hostile_borg_serve_gets_a_clear_error_not_an_abort_under_a_memory_limit() {
+    let bed = Bed::new();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/hostile_serve.py");
+    for (attack, said) in [
+        ("nils", "more than"),
+        ("budget", "more than"),
+        ("bin", "reaching past"),
+    ] {
+        // The "ssh command" starts the hostile server directly (no ssh needed to be hostile).
+        let serve = bed.dir.path().join(format!("serve-{attack}"));
+        std::fs::write(
+            &serve,
+            format!(
+                "#!/bin/sh\nexec {} {} {attack}\n",
+                borgs_python().display(),
+                script.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&serve, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let config = bed.config_at(
+            attack,
+            "ssh://backup@nas.example/srv/repo",
+            &format!("ssh_command: {}\n", serve.display()),
+        );
+        // 1 GiB of address space: enough for Kastell, far below what a trusting decoder takes.
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg("ulimit -v 1048576; exec \"$@\"")
+            .arg("kastell")
+            .arg(support::kastell_bin())
+            .args(["ls", "--config", config.to_str().unwrap()])
+            .args(["--repository", "r", "--archive", "latest"])
+            .env("HOME", bed.dir.path())
+            .env("BORG_BASE_DIR", bed.dir.path())
+            .output()
+            .unwrap();
+        let text = stderr(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{attack}: {:?} {text}",
+            out.status
+        );
+        assert!(!text.contains("memory allocation"), "{attack}: {text}");
+        assert!(text.contains(said), "{attack}: {text}");
+    }
 }

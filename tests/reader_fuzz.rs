@@ -136,3 +136,118 @@ proptest! {
         }
     }
 }
+
+/// Set in the child that runs the fuzzing under a memory limit.
+const UNDER_LIMIT: &str = "KASTELL_FUZZ_UNDER_A_MEMORY_LIMIT";
+
+/// A message made of headers that claim huge lengths (arrays, maps, bins, strs, exts, item
+/// chunk lists) between runs of filler, cut anywhere: what a hostile server or a forged
+/// repository sends before anything is authenticated.
+fn hostile_message(parts: &[(u8, u32, u16)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (kind, length, filler) in parts {
+        match kind % 8 {
+            0 => out.push(0xdd),
+            1 => out.push(0xdf),
+            2 => out.push(0xc6),
+            3 => out.push(0xdb),
+            4 => out.push(0xc9),
+            5 => {
+                // An item whose chunk list claims `length` entries.
+                out.extend_from_slice(&[0x83, 0xa4]);
+                out.extend_from_slice(b"path");
+                out.extend_from_slice(&[0xa1, b'p', 0xa4]);
+                out.extend_from_slice(b"mode");
+                out.extend_from_slice(&[0x01, 0xa6]);
+                out.extend_from_slice(b"chunks");
+                out.push(0xdd);
+            }
+            6 => {
+                // A key blob map claiming `length` entries.
+                out.push(0xdf);
+            }
+            _ => {}
+        }
+        if kind % 8 < 7 {
+            out.extend_from_slice(&length.to_be_bytes());
+        }
+        let fill = if kind & 8 == 0 { 0xc0 } else { 0x91 };
+        out.extend(std::iter::repeat_n(fill, usize::from(*filler)));
+    }
+    out
+}
+
+fn decode_every_way(message: &[u8], cut: usize) {
+    let _ = decode(message);
+    let _ = kastell::repo::msgpack::decode_prefix_within(message, 21 << 20);
+    let cut = cut.min(message.len());
+    let mut stream = StreamDecoder::default();
+    stream.feed(&message[..cut]);
+    while let Ok(Some(_)) = stream.next_value() {}
+    stream.feed(&message[cut..]);
+    while let Ok(Some(_)) = stream.next_value() {}
+    let mut items = ItemDecoder::default();
+    let mut item = Item::default();
+    items.feed(&message[..cut]);
+    while let Ok(true) = items.next_into(&mut item) {}
+    items.feed(&message[cut..]);
+    while let Ok(true) = items.next_into(&mut item) {}
+    // The key blob is decoded before the passphrase is even tried.
+    let _ = kastell::repo::key::unlock(message, b"", kastell::repo::Mode::Repokey);
+}
+
+#[test]
+fn decoders_bound_every_length_under_a_memory_limit() {
+    if std::env::var_os(UNDER_LIMIT).is_none() {
+        // This test again, in a child with 1 GiB of address space: an allocation sized by a
+        // claimed length instead of the bytes received would abort it.
+        let me = std::env::current_exe().unwrap();
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg("ulimit -v 1048576; exec \"$@\"")
+            .arg("fuzz")
+            .arg(me)
+            .args([
+                "--exact",
+                "decoders_bound_every_length_under_a_memory_limit",
+                "--test-threads=1",
+            ])
+            .env(UNDER_LIMIT, "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the decoders ran out of their memory limit: {:?}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    use proptest::test_runner::{Config, TestRunner};
+    let mut runner = TestRunner::new(Config {
+        cases: 3_000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let parts = proptest::collection::vec((any::<u8>(), any::<u32>(), any::<u16>()), 1..12);
+    runner
+        .run(&(parts, any::<usize>()), |(parts, cut)| {
+            let message = hostile_message(&parts);
+            decode_every_way(&message, cut % (message.len() + 1));
+            Ok(())
+        })
+        .unwrap();
+    // The worst cases outright: 64 Mi nils behind one header, and 16 Mi behind as many
+    // small arrays (each within bounds, together far beyond any real message).
+    let mut nils = vec![0xdd];
+    nils.extend_from_slice(&(64u32 << 20).to_be_bytes());
+    nils.resize(nils.len() + (64 << 20), 0xc0);
+    decode_every_way(&nils, nils.len() / 2);
+    let mut nested = vec![0xdd];
+    nested.extend_from_slice(&(8u32 << 20).to_be_bytes());
+    for _ in 0..(8 << 20) {
+        nested.extend_from_slice(&[0x91, 0xc0]);
+    }
+    decode_every_way(&nested, 7);
+}

@@ -2,6 +2,13 @@
 //! with the same mode, modification time, symlink targets and extended attributes; conflicts
 //! at the original location refused without a decision, and each choice doing what it says;
 //! a cancelled restore leaves no partial file; the same from the loopback NAS.
+//!
+//! Trust: folders the archive never stored (the parents of the backed-up folders) are never
+//! removed or changed; a folder that became a file comes back whole; crafted archives (a path
+//! through a symlink, a path with `..`) write nothing outside the target; a swapped or
+//! rolled-back repository is refused as borg refuses it, through borg's own security record;
+//! and a restore equals `borg extract` on a tree like borg's own test suite's, in every key and
+//! compression mode.
 
 mod support;
 
@@ -20,17 +27,7 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn set_mtime(path: &Path, secs: i64, nanos: i64) {
-    let t = nix::sys::time::TimeSpec::new(secs, nanos);
-    nix::sys::stat::utimensat(
-        nix::fcntl::AT_FDCWD,
-        path,
-        &t,
-        &t,
-        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-    )
-    .unwrap();
-}
+use support::tree::set_mtime;
 
 fn c(s: &[u8]) -> std::ffi::CString {
     std::ffi::CString::new(s).unwrap()
@@ -69,6 +66,24 @@ fn set_xattr(path: &Path, name: &str, value: &[u8]) -> bool {
 }
 
 impl Bed {
+    /// The tree backed up as archive `a` of a new repository `name` in `mode`, and a config
+    /// for it.
+    fn backed_up_as(&self, name: &str, mode: &str) -> (PathBuf, PathBuf) {
+        let repo = self.dir.path().join(name);
+        self.borg(&["init", "-e", mode, repo.to_str().unwrap()]);
+        self.borg(&[
+            "create",
+            &format!("{}::a", repo.display()),
+            self.tree().to_str().unwrap(),
+        ]);
+        let config = self.config(name, repo.to_str().unwrap(), "");
+        (repo, config)
+    }
+
+    fn backed_up(&self, mode: &str) -> (PathBuf, PathBuf) {
+        self.backed_up_as("repo", mode)
+    }
+
     fn new() -> Bed {
         let bed = Bed {
             dir: tempfile::Builder::new()
@@ -140,8 +155,8 @@ impl Bed {
     }
 
     fn restore(&self, config: &Path, args: &[&str]) -> Output {
-        Command::new(support::kastell_bin())
-            .args([
+        self.kastell(
+            &[
                 "restore",
                 "--config",
                 config.to_str().unwrap(),
@@ -149,10 +164,22 @@ impl Bed {
                 "r",
                 "--archive",
                 "a",
-            ])
+            ],
+            args,
+        )
+    }
+
+    /// Kastell as the user runs it: this bed's HOME, borg's folders where the bed's borg keeps
+    /// them.
+    fn kastell(&self, command: &[&str], args: &[&str]) -> Output {
+        Command::new(support::kastell_bin())
+            .args(command)
             .args(args)
             .env("HOME", self.dir.path())
+            .env("BORG_BASE_DIR", self.dir.path())
+            .env("BORG_CACHE_DIR", self.dir.path().join("borg-cache"))
             .env_remove("XDG_CACHE_HOME")
+            .env_remove("XDG_CONFIG_HOME")
             .stdin(Stdio::null())
             .output()
             .unwrap()
@@ -212,14 +239,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn restoring_into_a_folder_keeps_bytes_modes_times_links_and_xattrs() {
     let bed = Bed::new();
-    let repo = bed.dir.path().join("repo");
-    bed.borg(&["init", "-e", "repokey-blake2", repo.to_str().unwrap()]);
-    bed.borg(&[
-        "create",
-        &format!("{}::a", repo.display()),
-        bed.tree().to_str().unwrap(),
-    ]);
-    let config = bed.config("local", repo.to_str().unwrap(), "");
+    let (_, config) = bed.backed_up("repokey-blake2");
     let out_dir = bed.dir.path().join("out");
     std::fs::create_dir_all(&out_dir).unwrap();
     let src = bed.tree();
@@ -235,16 +255,16 @@ fn restoring_into_a_folder_keeps_bytes_modes_times_links_and_xattrs() {
     );
     assert!(run.status.success(), "{}", stderr(&run));
     assert!(
-        String::from_utf8_lossy(&run.stdout).contains("Restored 8 new"),
+        String::from_utf8_lossy(&run.stdout).contains("Restored 9 new"),
         "{}",
         String::from_utf8_lossy(&run.stdout)
     );
-    assert!(
-        String::from_utf8_lossy(&run.stdout).contains("left out (a device, fifo or socket"),
-        "{}",
-        String::from_utf8_lossy(&run.stdout)
-    );
-    assert!(std::fs::symlink_metadata(out_dir.join("docs/pipe")).is_err());
+    // The fifo is made, as borg extract makes it (any user may).
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::symlink_metadata(out_dir.join("docs/pipe"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
     for rel in [
         "docs/letter.txt",
         "docs/sub/deep.txt",
@@ -266,6 +286,8 @@ fn restoring_into_a_folder_keeps_bytes_modes_times_links_and_xattrs() {
     // Not a recreated absolute path chain: directly into the folder.
     assert!(!out_dir.join(src.strip_prefix("/").unwrap()).exists());
     no_partial_files(&out_dir);
+    // The index (every path name of the archive) is the user's alone, as borg's cache is.
+    support::assert_private(&bed.dir.path().join(".cache/kastell"));
 
     // The same from the loopback NAS through the forced borg serve key.
     let mut nas = support::Nas::start(bed.dir.path(), &support::tool("borg"));
@@ -276,10 +298,14 @@ fn restoring_into_a_folder_keeps_bytes_modes_times_links_and_xattrs() {
         &format!("{}::a", nas_repo.display()),
         bed.tree().to_str().unwrap(),
     ]);
+    // Made through the local path, read through ssh: borg's record asks, as borg would.
     let remote = bed.config(
         "remote",
         &nas.repo_url("repo"),
-        &format!("ssh_command: {}\n", nas.ssh_command()),
+        &format!(
+            "ssh_command: {}\nrelocated_repo_access_is_ok: true\n",
+            nas.ssh_command()
+        ),
     );
     let from_nas = bed.dir.path().join("from-nas");
     std::fs::create_dir_all(&from_nas).unwrap();
@@ -304,14 +330,7 @@ fn restoring_into_a_folder_keeps_bytes_modes_times_links_and_xattrs() {
 #[test]
 fn conflicts_at_the_original_location_need_a_decision_and_each_choice_does_what_it_says() {
     let bed = Bed::new();
-    let repo = bed.dir.path().join("repo");
-    bed.borg(&["init", "-e", "repokey", repo.to_str().unwrap()]);
-    bed.borg(&[
-        "create",
-        &format!("{}::a", repo.display()),
-        bed.tree().to_str().unwrap(),
-    ]);
-    let config = bed.config("local", repo.to_str().unwrap(), "");
+    let (_, config) = bed.backed_up("repokey");
     let docs = bed.tree().join("docs");
     let letter = docs.join("letter.txt");
     let original = std::fs::read(&letter).unwrap();
@@ -379,8 +398,7 @@ fn conflicts_at_the_original_location_need_a_decision_and_each_choice_does_what_
 #[test]
 fn a_cancelled_restore_leaves_no_partial_file_and_the_old_file_intact() {
     use kastell::index::{ensure_index, name_pattern};
-    use kastell::repo::Reader;
-    use kastell::restore::{plan, restore, Conflict, Destination, RestoreError};
+    use kastell::restore::{plan, restore, Conflict, Destination, RestoreError, RestoreOptions};
     let _ = name_pattern;
     let bed = Bed::new();
     let repo = bed.dir.path().join("repo");
@@ -390,7 +408,13 @@ fn a_cancelled_restore_leaves_no_partial_file_and_the_old_file_intact() {
         &format!("{}::a", repo.display()),
         bed.tree().to_str().unwrap(),
     ]);
-    let reader = Reader::open_local(&repo, Some(PASSPHRASE.as_bytes()), None).unwrap();
+    let reader = support::open_reader(
+        &repo,
+        bed.dir.path(),
+        &bed.dir.path().join("borg-cache"),
+        None,
+        PASSPHRASE,
+    );
     let archive = reader.archive("a").unwrap();
     let index = ensure_index(
         &reader,
@@ -413,6 +437,7 @@ fn a_cancelled_restore_leaves_no_partial_file_and_the_old_file_intact() {
         &archive,
         &index,
         &planned,
+        RestoreOptions::default(),
         &mut |_| Conflict::Overwrite,
         &mut |p| {
             if p.bytes_done > 0 {
@@ -424,4 +449,684 @@ fn a_cancelled_restore_leaves_no_partial_file_and_the_old_file_intact() {
     assert!(matches!(result, Err(RestoreError::Cancelled)), "{result:?}");
     assert_eq!(std::fs::read(&big).unwrap(), b"the current version");
     no_partial_files(&bed.tree());
+}
+
+fn both(out: &Output) -> String {
+    support::output_text(out)
+}
+
+/// A home backed up as borgmatic 2 backs it up: a config file first, then the home folder; the
+/// folders above both exist in the archive only as made-up parents.
+struct Home {
+    bed: Bed,
+    home: PathBuf,
+    me: PathBuf,
+    config: PathBuf,
+}
+
+impl Home {
+    fn new() -> Home {
+        let bed = Bed::new();
+        let root = bed.dir.path();
+        let home = root.join("home");
+        let me = home.join("me");
+        std::fs::create_dir_all(me.join("Documents")).unwrap();
+        std::fs::write(me.join("notes.txt"), "the backed-up notes\n").unwrap();
+        std::fs::write(me.join("Documents/letter.txt"), "dear reader\n").unwrap();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(
+            root.join("etc/app.conf"),
+            "encryption_passphrase: hunter2\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            root.join("etc/app.conf"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o751)).unwrap();
+        let repo = root.join("repo");
+        bed.borg(&["init", "-e", "repokey-blake2", repo.to_str().unwrap()]);
+        // The config file first: the archive's first item, where made-up folders point.
+        bed.borg(&[
+            "create",
+            &format!("{}::a", repo.display()),
+            root.join("etc/app.conf").to_str().unwrap(),
+            me.to_str().unwrap(),
+        ]);
+        // Never backed up: must survive every restore of /home.
+        std::fs::create_dir_all(home.join("other")).unwrap();
+        std::fs::write(home.join("other/precious.txt"), "never backed up\n").unwrap();
+        let config = bed.config("local", repo.to_str().unwrap(), "");
+        Home {
+            bed,
+            home,
+            me,
+            config,
+        }
+    }
+
+    fn assert_home_untouched(&self, after: &str) {
+        let meta = std::fs::symlink_metadata(&self.home).unwrap();
+        assert!(meta.is_dir(), "{after}: home is no longer a folder");
+        assert_eq!(meta.mode() & 0o7777, 0o751, "{after}: home's mode changed");
+        assert_eq!(
+            std::fs::read(self.home.join("other/precious.txt")).unwrap(),
+            b"never backed up\n",
+            "{after}"
+        );
+        for entry in walk(&self.home) {
+            if entry.is_file() {
+                assert_ne!(
+                    std::fs::read(&entry).unwrap(),
+                    b"encryption_passphrase: hunter2\n",
+                    "{after}: the config file was written at {}",
+                    entry.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_folder_the_archive_never_stored_is_never_removed_or_changed() {
+    let h = Home::new();
+    let home_arg = h.home.to_str().unwrap();
+    std::fs::write(h.me.join("notes.txt"), "changed since\n").unwrap();
+    std::fs::remove_file(h.me.join("Documents/letter.txt")).unwrap();
+
+    let skip = h
+        .bed
+        .restore(&h.config, &["--on-conflict", "skip", home_arg]);
+    assert!(skip.status.success(), "{}", both(&skip));
+    h.assert_home_untouched("skip");
+    assert_eq!(
+        std::fs::read(h.me.join("notes.txt")).unwrap(),
+        b"changed since\n"
+    );
+    assert_eq!(
+        std::fs::read(h.me.join("Documents/letter.txt")).unwrap(),
+        b"dear reader\n"
+    );
+
+    for (choice, file, content) in [
+        ("keep-both", "notes (restored).txt", "the backed-up notes\n"),
+        ("overwrite", "notes.txt", "the backed-up notes\n"),
+    ] {
+        let run = h
+            .bed
+            .restore(&h.config, &["--on-conflict", choice, home_arg]);
+        assert!(run.status.success(), "{choice}: {}", both(&run));
+        h.assert_home_untouched(choice);
+        assert_eq!(
+            std::fs::read_to_string(h.me.join(file)).unwrap(),
+            content,
+            "{choice}"
+        );
+    }
+
+    // The whole archive into a folder: the folder and what it held stay; made-up folders are
+    // made as mkdir makes them, not with the first item's mode.
+    let out = h.bed.dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("keep.txt"), "mine\n").unwrap();
+    let all = h
+        .bed
+        .restore(&h.config, &["--to", out.to_str().unwrap(), "/"]);
+    assert!(all.status.success(), "{}", both(&all));
+    assert!(out.is_dir());
+    assert_eq!(std::fs::read(out.join("keep.txt")).unwrap(), b"mine\n");
+    let inside = out.join(h.me.strip_prefix("/").unwrap());
+    assert_eq!(
+        std::fs::read(inside.join("notes.txt")).unwrap(),
+        b"the backed-up notes\n"
+    );
+    let umask_mode = 0o777 & !current_umask();
+    let made_up = out.join(h.home.strip_prefix("/").unwrap());
+    assert_eq!(
+        std::fs::metadata(&made_up).unwrap().mode() & 0o7777,
+        umask_mode,
+        "a made-up folder took another item's mode"
+    );
+    assert_eq!(
+        std::fs::read(
+            out.join(h.bed.dir.path().strip_prefix("/").unwrap())
+                .join("etc/app.conf")
+        )
+        .unwrap(),
+        b"encryption_passphrase: hunter2\n"
+    );
+
+    // A file where a made-up folder would go: never replaced, whatever the choice.
+    let blocked = h.bed.dir.path().join("blocked");
+    std::fs::create_dir_all(&blocked).unwrap();
+    std::fs::write(blocked.join("home"), "a file of mine\n").unwrap();
+    for (choice, says) in [
+        ("overwrite", "left as it was"),
+        ("keep-both", "kept both 1"),
+    ] {
+        let run = h.bed.restore(
+            &h.config,
+            &[
+                "--to",
+                blocked.to_str().unwrap(),
+                "--on-conflict",
+                choice,
+                home_arg,
+            ],
+        );
+        assert!(run.status.success(), "{choice}: {}", both(&run));
+        assert!(both(&run).contains(says), "{choice}: {}", both(&run));
+        assert_eq!(
+            std::fs::read(blocked.join("home")).unwrap(),
+            b"a file of mine\n",
+            "{choice}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(blocked.join("home (restored)/me/notes.txt")).unwrap(),
+        b"the backed-up notes\n"
+    );
+}
+
+fn current_umask() -> u32 {
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    nix::sys::stat::umask(old);
+    old.bits()
+}
+
+#[test]
+fn a_folder_that_became_a_file_comes_back_whole() {
+    let bed = Bed::new();
+    let (_, config) = bed.backed_up("repokey");
+    let docs = bed.tree().join("docs");
+    let aside = bed.dir.path().join("docs-as-it-was");
+    std::fs::rename(&docs, &aside).unwrap();
+    std::fs::write(&docs, "i was a folder\n").unwrap();
+
+    let beside = bed.restore(
+        &config,
+        &["--on-conflict", "keep-both", docs.to_str().unwrap()],
+    );
+    assert!(beside.status.success(), "{}", both(&beside));
+    assert_eq!(std::fs::read(&docs).unwrap(), b"i was a folder\n");
+    let kept = bed.tree().join("docs (restored)");
+    assert_eq!(
+        std::fs::read(kept.join("letter.txt")).unwrap(),
+        b"dear reader\n"
+    );
+    assert_eq!(std::fs::read(kept.join("sub/deep.txt")).unwrap(), b"deep\n");
+
+    let over = bed.restore(
+        &config,
+        &["--on-conflict", "overwrite", docs.to_str().unwrap()],
+    );
+    assert!(over.status.success(), "{}", both(&over));
+    assert!(both(&over).contains("overwrote 1"), "{}", both(&over));
+    assert!(docs.is_dir());
+    for rel in ["letter.txt", "sub/deep.txt", "private.txt", "big.bin"] {
+        same_file(&docs.join(rel), &aside.join(rel));
+    }
+    // What the plan counted is what was written.
+    let plan_line = both(&over)
+        .lines()
+        .find(|l| l.contains("to write"))
+        .map(str::to_string)
+        .unwrap_or_default();
+    assert!(plan_line.contains("1 changed"), "{plan_line}");
+    no_partial_files(&bed.tree());
+}
+
+/// `borg create` with a crafted `--stdin-name`: real borg stores the name as given.
+fn crafted(bed: &Bed, repo: &Path, archive: &str, stdin_name: &str, paths: &[&str], content: &str) {
+    let mut child = Command::new(support::tool("borg"))
+        .args(["create", "--stdin-name", stdin_name])
+        .arg(format!("{}::{archive}", repo.display()))
+        .arg("-")
+        .args(paths)
+        .current_dir(bed.dir.path())
+        .env("BORG_PASSPHRASE", PASSPHRASE)
+        .env("BORG_BASE_DIR", bed.dir.path())
+        .env("BORG_CACHE_DIR", bed.dir.path().join("borg-cache"))
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(content.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "borg create: {}", stderr(&out));
+}
+
+#[test]
+fn crafted_archives_write_nothing_outside_the_target() {
+    let bed = Bed::new();
+    let root = bed.dir.path();
+    let repo = root.join("repo");
+    bed.borg(&["init", "-e", "repokey-blake2", repo.to_str().unwrap()]);
+    let outside = root.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::create_dir_all(root.join("d")).unwrap();
+    std::fs::write(root.join("d/ok.txt"), "fine\n").unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("d/link")).unwrap();
+    // Relative names (borg run in the bed): through the symlink, and up and out with `..`.
+    crafted(&bed, &repo, "slip", "d/link/pwned", &["d"], "X\n");
+    crafted(&bed, &repo, "dots", "d/../../outside/x", &["d"], "Y\n");
+    // Absolute names, for a restore to the original location.
+    let d = root.join("d");
+    crafted(
+        &bed,
+        &repo,
+        "abs-slip",
+        d.join("link/pwned").to_str().unwrap(),
+        &[d.to_str().unwrap()],
+        "Z\n",
+    );
+    crafted(
+        &bed,
+        &repo,
+        "abs-dots",
+        &format!("{}/../outside/y", d.display()),
+        &[d.to_str().unwrap()],
+        "W\n",
+    );
+    let config = bed.config("local", repo.to_str().unwrap(), "");
+    let restore = |archive: &str, args: &[&str]| {
+        bed.kastell(
+            &[
+                "restore",
+                "--config",
+                config.to_str().unwrap(),
+                "--repository",
+                "r",
+                "--archive",
+                archive,
+            ],
+            args,
+        )
+    };
+    let out = root.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    for archive in ["slip", "dots"] {
+        let run = restore(archive, &["--to", out.to_str().unwrap(), "d"]);
+        // Refused paths are a warning (exit 1), as borg extract warns; the rest is restored.
+        assert_eq!(run.status.code(), Some(1), "{archive}: {}", both(&run));
+        assert!(both(&run).contains("refused"), "{archive}: {}", both(&run));
+        assert_eq!(std::fs::read(out.join("d/ok.txt")).unwrap(), b"fine\n");
+        assert!(std::fs::symlink_metadata(out.join("d/link"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+    assert!(
+        both(&restore("dots", &["--to", out.to_str().unwrap(), "d"])).contains("leads outside"),
+        "the .. path is named with its reason"
+    );
+    for (archive, choice) in [
+        ("abs-slip", "overwrite"),
+        ("abs-slip", "skip"),
+        ("abs-dots", "overwrite"),
+    ] {
+        let run = restore(archive, &["--on-conflict", choice, d.to_str().unwrap()]);
+        assert!(
+            run.status.code() == Some(0) || run.status.code() == Some(1),
+            "{archive} {choice}: {}",
+            both(&run)
+        );
+    }
+    // Keep both puts the made-up folder beside the symlink, inside the target.
+    let kept = restore(
+        "abs-slip",
+        &["--on-conflict", "keep-both", d.to_str().unwrap()],
+    );
+    assert!(kept.status.success(), "{}", both(&kept));
+    assert_eq!(
+        std::fs::read(d.join("link (restored)/pwned")).unwrap(),
+        b"Z\n"
+    );
+    let escaped: Vec<PathBuf> = walk(&outside);
+    assert!(
+        escaped.is_empty(),
+        "written outside the target: {escaped:?}"
+    );
+    assert!(!root.join("outside/x").exists() && !root.join("outside/y").exists());
+    assert!(!root.parent().unwrap().join("outside").exists());
+
+    // borg extract refuses the `..` path too (the reference).
+    let ex = root.join("ex");
+    std::fs::create_dir_all(&ex).unwrap();
+    let theirs = Command::new(support::tool("borg"))
+        .args(["extract", &format!("{}::dots", repo.display())])
+        .current_dir(&ex)
+        .env("BORG_PASSPHRASE", PASSPHRASE)
+        .env("BORG_BASE_DIR", root)
+        .env("BORG_CACHE_DIR", root.join("borg-cache"))
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&theirs).contains("path contains"),
+        "{}",
+        stderr(&theirs)
+    );
+}
+
+/// The repository's files other than `config`: what a server swapping in another
+/// repository's data would replace.
+fn data_files(repo: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(repo)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name == "data"
+                || name.starts_with("index.")
+                || name.starts_with("hints.")
+                || name.starts_with("integrity.")
+        })
+        .collect()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Replaces `repo`'s data with `other`'s, keeping `repo`'s config (its id and key).
+fn swap_data(repo: &Path, other: &Path) {
+    for f in data_files(repo) {
+        if f.is_dir() {
+            std::fs::remove_dir_all(&f).unwrap();
+        } else {
+            std::fs::remove_file(&f).unwrap();
+        }
+    }
+    for f in data_files(other) {
+        copy_tree(&f, &repo.join(f.file_name().unwrap()));
+    }
+}
+
+fn repository_id(repo: &Path) -> String {
+    let config = std::fs::read_to_string(repo.join("config")).unwrap();
+    config
+        .lines()
+        .find_map(|l| l.strip_prefix("id = "))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+impl Bed {
+    fn security_dir(&self, repo: &Path) -> PathBuf {
+        self.dir
+            .path()
+            .join(".config/borg/security")
+            .join(repository_id(repo))
+    }
+
+    fn ls(&self, config: &Path, archive: &str) -> Output {
+        self.kastell(
+            &[
+                "ls",
+                "--config",
+                config.to_str().unwrap(),
+                "--repository",
+                "r",
+                "--archive",
+                archive,
+            ],
+            &[],
+        )
+    }
+
+    /// `borg list` of the repository (borg reads and updates the same security record).
+    fn borg_list(&self, repo: &Path) -> Output {
+        Command::new(support::tool("borg"))
+            .args(["list", repo.to_str().unwrap()])
+            .env("BORG_PASSPHRASE", PASSPHRASE)
+            .env("BORG_BASE_DIR", self.dir.path())
+            .env("BORG_CACHE_DIR", self.dir.path().join("borg-cache"))
+            .output()
+            .unwrap()
+    }
+}
+
+#[test]
+fn a_repository_swapped_for_an_unencrypted_one_is_refused_after_kastell_or_borg_saw_it() {
+    let bed = Bed::new();
+    let root = bed.dir.path();
+    let plain = root.join("plain");
+    bed.borg(&["init", "-e", "none", plain.to_str().unwrap()]);
+    bed.borg(&[
+        "create",
+        &format!("{}::a", plain.display()),
+        bed.tree().join("docs/letter.txt").to_str().unwrap(),
+    ]);
+    for seen_by in ["borg", "kastell"] {
+        let (repo, config) = bed.backed_up_as(&format!("genuine-{seen_by}"), "repokey-blake2");
+        if seen_by == "kastell" {
+            // A repository made elsewhere: Kastell is the first on this computer to see it.
+            std::fs::remove_dir_all(bed.security_dir(&repo)).unwrap();
+            let first = bed.ls(&config, "a");
+            assert!(first.status.success(), "{}", both(&first));
+            assert_eq!(
+                std::fs::read_to_string(bed.security_dir(&repo).join("key-type")).unwrap(),
+                "5",
+                "Kastell remembers the key type as borg writes it"
+            );
+            // A verified manifest that requires TAMs: the marker borg keeps is made too.
+            assert!(bed.security_dir(&repo).join("tam_required").is_file());
+        } else {
+            assert!(bed.borg_list(&repo).status.success());
+        }
+        let index_dir = root.join(".cache/kastell/archives");
+        let indexes_before = walk(&index_dir).len();
+        swap_data(&repo, &plain);
+        let ls = bed.ls(&config, "a");
+        assert!(
+            !ls.status.success(),
+            "{seen_by}: a swapped repository was read"
+        );
+        assert!(
+            both(&ls).contains("encryption changed"),
+            "{seen_by}: {}",
+            both(&ls)
+        );
+        let restore = bed.restore(&config, &["--to", root.to_str().unwrap(), "/"]);
+        assert!(!restore.status.success());
+        assert!(
+            both(&restore).contains("encryption changed"),
+            "{}",
+            both(&restore)
+        );
+        // The genuine archive's index is not dropped.
+        assert_eq!(walk(&index_dir).len(), indexes_before);
+        // borg refuses it too, from the same record.
+        let theirs = bed.borg_list(&repo);
+        assert!(!theirs.status.success());
+        assert!(
+            stderr(&theirs).contains("encryption method changed"),
+            "{}",
+            stderr(&theirs)
+        );
+    }
+    // Never seen, and unencrypted: borg asks first; Kastell refuses unless the config says yes.
+    // (A repository made elsewhere: no record and no borg cache here.)
+    let unknown = root.join("unknown");
+    bed.borg(&["init", "-e", "none", unknown.to_str().unwrap()]);
+    bed.borg(&[
+        "create",
+        &format!("{}::a", unknown.display()),
+        bed.tree().join("docs/letter.txt").to_str().unwrap(),
+    ]);
+    std::fs::remove_dir_all(bed.security_dir(&unknown)).unwrap();
+    std::fs::remove_dir_all(root.join("borg-cache").join(repository_id(&unknown))).unwrap();
+    let config = bed.config("unknown", unknown.to_str().unwrap(), "");
+    let refused = bed.ls(&config, "a");
+    assert!(!refused.status.success());
+    assert!(
+        both(&refused).contains("not encrypted"),
+        "{}",
+        both(&refused)
+    );
+    let allowed = bed.config(
+        "allowed",
+        unknown.to_str().unwrap(),
+        "unknown_unencrypted_repo_access_is_ok: true\n",
+    );
+    assert!(bed.ls(&allowed, "a").status.success());
+}
+
+#[test]
+fn a_repository_rolled_back_is_refused_and_what_kastell_saw_protects_borg() {
+    let bed = Bed::new();
+    let root = bed.dir.path();
+    for seen_by in ["borg", "kastell"] {
+        let (repo, config) = bed.backed_up_as(&format!("repo-{seen_by}"), "keyfile-blake2");
+        let snapshot = root.join(format!("snapshot-{seen_by}"));
+        copy_tree(&repo, &snapshot);
+        bed.borg(&[
+            "create",
+            &format!("{}::b", repo.display()),
+            bed.tree().to_str().unwrap(),
+        ]);
+        if seen_by == "kastell" {
+            std::fs::remove_dir_all(bed.security_dir(&repo)).unwrap();
+            assert!(bed.ls(&config, "b").status.success());
+        }
+        // The server goes back to the older state.
+        std::fs::remove_dir_all(&repo).unwrap();
+        std::fs::rename(&snapshot, &repo).unwrap();
+        let ls = bed.ls(&config, "a");
+        assert!(
+            !ls.status.success(),
+            "{seen_by}: a rolled-back repository was read"
+        );
+        assert!(
+            both(&ls).contains("older than when it was last used"),
+            "{}",
+            both(&ls)
+        );
+        // borg refuses it from the record, whoever wrote it.
+        let theirs = bed.borg_list(&repo);
+        assert!(!theirs.status.success(), "{seen_by}: borg read it");
+        assert!(
+            stderr(&theirs).contains("newer than repository"),
+            "{}",
+            stderr(&theirs)
+        );
+    }
+}
+
+#[test]
+fn a_restore_equals_borg_extract_in_every_key_and_compression_mode() {
+    let bed = Bed::new();
+    let root = bed.dir.path();
+    let input = root.join("input");
+    let built = support::tree::build(&input);
+    if !built.root {
+        eprintln!("devices and foreign owners need root: compared without them");
+    }
+    let archived = input.strip_prefix("/").unwrap();
+    for (n, (mode, compression)) in [
+        ("none", "lz4"),
+        ("authenticated-blake2", "zstd,3"),
+        ("repokey", "zlib,6"),
+        ("keyfile-blake2", "lzma,1"),
+        ("repokey-blake2", "obfuscate,110,zstd,3"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let sparse = n % 2 == 0;
+        let repo = root.join(format!("repo-{mode}"));
+        bed.borg(&["init", "-e", mode, repo.to_str().unwrap()]);
+        bed.borg(&[
+            "create",
+            "-C",
+            compression,
+            &format!("{}::a", repo.display()),
+            input.to_str().unwrap(),
+        ]);
+        let theirs = root.join(format!("borg-{mode}"));
+        std::fs::create_dir_all(&theirs).unwrap();
+        let mut extract = Command::new(support::tool("borg"));
+        extract
+            .arg("extract")
+            .args(sparse.then_some("--sparse"))
+            .arg(format!("{}::a", repo.display()))
+            .current_dir(&theirs)
+            .env("BORG_PASSPHRASE", PASSPHRASE)
+            .env("BORG_BASE_DIR", root)
+            .env("BORG_CACHE_DIR", root.join("borg-cache"));
+        let out = extract.output().unwrap();
+        assert!(
+            out.status.success(),
+            "borg extract ({mode}): {}",
+            stderr(&out)
+        );
+
+        let ours = root.join(format!("kastell-{mode}"));
+        std::fs::create_dir_all(&ours).unwrap();
+        let config = bed.config(mode, repo.to_str().unwrap(), "");
+        let mut args = vec!["--to", ours.to_str().unwrap(), input.to_str().unwrap()];
+        if sparse {
+            args.insert(0, "--sparse");
+        }
+        let run = bed.restore(&config, &args);
+        assert!(run.status.success(), "{mode}: {}", both(&run));
+        let differences = support::tree::differences(
+            &ours.join("input"),
+            &theirs.join(archived),
+            support::tree::Compare {
+                acls_and_flags: true,
+                blocks: sparse,
+            },
+        );
+        assert!(
+            differences.is_empty(),
+            "{mode} ({compression}, sparse {sparse}): Kastell's restore differs from borg extract:\n{}",
+            differences.join("\n")
+        );
+        // And the comparison compared something: the special files are there.
+        assert_eq!(
+            support::tree::features(&ours.join("input"), built),
+            Vec::<&str>::new(),
+            "{mode}: missing from the restore"
+        );
+        if support::tree::nodump(&input.join("flagfile")) {
+            assert!(
+                support::tree::nodump(&ours.join("input/flagfile")),
+                "{mode}: flags"
+            );
+        }
+        // The plan's bytes and the summary's agree, hard links and all.
+        let planned = stderr(&run)
+            .lines()
+            .filter(|l| l.ends_with(" to write)"))
+            .find_map(|l| l.rsplit_once('(').map(|(_, b)| b.replace(" to write)", "")))
+            .unwrap_or_default();
+        let written = String::from_utf8_lossy(&run.stdout)
+            .lines()
+            .next()
+            .and_then(|l| {
+                l.rsplit_once('(')
+                    .map(|(_, b)| b.trim_end_matches(").").to_string())
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            planned, written,
+            "{mode}: plan and summary count different bytes"
+        );
+    }
 }

@@ -129,6 +129,8 @@ Dialog {
                     required property string decision
                     required property string archiveText
                     required property string diskText
+                    required property bool canOverwrite
+                    required property string whyNoOverwrite
                     width: ListView.view.width
                     Accessible.name: qsTr("%1 exists and differs").arg(target)
                     contentItem: RowLayout {
@@ -140,7 +142,9 @@ Dialog {
                             Label { Layout.fillWidth: true; text: conflictRow.target; elide: Text.ElideMiddle }
                             Label {
                                 Layout.fillWidth: true
-                                text: qsTr("In the archive: %1 · on disk: %2").arg(conflictRow.archiveText).arg(conflictRow.diskText)
+                                text: conflictRow.canOverwrite
+                                      ? qsTr("In the archive: %1 · on disk: %2").arg(conflictRow.archiveText).arg(conflictRow.diskText)
+                                      : qsTr("In the archive: %1 · on disk: %2 · cannot overwrite: %3").arg(conflictRow.archiveText).arg(conflictRow.diskText).arg(conflictRow.whyNoOverwrite)
                                 opacity: 0.7
                                 font.pixelSize: 11
                                 elide: Text.ElideRight
@@ -152,6 +156,7 @@ Dialog {
                                 required property var modelData
                                 text: modelData[1]
                                 checked: conflictRow.decision === modelData[0]
+                                enabled: modelData[0] !== "overwrite" || conflictRow.canOverwrite
                                 Accessible.name: qsTr("%1 %2").arg(modelData[1]).arg(conflictRow.target)
                                 Accessible.onPressAction: clicked()
                                 onClicked: runner.decide(conflictRow.index, modelData[0])

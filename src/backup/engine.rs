@@ -356,9 +356,9 @@ fn open_log(path: &Path) -> Result<Mutex<BufWriter<File>>, BackupError> {
         source,
     };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(state_error)?;
+        crate::private::create_dir(dir).map_err(state_error)?;
     }
-    let file = File::create(path).map_err(state_error)?;
+    let file: File = crate::private::create_file(path).map_err(state_error)?;
     Ok(Mutex::new(BufWriter::new(file)))
 }
 

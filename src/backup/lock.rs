@@ -4,6 +4,7 @@
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Held for the length of a run; the kernel releases it when the process ends, however it ends.
@@ -26,13 +27,15 @@ impl RunLock {
         config: &Path,
         what: &str,
     ) -> std::io::Result<Result<RunLock, RunLockHolder>> {
-        std::fs::create_dir_all(locks_dir)?;
+        crate::private::create_dir(locks_dir)?;
         let path = locks_dir.join(lock_file_name(config));
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
             .open(&path)?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(mut lock) => {

@@ -142,6 +142,13 @@ pub enum Command {
         /// terminal, refuse and name the conflicts).
         #[arg(long, value_enum)]
         on_conflict: Option<restore::OnConflict>,
+        /// Write runs of zeros as holes (as `borg extract --sparse`).
+        #[arg(long)]
+        sparse: bool,
+        /// Owners by the stored numbers, not by name (the config's `numeric_ids` does the
+        /// same).
+        #[arg(long)]
+        numeric_ids: bool,
         /// Paths as you know them (`/home/me/Documents`; the leading slash is optional).
         #[arg(required = true)]
         paths: Vec<String>,
@@ -507,6 +514,8 @@ pub async fn run(command: Command) -> ExitCode {
             archive,
             to,
             on_conflict,
+            sparse,
+            numeric_ids,
             paths,
         } => {
             restore::restore(
@@ -515,6 +524,10 @@ pub async fn run(command: Command) -> ExitCode {
                 &archive,
                 to.as_deref(),
                 on_conflict,
+                restore::Flags {
+                    sparse,
+                    numeric_ids,
+                },
                 &paths,
             )
             .await

@@ -170,8 +170,13 @@ fn detach(mountpoint: &Path) -> anyhow::Result<ExitCode> {
         .skip(1)
         .filter(|a| a != "--background")
         .collect();
-    let log = std::env::temp_dir().join(format!("kastell-mount-{}.log", std::process::id()));
-    let log_file = std::fs::File::create(&log)?;
+    // In the user's own state folder, made exclusively: never through a planted symlink.
+    let logs = crate::private::state_dir().join("logs");
+    crate::private::create_dirs_below(&crate::private::state_dir(), &logs)?;
+    let log = logs.join(format!("mount-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let log_file =
+        crate::private::create_new(&log).with_context(|| format!("creating {}", log.display()))?;
     let mut child = std::process::Command::new(exe)
         .args(&args)
         .stdin(std::process::Stdio::null())

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::bail;
 
 use super::browse::{index_of, reader_for};
-use crate::restore::{self, Change, Conflict, Destination, PlannedEntry};
+use crate::restore::{self, Conflict, Destination, PlannedEntry, RestoreOptions};
 use crate::units::format_bytes;
 
 /// `--on-conflict`.
@@ -23,20 +23,34 @@ pub enum OnConflict {
     KeepBoth,
 }
 
+/// `--sparse`, `--numeric-ids`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flags {
+    pub sparse: bool,
+    pub numeric_ids: bool,
+}
+
 fn ask(entry: &PlannedEntry) -> Conflict {
     let stdin = std::io::stdin();
     loop {
-        eprint!(
-            "{} exists and differs from the archive. [o]verwrite, [k]eep both, [s]kip? ",
-            entry.target.display()
-        );
+        match entry.cannot_overwrite {
+            None => eprint!(
+                "{} exists and differs from the archive. [o]verwrite, [k]eep both, [s]kip? ",
+                entry.target.display()
+            ),
+            Some(why) => eprint!(
+                "{} exists and differs from the archive ({}). [k]eep both, [s]kip? ",
+                entry.target.display(),
+                why.describe()
+            ),
+        }
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
         if stdin.lock().read_line(&mut answer).unwrap_or(0) == 0 {
             return Conflict::Skip;
         }
         match answer.trim().to_lowercase().as_str() {
-            "o" | "overwrite" => return Conflict::Overwrite,
+            "o" | "overwrite" if entry.cannot_overwrite.is_none() => return Conflict::Overwrite,
             "k" | "keep" | "keep both" => return Conflict::KeepBoth,
             "s" | "skip" => return Conflict::Skip,
             _ => {}
@@ -51,9 +65,18 @@ pub async fn restore(
     archive_name: &str,
     to: Option<&Path>,
     on_conflict: Option<OnConflict>,
+    flags: Flags,
     paths: &[String],
 ) -> anyhow::Result<ExitCode> {
-    let (_, reader) = reader_for(config, repository).await?;
+    let (cfg, reader) = reader_for(config, repository).await?;
+    let options = RestoreOptions {
+        sparse: flags.sparse,
+        numeric_ids: flags.numeric_ids
+            || matches!(
+                cfg.other.get("numeric_ids"),
+                Some(serde_norway::Value::Bool(true))
+            ),
+    };
     let archive = reader.archive(archive_name)?;
     let index = index_of(&reader, &archive)?;
     let selection = restore::select(&index, paths)?;
@@ -71,14 +94,7 @@ pub async fn restore(
     let plan = restore::plan(&index, &selection, &destination);
     let interactive = std::io::stdin().is_terminal();
     let policy = on_conflict.unwrap_or(OnConflict::Ask);
-    eprintln!(
-        "{} new, {} changed, {} identical, {} only on disk ({} to write)",
-        plan.count(Change::New),
-        plan.count(Change::Changed),
-        plan.count(Change::Identical),
-        plan.count(Change::OnlyOnDisk),
-        format_bytes(plan.bytes())
-    );
+    eprintln!("{}", plan.describe());
     let conflicts: Vec<&PlannedEntry> = plan.conflicts().collect();
     if policy == OnConflict::Ask && !interactive && !conflicts.is_empty() {
         let named: Vec<String> = conflicts
@@ -124,6 +140,7 @@ pub async fn restore(
         &archive,
         &index,
         &plan,
+        options,
         &mut decide,
         &mut progress,
         &cancel,
@@ -133,25 +150,18 @@ pub async fn restore(
     }
     match result {
         Ok(summary) => {
-            println!(
-                "Restored {} new, overwrote {}, kept both {}, skipped {}, {} already identical ({}).",
-                summary.restored,
-                summary.overwritten,
-                summary.kept_both.len(),
-                summary.skipped,
-                summary.identical,
-                format_bytes(summary.bytes)
-            );
-            for path in &summary.kept_both {
-                println!("  restored beside the existing one: {}", path.display());
+            for line in summary.lines(usize::MAX) {
+                println!("{line}");
             }
-            for path in &summary.special {
-                println!(
-                    "  left out (a device, fifo or socket; borg extract makes those): {}",
-                    path.display()
-                );
-            }
-            Ok(ExitCode::SUCCESS)
+            // As borg extract: what could not be restored as archived is a warning (exit 1).
+            let warned = !summary.refused.is_empty()
+                || !summary.left_out.is_empty()
+                || !summary.warnings.is_empty();
+            Ok(if warned {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Err(restore::RestoreError::Cancelled) => {
             eprintln!("Cancelled; the file being written was removed, finished ones stay.");

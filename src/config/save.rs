@@ -68,17 +68,21 @@ pub fn save(doc: &ConfigDocument) -> Result<SaveOutcome, SaveError> {
 
 /// Writes `text` to `path` with every safety step. Used by `save` and for new files.
 pub fn write_config(path: &Path, text: &str) -> Result<SaveOutcome, SaveError> {
-    BorgmaticConfig::parse(path, text).map_err(SaveError::WouldNotParse)?;
+    let parsed = BorgmaticConfig::parse(path, text).map_err(SaveError::WouldNotParse)?;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let old = std::fs::metadata(path).ok();
-    // A config usually holds secrets: 0600 unless the existing file says otherwise.
-    let mode = old
+    // A config usually holds secrets: 0600 unless the existing file says otherwise, and never
+    // readable by others while it holds a plaintext passphrase.
+    let mut mode = old
         .as_ref()
         .map(|m| m.permissions().mode() & 0o7777)
         .unwrap_or(0o600);
+    if holds_plaintext_passphrase(&parsed) {
+        mode &= 0o700;
+    }
 
     let name = path
         .file_name()
@@ -113,7 +117,7 @@ pub fn write_config(path: &Path, text: &str) -> Result<SaveOutcome, SaveError> {
 
         let backup = if old.is_some() {
             let backup = backup_path(path);
-            keep_previous(path, &backup)?;
+            keep_previous(path, &backup, old.as_ref())?;
             Some(backup)
         } else {
             None
@@ -157,13 +161,41 @@ fn remove_stale_temp_files(dir: &Path, name: &str) {
     }
 }
 
-/// Replaces `FILE.bak` with the current file atomically (a hard link renamed into place; a
-/// copy where links are not possible).
-fn keep_previous(path: &Path, backup: &Path) -> Result<(), SaveError> {
+/// A plaintext `encryption_passphrase` (not a `{credential ...}` reference).
+fn holds_plaintext_passphrase(config: &BorgmaticConfig) -> bool {
+    config
+        .encryption_passphrase
+        .as_ref()
+        .is_some_and(|p| !p.expose().trim_start().starts_with("{credential"))
+}
+
+/// Replaces `FILE.bak` with a copy of the current file atomically. The copy is 0600 whatever
+/// the file's mode: the previous version may hold a passphrase the new one no longer does.
+fn keep_previous(
+    path: &Path,
+    backup: &Path,
+    old: Option<&std::fs::Metadata>,
+) -> Result<(), SaveError> {
     let staging = backup.with_extension("bak.tmp");
     let _ = std::fs::remove_file(&staging);
-    if std::fs::hard_link(path, &staging).is_err() {
-        std::fs::copy(path, &staging).map_err(io(&staging))?;
+    let copied = (|| -> std::io::Result<()> {
+        let mut from = File::open(path)?;
+        let mut to = crate::private::create_new(&staging)?;
+        std::io::copy(&mut from, &mut to)?;
+        if let Some(old) = old {
+            if nix::unistd::Uid::effective().is_root() {
+                let _ = nix::unistd::fchown(
+                    &to,
+                    Some(nix::unistd::Uid::from_raw(old.uid())),
+                    Some(nix::unistd::Gid::from_raw(old.gid())),
+                );
+            }
+        }
+        to.sync_all()
+    })();
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&staging);
+        return Err(io(&staging)(e));
     }
     std::fs::rename(&staging, backup).map_err(io(backup))
 }

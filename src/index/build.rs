@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{
     index_path, repository_cache_dir, ArchiveIndex, IndexError, ENTRY, FLAG_HARDLINK_MASTER,
-    FLAG_IMPLICIT, FLAG_UNHEALTHY, HEADER, MAGIC, NONE, OWNER,
+    FLAG_IMPLICIT, FLAG_UNHEALTHY, FLAG_XATTRS, HEADER, MAGIC, NONE, OWNER,
 };
 use crate::repo::items::ItemAt;
 use crate::repo::listing::item_size;
@@ -52,6 +52,7 @@ struct Node {
     mtime: i64,
     at: ItemAt,
     target: u32,
+    rdev: u32,
 }
 
 #[derive(Default)]
@@ -100,6 +101,7 @@ impl Builder {
             mtime: 0,
             at: ItemAt::default(),
             target: NONE,
+            rdev: 0,
         });
         b.folders.insert(Vec::new(), 0);
         b.owners.push((0, 0, NONE, NONE));
@@ -229,6 +231,7 @@ impl Builder {
             mtime: 0,
             at: ItemAt::default(),
             target: NONE,
+            rdev: 0,
         });
         (self.nodes.len() - 1) as u32
     }
@@ -276,7 +279,14 @@ impl Builder {
             FLAG_HARDLINK_MASTER
         } else {
             0
-        } | if item.healthy { 0 } else { FLAG_UNHEALTHY };
+        } | if item.healthy { 0 } else { FLAG_UNHEALTHY }
+            | if item.xattrs.is_empty() {
+                0
+            } else {
+                FLAG_XATTRS
+            };
+        // dev_t as the kernel encodes it in 32 bits (glibc's encoding agrees below 4096:256).
+        node.rdev = u32::try_from(item.rdev).unwrap_or(u32::MAX);
         node.owner = owner;
         node.size = item_size(item);
         node.mtime = i64::try_from(item.mtime).unwrap_or(i64::MAX);
@@ -311,9 +321,15 @@ impl Builder {
             let (s, l) = self.nodes[id as usize].name;
             &self.names[s as usize..(s + l) as usize]
         };
+        // By name; where a hostile archive has two entries of one name (an item, and a folder
+        // made up for a path below a symlink or file of that name), the item comes first.
+        let made_up = |id: u32| self.nodes[id as usize].flags & FLAG_IMPLICIT != 0;
         for p in 0..n {
-            children[counts[p] as usize..counts[p + 1] as usize]
-                .sort_unstable_by(|a, b| name_of(*a).cmp(name_of(*b)));
+            children[counts[p] as usize..counts[p + 1] as usize].sort_by(|a, b| {
+                name_of(*a)
+                    .cmp(name_of(*b))
+                    .then(made_up(*a).cmp(&made_up(*b)))
+            });
         }
         // Breadth first from the root: new position of every node.
         let mut order: Vec<u32> = Vec::with_capacity(n);
@@ -356,7 +372,7 @@ impl Builder {
                 let id = *id as usize;
                 (first_child[id], counts[id + 1] - counts[id])
             } else {
-                (node.target, 0)
+                (node.target, node.rdev)
             };
             record[0..4].copy_from_slice(&position[node.parent as usize].to_le_bytes());
             record[4..8].copy_from_slice(&name_offsets[*id as usize].to_le_bytes());
@@ -440,7 +456,9 @@ pub fn build_index(
         let path = path.to_path_buf();
         move |source| IndexError::Io { path, source }
     };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    // Every path name of an encrypted archive: folders 0700, files 0600, as borg's cache.
+    let kastell_root = dir.parent().and_then(Path::parent).unwrap_or(dir);
+    crate::private::create_dirs_below(kastell_root, dir).map_err(io(dir))?;
     let temp = dir.join(format!(
         ".{}.{}.tmp",
         target
@@ -450,7 +468,8 @@ pub fn build_index(
         std::process::id()
     ));
     let written = (|| -> std::io::Result<()> {
-        let file = std::fs::File::create(&temp)?;
+        let _ = std::fs::remove_file(&temp);
+        let file = crate::private::create_new(&temp)?;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
         builder.write(&mut out, reader.repository_id(), &archive.id)?;
         // No fsync: a cache file torn by a crash fails `ArchiveIndex::open`'s checks (every

@@ -10,7 +10,7 @@
 //! entries  48 bytes each, breadth first: a folder's children are contiguous, sorted by name
 //!          parent u32 | name offset u32 | mode u32 (st_mode | flags << 16) | owner u32 |
 //!          size u64 | mtime ns i64 | item chunk u32 | item offset u32 |
-//!          folder: first child u32, child count u32; other: target offset u32, 0
+//!          folder: first child u32, child count u32; other: target offset u32, device u32
 //! owners   16 bytes each: uid u32 | gid u32 | user offset u32 | group offset u32
 //! names    "\0" then every entry's name followed by "\0\0", in entry order
 //! strings  length-prefixed (u32) symlink targets, hard-link sources, user and group names
@@ -30,7 +30,7 @@ use crate::repo::items::ItemAt;
 pub use build::{build_index, ensure_index, prune_indexes, BuildProgress, TopSoFar};
 pub use query::{name_contains, name_pattern, versions, Version};
 
-const MAGIC: &[u8; 8] = b"KASTIDX\x01";
+const MAGIC: &[u8; 8] = b"KASTIDX\x02";
 const HEADER: usize = 128;
 const ENTRY: usize = 48;
 const OWNER: usize = 16;
@@ -41,6 +41,8 @@ const NONE: u32 = u32::MAX;
 pub const FLAG_IMPLICIT: u32 = 1;
 pub const FLAG_HARDLINK_MASTER: u32 = 2;
 pub const FLAG_UNHEALTHY: u32 = 4;
+/// The item has extended attributes (read from the item when asked for).
+pub const FLAG_XATTRS: u32 = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -70,6 +72,8 @@ pub struct Entry {
     pub at: ItemAt,
     pub first_child: u32,
     pub child_count: u32,
+    /// A device's number, as the kernel encodes it (`st_rdev`); 0 for anything else.
+    pub rdev: u32,
     target: u32,
 }
 
@@ -85,6 +89,10 @@ impl Entry {
     /// Not in the archive itself: a folder above the backed-up paths, made up for browsing.
     pub fn is_implicit(&self) -> bool {
         self.flags & FLAG_IMPLICIT != 0
+    }
+
+    pub fn has_xattrs(&self) -> bool {
+        self.flags & FLAG_XATTRS != 0
     }
 
     pub fn children(&self) -> Range<u32> {
@@ -232,6 +240,7 @@ impl ArchiveIndex {
             },
             first_child: if is_dir { a } else { 0 },
             child_count: if is_dir { b } else { 0 },
+            rdev: if is_dir { 0 } else { b },
             target: if is_dir { NONE } else { a },
         }
     }
@@ -306,20 +315,20 @@ impl ArchiveIndex {
         let mut at = 0u32;
         for part in path.split(|b| *b == b'/').filter(|p| !p.is_empty()) {
             let children = self.entry(at).children();
+            // The first of equal names: an archive's own item before a made-up folder.
             let (mut lo, mut hi) = (children.start, children.end);
-            let mut found = None;
             while lo < hi {
                 let mid = lo + (hi - lo) / 2;
-                match self.name(mid).cmp(part) {
-                    std::cmp::Ordering::Less => lo = mid + 1,
-                    std::cmp::Ordering::Greater => hi = mid,
-                    std::cmp::Ordering::Equal => {
-                        found = Some(mid);
-                        break;
-                    }
+                if self.name(mid) < part {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
                 }
             }
-            at = found?;
+            if lo >= children.end || self.name(lo) != part {
+                return None;
+            }
+            at = lo;
         }
         Some(at)
     }
@@ -382,7 +391,5 @@ pub fn index_path(cache_root: &Path, repository_id: &[u8], archive_id: &[u8; 32]
 
 /// Kastell's cache root (`$XDG_CACHE_HOME/kastell`).
 pub fn default_cache_root() -> PathBuf {
-    dirs::cache_dir()
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join("kastell")
+    crate::private::cache_dir()
 }

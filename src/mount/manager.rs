@@ -113,12 +113,7 @@ pub fn mounts() -> Vec<MountInfo> {
 
 /// Where default mount points live: the user's runtime folder (gone at logout, private).
 pub fn mount_root() -> PathBuf {
-    match dirs::runtime_dir() {
-        Some(dir) => dir.join("kastell").join("mnt"),
-        None => std::env::temp_dir()
-            .join(format!("kastell-{}", nix::unistd::Uid::effective()))
-            .join("mnt"),
-    }
+    crate::private::runtime_dir().join("mnt")
 }
 
 /// A name usable as one folder name.

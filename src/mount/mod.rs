@@ -59,6 +59,9 @@ struct Group {
 struct Slot {
     group: usize,
     archive: ArchiveRef,
+    /// When the archive was made: the time of its top folder and of the folders made up
+    /// above its paths (as `borg mount` shows them).
+    made: SystemTime,
     index: OnceLock<Result<Arc<ArchiveIndex>, String>>,
     /// Hard links: every name of a group → (the group's first name, the number of names).
     links: OnceLock<HashMap<u32, (u32, u32)>>,
@@ -137,13 +140,22 @@ pub struct ArchiveFs {
     gid: u32,
     open_files: Mutex<HashMap<u64, Arc<OpenFile>>>,
     next_handle: std::sync::atomic::AtomicU64,
-    cache: Arc<Mutex<ChunkCache>>,
+    /// Opened chunks, and a signal for readers waiting on one being fetched ahead.
+    cache: Arc<(Mutex<ChunkCache>, std::sync::Condvar)>,
     /// Where indexing progress and read failures are reported (the window), besides stderr.
     events: Option<Arc<dyn EventSink>>,
     /// Repositories served by a private borg mount (whole-config layout only).
     grafts: Option<graft::Grafts>,
     grafted_files: Mutex<HashMap<u64, Arc<std::fs::File>>>,
+    /// Extended attributes read so far, by inode (only entries that have any are read).
+    xattrs: Mutex<HashMap<u64, Arc<Xattrs>>>,
 }
+
+/// An entry's extended attributes, name and value.
+type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Inodes whose extended attributes are kept (a file manager asks for each file it shows).
+const XATTRS_KEPT: usize = 16_384;
 
 /// Inode numbers: 1 is the mount point; an archive's entry `e` in slot `s` is
 /// `(s + 1) << 32 | (e + 1)`. In a one-archive mount the mount point is that archive's root.
@@ -167,6 +179,27 @@ fn file_type(mode: u32) -> FileType {
         0o140000 => FileType::Socket,
         _ => FileType::RegularFile,
     }
+}
+
+/// A folder's link count as a real filesystem gives it: 2, plus one per subfolder.
+fn folder_links(index: &ArchiveIndex, entry: u32) -> u32 {
+    let subfolders = index
+        .entry(entry)
+        .children()
+        .filter(|c| index.entry(*c).is_dir())
+        .count();
+    2u32.saturating_add(u32::try_from(subfolders).unwrap_or(u32::MAX))
+}
+
+/// Names a listing never shows: the kernel's own `.` and `..` (a hostile archive can hold
+/// entries so named), and a made-up folder that shares its name with the archive item before
+/// it (a path stored below a symlink or file of that name). None of them can be reached.
+fn hidden(index: &ArchiveIndex, child: u32, previous: Option<u32>) -> bool {
+    let name = index.name(child);
+    name.is_empty()
+        || name == b"."
+        || name == b".."
+        || (index.entry(child).is_implicit() && previous.is_some_and(|p| index.name(p) == name))
 }
 
 fn time_of(ns: i64) -> SystemTime {
@@ -210,6 +243,8 @@ impl ArchiveFs {
             let start = slots.len();
             slots.extend(archives.into_iter().map(|archive| Slot {
                 group: g,
+                made:
+                    crate::repo::listing::utc_iso_to_ns(&archive.time).map_or(UNIX_EPOCH, time_of),
                 archive,
                 index: OnceLock::new(),
                 links: OnceLock::new(),
@@ -233,6 +268,7 @@ impl ArchiveFs {
             events: None,
             grafts: None,
             grafted_files: Mutex::default(),
+            xattrs: Mutex::default(),
         }
     }
 
@@ -406,9 +442,12 @@ impl ArchiveFs {
                 }
                 let e = index.entry(*entry);
                 let ino = self.ino(*slot, *entry);
-                if *entry == 0 {
-                    // The archive's made-up top level: the archive's own time.
-                    return Ok(self.dir_attr(ino, self.mounted_at));
+                if *entry == 0 || e.is_implicit() {
+                    // The archive's top level and the folders made up above its paths: the
+                    // archive's own time, the mounting user's, as borg mount shows them.
+                    let mut attr = self.dir_attr(ino, self.slots[*slot].made);
+                    attr.nlink = folder_links(&index, *entry);
+                    return Ok(attr);
                 }
                 let owner = index.owner(*entry);
                 let mtime = time_of(e.mtime_ns);
@@ -441,13 +480,13 @@ impl ArchiveFs {
                     kind,
                     perm: (e.mode & 0o7777) as u16,
                     nlink: if kind == FileType::Directory {
-                        2
+                        folder_links(&index, *entry)
                     } else {
                         nlink
                     },
                     uid: owner.uid,
                     gid: owner.gid,
-                    rdev: 0,
+                    rdev: e.rdev,
                     flags: 0,
                     blksize: 4096,
                 })
@@ -457,18 +496,22 @@ impl ArchiveFs {
 
     fn chunk(&self, group: usize, id: &[u8; 32], size: u64) -> Result<Arc<Vec<u8>>, Errno> {
         // Being fetched ahead: wait for it rather than fetch it a second time.
-        for _ in 0..2000 {
-            let Ok(cache) = self.cache.lock() else {
-                break;
-            };
-            if let Some(found) = cache.get(id) {
-                return Ok(found);
+        let (lock, fetched) = &*self.cache;
+        if let Ok(mut cache) = lock.lock() {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Some(found) = cache.get(id) {
+                    return Ok(found);
+                }
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if !cache.ahead.contains(id) || left.is_zero() {
+                    break;
+                }
+                cache = match fetched.wait_timeout(cache, left) {
+                    Ok((cache, _)) => cache,
+                    Err(_) => break,
+                };
             }
-            if !cache.ahead.contains(id) {
-                break;
-            }
-            drop(cache);
-            std::thread::sleep(Duration::from_micros(500));
         }
         let data = self.groups[group]
             .session
@@ -482,40 +525,75 @@ impl ArchiveFs {
                 Errno::EIO
             })?;
         let data = Arc::new(data);
-        if let Ok(mut cache) = self.cache.lock() {
+        if let Ok(mut cache) = lock.lock() {
             cache.put(*id, data.clone());
         }
         Ok(data)
     }
 
-    /// Fetches the chunks after `i` of `file` in the background (on rayon's threads), so a
-    /// sequential reader finds them opened: decryption and decompression overlap its reads.
+    /// Fetches the chunks after `i` of `file` in the background, about `AHEAD_BYTES` of them
+    /// (at least two), in one batch opened on every core, so a sequential reader finds them
+    /// opened: decryption and decompression overlap its reads, and small chunks cost one
+    /// task per batch instead of one each.
     fn read_ahead(&self, file: &OpenFile, i: usize) {
-        const AHEAD: usize = 2;
-        for (id, size) in file.chunks.iter().skip(i + 1).take(AHEAD) {
-            let Ok(mut cache) = self.cache.lock() else {
-                return;
-            };
-            if cache.chunks.contains_key(id) || !cache.ahead.insert(*id) {
+        const AHEAD_BYTES: u64 = 2 << 20;
+        const AHEAD_CHUNKS: usize = 256;
+        let Ok(mut cache) = self.cache.0.lock() else {
+            return;
+        };
+        let mut window = 0usize;
+        let mut bytes = 0u64;
+        let mut wanted: Vec<([u8; 32], Option<usize>)> = Vec::new();
+        let mut next_missing = false;
+        for (n, (id, size)) in file.chunks.iter().enumerate().skip(i + 1) {
+            if window >= 2 && (bytes >= AHEAD_BYTES || window >= AHEAD_CHUNKS) {
+                break;
+            }
+            window += 1;
+            bytes += size;
+            if cache.chunks.contains_key(id) || cache.ahead.contains(id) {
                 continue;
             }
-            drop(cache);
-            let (id, size) = (*id, *size);
-            let session = self.groups[file.group].session.clone();
-            let cache = self.cache.clone();
-            rayon::spawn(move || {
-                let fetched = session.reader.object(&id, usize::try_from(size).ok());
-                if let Ok(mut cache) = cache.lock() {
+            next_missing |= n == i + 1;
+            wanted.push((*id, usize::try_from(*size).ok()));
+        }
+        // Refill in bulk: when the next chunk is missing or half the window is.
+        if wanted.is_empty() || (!next_missing && wanted.len() * 2 < window) {
+            return;
+        }
+        for (id, _) in &wanted {
+            cache.ahead.insert(*id);
+        }
+        drop(cache);
+        let session = self.groups[file.group].session.clone();
+        let shared = self.cache.clone();
+        rayon::spawn(move || {
+            let (lock, fetched) = &*shared;
+            let mut at = 0usize;
+            let result = session.reader.objects(&wanted, 8, &mut |data| {
+                if let Ok(mut cache) = lock.lock() {
+                    let id = wanted[at].0;
                     cache.ahead.remove(&id);
-                    if let Ok(data) = fetched {
-                        cache.put(id, Arc::new(data));
+                    cache.put(id, Arc::new(data));
+                }
+                fetched.notify_all();
+                at += 1;
+                Ok(true)
+            });
+            // A failed batch: the readers fetch (and report) the rest themselves.
+            if result.is_err() {
+                if let Ok(mut cache) = lock.lock() {
+                    for (id, _) in &wanted[at..] {
+                        cache.ahead.remove(id);
                     }
                 }
-            });
-        }
+                fetched.notify_all();
+            }
+        });
     }
 }
 
+#[derive(Clone, Copy)]
 enum Node {
     Top,
     Repository(usize),
@@ -626,12 +704,8 @@ impl Filesystem for ArchiveFs {
         };
         let opened = (|| -> Result<OpenFile, Errno> {
             let index = self.index(slot)?;
-            let archive = &self.slots[slot].archive;
             let group = self.slots[slot].group;
-            let item = self.groups[group]
-                .session
-                .item(archive, &index, entry)
-                .map_err(|_| Errno::EIO)?;
+            let item = self.item(slot, &index, entry)?;
             let mut starts = Vec::with_capacity(item.chunks.len());
             let mut at = 0u64;
             for (_, size) in &item.chunks {
@@ -740,6 +814,14 @@ impl Filesystem for ArchiveFs {
         reply.ok();
     }
 
+    fn opendir(&self, _req: &Request, _ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        // An archive never changes: the kernel may keep listings for as long as it likes.
+        reply.opened(
+            FileHandle(0),
+            fuser::FopenFlags::FOPEN_CACHE_DIR | fuser::FopenFlags::FOPEN_KEEP_CACHE,
+        );
+    }
+
     fn readdir(
         &self,
         _req: &Request,
@@ -748,71 +830,301 @@ impl Filesystem for ArchiveFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let mut entries: Vec<(u64, FileType, Vec<u8>)> = vec![
-            (ino.0, FileType::Directory, b".".to_vec()),
-            (1, FileType::Directory, b"..".to_vec()),
-        ];
-        let grafted = self.graft_of(ino.0).map(|grafts| grafts.readdir(ino.0));
-        match self.resolve(ino.0) {
-            _ if grafted.is_some() => match grafted {
-                Some(Ok(found)) => entries.extend(found),
-                Some(Err(errno)) => return reply.error(errno),
-                None => {}
+        let listed = self.list(ino.0, offset, &mut |next, entry| {
+            reply.add(
+                INodeNo(entry.ino),
+                next,
+                entry.kind,
+                OsStr::from_bytes(&entry.name),
+            )
+        });
+        match listed {
+            Ok(()) => reply.ok(),
+            Err(errno) => reply.error(errno),
+        }
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        mut reply: fuser::ReplyDirectoryPlus,
+    ) {
+        let own = match self.attr_of_ino(ino.0) {
+            Ok(attr) => attr,
+            Err(errno) => return reply.error(errno),
+        };
+        let listed = self.list(ino.0, offset, &mut |next, entry| {
+            // `.` and `..` carry no attributes the kernel uses.
+            let attr = match entry.node {
+                Some(node) => self.attr(&node),
+                None if entry.ino == ino.0 || entry.ino == 1 => Ok(own),
+                None => self.attr_of_ino(entry.ino),
+            };
+            match attr {
+                Ok(attr) => reply.add(
+                    INodeNo(entry.ino),
+                    next,
+                    OsStr::from_bytes(&entry.name),
+                    &TTL,
+                    &attr,
+                    fuser::Generation(0),
+                ),
+                // An entry whose attributes fail is left out of this listing.
+                Err(_) => false,
+            }
+        });
+        match listed {
+            Ok(()) => reply.ok(),
+            Err(errno) => reply.error(errno),
+        }
+    }
+
+    fn getxattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        size: u32,
+        reply: fuser::ReplyXattr,
+    ) {
+        let found = self.xattrs_of(ino.0).and_then(|all| {
+            all.iter()
+                .find(|(n, _)| n.as_slice() == name.as_bytes())
+                .map(|(_, v)| v.clone())
+                .ok_or(Errno::NO_XATTR)
+        });
+        match found {
+            Ok(value) => reply_xattr(reply, size, &value),
+            Err(errno) => reply.error(errno),
+        }
+    }
+
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: fuser::ReplyXattr) {
+        match self.xattrs_of(ino.0) {
+            Ok(all) => {
+                let mut names = Vec::new();
+                for (name, _) in all.iter() {
+                    names.extend_from_slice(name);
+                    names.push(0);
+                }
+                reply_xattr(reply, size, &names);
+            }
+            Err(errno) => reply.error(errno),
+        }
+    }
+
+    fn init(&mut self, _req: &Request, config: &mut fuser::KernelConfig) -> std::io::Result<()> {
+        use fuser::InitFlags;
+        // Listings with attributes (no lookup per entry on a first walk), cached symlink
+        // targets, lookups in parallel; reads ahead as far as the kernel allows.
+        for wanted in [
+            InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_READDIRPLUS_AUTO,
+            InitFlags::FUSE_CACHE_SYMLINKS,
+            InitFlags::FUSE_PARALLEL_DIROPS,
+        ] {
+            let _ = config.add_capabilities(wanted);
+        }
+        let _ = config.set_max_readahead(READ_AHEAD_MAX);
+        Ok(())
+    }
+}
+
+/// What the kernel may read ahead of a reader (it caps this at what it supports).
+const READ_AHEAD_MAX: u32 = 1 << 20;
+
+/// An xattr value or name list, or its size when the caller asks for that (`size` 0).
+fn reply_xattr(reply: fuser::ReplyXattr, size: u32, data: &[u8]) {
+    let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+    if size == 0 {
+        reply.size(len);
+    } else if len > size {
+        reply.error(Errno::ERANGE);
+    } else {
+        reply.data(data);
+    }
+}
+
+/// One entry of a listing.
+struct Listed {
+    ino: u64,
+    kind: FileType,
+    name: Vec<u8>,
+    /// What it is, for its attributes (`None` for `.`, `..` and grafted entries).
+    node: Option<Node>,
+}
+
+impl ArchiveFs {
+    /// The attributes of any inode, grafted or not.
+    fn attr_of_ino(&self, ino: u64) -> Result<FileAttr, Errno> {
+        if let Some(grafts) = self.graft_of(ino) {
+            return grafts.getattr(ino);
+        }
+        self.resolve(ino)
+            .ok_or(Errno::ENOENT)
+            .and_then(|n| self.attr(&n))
+    }
+
+    /// The folder `ino`'s entries from position `from` on (0 is `.`, 1 is `..`); `each` gets
+    /// the position after the entry and returns true when the reply is full.
+    fn list(
+        &self,
+        ino: u64,
+        from: u64,
+        each: &mut dyn FnMut(u64, Listed) -> bool,
+    ) -> Result<(), Errno> {
+        let dots = [
+            Listed {
+                ino,
+                kind: FileType::Directory,
+                name: b".".to_vec(),
+                node: None,
             },
+            Listed {
+                ino: 1,
+                kind: FileType::Directory,
+                name: b"..".to_vec(),
+                node: None,
+            },
+        ];
+        let mut rest: Vec<Listed> = Vec::new();
+        let grafted = self.graft_of(ino).map(|grafts| grafts.readdir(ino));
+        match self.resolve(ino) {
+            _ if grafted.is_some() => {
+                if let Some(found) = grafted {
+                    rest.extend(found?.into_iter().map(|(ino, kind, name)| Listed {
+                        ino,
+                        kind,
+                        name,
+                        node: None,
+                    }));
+                }
+            }
             Some(Node::Top) => {
                 if let Some(grafts) = &self.grafts {
-                    entries.extend(grafts.top_entries());
+                    rest.extend(
+                        grafts
+                            .top_entries()
+                            .into_iter()
+                            .map(|(ino, kind, name)| Listed {
+                                ino,
+                                kind,
+                                name,
+                                node: None,
+                            }),
+                    );
                 }
                 for (g, group) in self.groups.iter().enumerate() {
-                    entries.push((
-                        self.repository_ino(g),
-                        FileType::Directory,
-                        group.label.as_bytes().to_vec(),
-                    ));
+                    rest.push(Listed {
+                        ino: self.repository_ino(g),
+                        kind: FileType::Directory,
+                        name: group.label.as_bytes().to_vec(),
+                        node: Some(Node::Repository(g)),
+                    });
                 }
             }
             Some(Node::Repository(g)) => {
                 if self.newest(g).is_some() {
-                    entries.push((2 + 2 * g as u64, FileType::Symlink, b"latest".to_vec()));
+                    rest.push(Listed {
+                        ino: 2 + 2 * g as u64,
+                        kind: FileType::Symlink,
+                        name: b"latest".to_vec(),
+                        node: Some(Node::Latest(g)),
+                    });
                 }
                 for slot in self.groups[g].slots.clone() {
-                    entries.push((
-                        ino_of(slot, 0),
-                        FileType::Directory,
-                        self.slots[slot].archive.name.as_bytes().to_vec(),
-                    ));
+                    rest.push(Listed {
+                        ino: ino_of(slot, 0),
+                        kind: FileType::Directory,
+                        name: self.slots[slot].archive.name.as_bytes().to_vec(),
+                        node: Some(Node::Entry(slot, 0)),
+                    });
                 }
             }
             Some(Node::Entry(slot, entry)) => {
-                let index = match self.index(slot) {
-                    Ok(i) => i,
-                    Err(errno) => return reply.error(errno),
-                };
+                // Straight from the index, starting at `from`: listing a large folder in many
+                // replies stays linear.
+                let index = self.index(slot)?;
                 let e = index.entry(entry);
                 if !e.is_dir() {
-                    return reply.error(Errno::ENOTDIR);
+                    return Err(Errno::ENOTDIR);
                 }
-                for c in e.children() {
-                    entries.push((
-                        self.ino(slot, c),
-                        file_type(index.entry(c).mode),
-                        index.name(c).to_vec(),
-                    ));
+                for (i, dot) in dots.into_iter().enumerate().skip(from as usize) {
+                    if each(i as u64 + 1, dot) {
+                        return Ok(());
+                    }
                 }
+                let children = e.children();
+                let skip = from.saturating_sub(2);
+                let mut previous = None;
+                for (i, c) in children.clone().enumerate() {
+                    let shown = !hidden(&index, c, previous);
+                    previous = Some(c);
+                    if (i as u64) < skip || !shown {
+                        continue;
+                    }
+                    let listed = Listed {
+                        ino: self.ino(slot, c),
+                        kind: file_type(index.entry(c).mode),
+                        name: index.name(c).to_vec(),
+                        node: Some(Node::Entry(slot, c)),
+                    };
+                    if each(i as u64 + 3, listed) {
+                        return Ok(());
+                    }
+                }
+                return Ok(());
             }
-            _ => return reply.error(Errno::ENOENT),
+            _ => return Err(Errno::ENOENT),
         }
-        for (i, (child, kind, name)) in entries.iter().enumerate().skip(offset as usize) {
-            if reply.add(
-                INodeNo(*child),
-                (i + 1) as u64,
-                *kind,
-                OsStr::from_bytes(name),
-            ) {
+        for (i, listed) in dots.into_iter().chain(rest).enumerate().skip(from as usize) {
+            if each(i as u64 + 1, listed) {
                 break;
             }
         }
-        reply.ok();
+        Ok(())
+    }
+
+    /// Entry `entry`'s item in slot `slot` (its chunk list, xattrs, ...).
+    fn item(
+        &self,
+        slot: usize,
+        index: &ArchiveIndex,
+        entry: u32,
+    ) -> Result<crate::repo::Item, Errno> {
+        let group = self.slots[slot].group;
+        self.groups[group]
+            .session
+            .item(&self.slots[slot].archive, index, entry)
+            .map_err(|_| Errno::EIO)
+    }
+
+    /// The extended attributes of `ino` (read from its item, once, when the index says it
+    /// has any).
+    fn xattrs_of(&self, ino: u64) -> Result<Arc<Xattrs>, Errno> {
+        let Some(Node::Entry(slot, entry)) = self.resolve(ino) else {
+            return Ok(Arc::default());
+        };
+        if let Some(found) = self.xattrs.lock().ok().and_then(|m| m.get(&ino).cloned()) {
+            return Ok(found);
+        }
+        let index = self.index(slot)?;
+        if entry >= index.len() {
+            return Err(Errno::ENOENT);
+        }
+        if !index.entry(entry).has_xattrs() {
+            return Ok(Arc::default());
+        }
+        let found = Arc::new(self.item(slot, &index, entry)?.xattrs);
+        if let Ok(mut kept) = self.xattrs.lock() {
+            if kept.len() >= XATTRS_KEPT {
+                kept.clear();
+            }
+            kept.insert(ino, found.clone());
+        }
+        Ok(found)
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Item {
     pub group: Option<Vec<u8>>,
     /// Nanoseconds since the epoch.
     pub mtime: i128,
+    /// Only stored when borg was asked to (`--atime`); restores use `mtime` otherwise.
+    pub atime: Option<i128>,
     /// Symlink target, or a hard link's master path.
     pub source: Option<Vec<u8>>,
     pub hardlink_master: bool,
@@ -40,6 +42,11 @@ pub struct Item {
     pub part: bool,
     /// Extended attributes, name and value.
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// A device's number (`st_rdev`).
+    pub rdev: u64,
+    /// POSIX ACLs in borg's text form (`user:name:rwx:uid` lines).
+    pub acl_access: Option<Vec<u8>>,
+    pub acl_default: Option<Vec<u8>>,
 }
 
 impl Item {
@@ -55,28 +62,29 @@ fn id32(bytes: &[u8]) -> Option<[u8; 32]> {
 }
 
 /// Checks the TAM of a manifest or archive object (`context`), as borg does: HMAC-SHA512 over
-/// the packed object with the 64 hmac bytes zeroed.
+/// the packed object with the 64 hmac bytes zeroed. `Ok(true)` when a TAM verified, `Ok(false)`
+/// when there is none (or one of an unknown suite) and none is required.
 fn verify_tam(
     key: &Key,
     raw: &[u8],
     value: &Value,
     context: &str,
     required: bool,
-) -> Result<(), ReadError> {
+) -> Result<bool, ReadError> {
     let Some(tam) = value.get("tam") else {
         return if required {
             Err(ReadError::corrupt(format!(
-                "the {context} has no authentication tag (TAM)"
+                "the {context} has no authentication tag (TAM), and this repository requires one"
             )))
         } else {
-            Ok(())
+            Ok(false)
         };
     };
     if tam.get_bytes("type") != Some(b"HKDF_HMAC_SHA512") {
         return if required {
             Err(ReadError::Unsupported(format!("a {context} TAM suite")))
         } else {
-            Ok(())
+            Ok(false)
         };
     }
     let (Some(hmac), Some(salt)) = (tam.get_bytes("hmac"), tam.get_bytes("salt")) else {
@@ -101,23 +109,39 @@ fn verify_tam(
         ReadError::corrupt(format!(
             "the {context}'s authentication tag (TAM) does not verify"
         ))
-    })
+    })?;
+    Ok(true)
+}
+
+/// What the manifest says, once authenticated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// Oldest first.
+    pub archives: Vec<ArchiveRef>,
+    /// When the manifest was written (borg's ISO text; the security record compares it).
+    pub timestamp: String,
+    /// A TAM was present and verified.
+    pub tam_verified: bool,
+    /// The manifest's `config.tam_required`.
+    pub tam_required: bool,
 }
 
 /// Feature flags borg 1.4 knows for reading; anything else mandatory means "not for us".
 const KNOWN_READ_FEATURES: &[&str] = &[];
 
 /// The manifest (the envelope stored under the all-zero id): every archive, oldest first.
-pub fn parse_manifest(key: &Key, envelope: &[u8]) -> Result<Vec<ArchiveRef>, ReadError> {
+/// A manifest without a valid TAM is refused when `key.tam_required` (borg 1.4's
+/// `unpack_and_verify_manifest`); an unencrypted repository's TAM proves nothing and is not
+/// checked.
+pub fn parse_manifest(key: &Key, envelope: &[u8]) -> Result<Manifest, ReadError> {
     let raw = key.open(envelope, None)?;
     let manifest =
         msgpack::decode(&raw).map_err(|e| ReadError::corrupt(format!("the manifest: {e}")))?;
     if manifest.get_int("version") != Some(1) {
         return Err(ReadError::Unsupported("manifest version".into()));
     }
-    if key.mode != super::key::Mode::None {
-        verify_tam(key, &raw, &manifest, "manifest", key.tam_required)?;
-    }
+    let tam_verified = key.mode != super::key::Mode::None
+        && verify_tam(key, &raw, &manifest, "manifest", key.tam_required)?;
     if let Some(flags) = manifest
         .get("config")
         .and_then(|c| c.get("feature_flags"))
@@ -152,7 +176,20 @@ pub fn parse_manifest(key: &Key, envelope: &[u8]) -> Result<Vec<ArchiveRef>, Rea
         }
     }
     archives.sort_by(|a, b| a.time.cmp(&b.time));
-    Ok(archives)
+    let timestamp = manifest
+        .get_bytes("timestamp")
+        .map(|t| String::from_utf8_lossy(t).into_owned())
+        .ok_or_else(|| ReadError::corrupt("a manifest without a timestamp"))?;
+    let tam_required = matches!(
+        manifest.get("config").and_then(|c| c.get("tam_required")),
+        Some(Value::Bool(true))
+    );
+    Ok(Manifest {
+        archives,
+        timestamp,
+        tam_verified,
+        tam_required,
+    })
 }
 
 /// An archive's metadata object: the ids of its item-stream chunks.
@@ -164,6 +201,7 @@ pub fn load_archive(reader: &Reader, archive: &ArchiveRef) -> Result<Vec<[u8; 32
     if key.mode != super::key::Mode::None {
         // Archives made before borg 1.2.5 may lack a TAM; one that is present must verify.
         verify_tam(key, &raw, &meta, "archive", false)?;
+        // (borg loads archives with force_tam_not_required; `borg check` names those without.)
     }
     let items = meta.get("items").and_then(Value::as_array).ok_or_else(|| {
         ReadError::corrupt(format!("archive {} lists no item chunks", archive.name))

@@ -28,6 +28,9 @@ pub struct ItemAt {
     pub offset: u32,
 }
 
+/// The fewest bytes a chunk list entry `[bin8 id(32), size]` takes.
+const CHUNK_ENTRY_MIN: usize = 1 + 2 + 32 + 1;
+
 fn set_bytes(slot: &mut Vec<u8>, value: &[u8]) {
     slot.clear();
     slot.extend_from_slice(value);
@@ -50,12 +53,15 @@ pub(crate) fn decode_item(r: &mut Reader, item: &mut Item) -> Result<(), DecodeE
     let entries = r.map_len()?;
     let (mut has_path, mut has_mode) = (false, false);
     let (mut has_user, mut has_group, mut has_source) = (false, false, false);
+    let (mut has_acl_access, mut has_acl_default) = (false, false);
     item.chunks.clear();
     item.xattrs.clear();
     item.mode = 0;
     item.uid = 0;
     item.gid = 0;
     item.mtime = 0;
+    item.atime = None;
+    item.rdev = 0;
     item.size = None;
     item.hardlink_master = false;
     item.healthy = true;
@@ -83,6 +89,16 @@ pub(crate) fn decode_item(r: &mut Reader, item: &mut Item) -> Result<(), DecodeE
                 has_group = true;
             }
             b"mtime" => item.mtime = r.int()?,
+            b"atime" => item.atime = Some(r.int()?),
+            b"rdev" => item.rdev = int_as(r, "rdev")?,
+            b"acl_access" => {
+                set_optional(&mut item.acl_access, r.bytes_or_nil()?);
+                has_acl_access = true;
+            }
+            b"acl_default" => {
+                set_optional(&mut item.acl_default, r.bytes_or_nil()?);
+                has_acl_default = true;
+            }
             b"size" => item.size = Some(int_as(r, "size")?),
             b"source" => {
                 set_optional(&mut item.source, Some(r.raw_bytes()?));
@@ -99,7 +115,9 @@ pub(crate) fn decode_item(r: &mut Reader, item: &mut Item) -> Result<(), DecodeE
                 item.healthy = false;
             }
             b"chunks" => {
-                let n = r.array_len()?;
+                // An entry takes at least 36 bytes ([id, size]): reserve no more than the
+                // bytes present can hold, whatever count the stream claims.
+                let n = r.array_len_of(CHUNK_ENTRY_MIN)?;
                 item.chunks.reserve(n);
                 for _ in 0..n {
                     // [id, size] or [id, size, csize]
@@ -120,6 +138,7 @@ pub(crate) fn decode_item(r: &mut Reader, item: &mut Item) -> Result<(), DecodeE
             }
             b"xattrs" => {
                 let n = r.map_len()?;
+                item.xattrs.reserve(n.min(64));
                 for _ in 0..n {
                     let name = r.raw_bytes()?.to_vec();
                     let value = r.bytes_or_nil()?.unwrap_or_default().to_vec();
@@ -140,6 +159,12 @@ pub(crate) fn decode_item(r: &mut Reader, item: &mut Item) -> Result<(), DecodeE
     }
     if !has_source {
         item.source = None;
+    }
+    if !has_acl_access {
+        item.acl_access = None;
+    }
+    if !has_acl_default {
+        item.acl_default = None;
     }
     Ok(())
 }

@@ -75,7 +75,11 @@ pub struct Key {
     enc_key: Vec<u8>,
     enc_hmac_key: Vec<u8>,
     id_key: Vec<u8>,
+    /// Manifests without a valid TAM are refused (borg's `key.tam_required`).
     pub tam_required: bool,
+    /// What the key blob itself says about `tam_required`; when it says nothing, borg's
+    /// security record decides (`tam_required` marker file).
+    pub tam_required_in_key: Option<bool>,
 }
 
 impl std::fmt::Debug for Key {
@@ -122,6 +126,7 @@ impl Key {
             enc_hmac_key: Vec::new(),
             id_key: Vec::new(),
             tam_required: false,
+            tam_required_in_key: Some(false),
         }
     }
 
@@ -300,23 +305,14 @@ fn lz4_block(body: &[u8], expected: Option<usize>) -> Result<Vec<u8>, ReadError>
     }
 }
 
-/// Where borg looks for the keyfile of repository `repo_id`.
-pub fn find_keyfile(repo_id: &[u8], keys_dir: Option<&Path>) -> Option<PathBuf> {
+/// Where borg looks for the keyfile of repository `repo_id`: `BORG_KEY_FILE`, else the file
+/// in `keys_dir` whose first line names the repository.
+pub fn find_keyfile(repo_id: &[u8], keys_dir: &Path) -> Option<PathBuf> {
     if let Ok(file) = std::env::var("BORG_KEY_FILE") {
         return Some(PathBuf::from(file));
     }
-    let dir = keys_dir
-        .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("BORG_KEYS_DIR").map(PathBuf::from))
-        .or_else(|| {
-            let base = std::env::var_os("BORG_BASE_DIR").map(PathBuf::from);
-            match base {
-                Some(b) => Some(b.join(".config/borg/keys")),
-                None => dirs::config_dir().map(|c| c.join("borg/keys")),
-            }
-        })?;
     let wanted = format!("BORG_KEY {}", hex(repo_id));
-    std::fs::read_dir(dir).ok()?.flatten().find_map(|e| {
+    std::fs::read_dir(keys_dir).ok()?.flatten().find_map(|e| {
         let text = std::fs::read_to_string(e.path()).ok()?;
         (text.lines().next()?.trim() == wanted).then(|| e.path())
     })
@@ -381,6 +377,10 @@ pub fn unlock(blob: &[u8], passphrase: &[u8], mode: Mode) -> Result<Option<Key>,
         enc_key: field("enc_key")?,
         enc_hmac_key: field("enc_hmac_key")?,
         id_key: field("id_key")?,
-        tam_required: matches!(inner.get("tam_required"), Some(Value::Bool(true))),
+        tam_required: false,
+        tam_required_in_key: match inner.get("tam_required") {
+            Some(Value::Bool(b)) => Some(*b),
+            _ => None,
+        },
     }))
 }

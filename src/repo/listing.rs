@@ -135,6 +135,37 @@ pub fn push_display_bytes(out: &mut String, bytes: &[u8]) {
 }
 
 /// `datetime.fromtimestamp(ns / 1e9).isoformat(timespec="microseconds")` in local time.
+/// borg's archive and manifest times (`2026-12-01T21:42:47.123456`, UTC) in nanoseconds since
+/// the epoch.
+pub fn utc_iso_to_ns(text: &str) -> Option<i64> {
+    let (date, time) = text.trim().split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hour, minute, second) = (t.next()??, t.next()??, t.next()??);
+    let digits: String = fraction
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .take(9)
+        .collect();
+    let nanos = if digits.is_empty() {
+        0
+    } else {
+        digits.parse::<i64>().ok()? * 10i64.pow(9 - digits.len() as u32)
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
+    seconds.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
 pub fn iso_time(ns: i128) -> String {
     let t = ns as f64 / 1e9;
     let (mut secs, frac) = (t.trunc(), t.fract());
@@ -305,6 +336,20 @@ pub fn write_python_json_line(out: &mut String, item: &Item) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn borgs_utc_times_become_epoch_nanoseconds() {
+        assert_eq!(utc_iso_to_ns("1970-01-01T00:00:00"), Some(0));
+        assert_eq!(
+            utc_iso_to_ns("2026-12-01T21:42:47.123456"),
+            Some(1_796_161_367_123_456_000)
+        );
+        assert_eq!(
+            utc_iso_to_ns("2000-02-29T12:00:00.5"),
+            Some(951_825_600_500_000_000)
+        );
+        assert_eq!(utc_iso_to_ns("garbage"), None);
+    }
 
     #[test]
     fn filemode_matches_python() {

@@ -13,12 +13,14 @@ pub mod listing;
 pub mod lock;
 pub mod msgpack;
 pub mod remote;
+pub mod security;
 pub mod store;
 
 use std::path::{Path, PathBuf};
 
 pub use archive::{ArchiveRef, Item};
 pub use key::{Key, Mode};
+pub use security::{SecurityError, Trust};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -49,6 +51,10 @@ pub enum ReadError {
     Remote(String),
     #[error("the repository is locked by {0}, probably a backup that is running; try again when it has finished")]
     Locked(String),
+    /// borg's security record refuses the repository (swapped, rolled back, moved, unknown
+    /// and unencrypted).
+    #[error(transparent)]
+    Refused(#[from] SecurityError),
 }
 
 impl ReadError {
@@ -57,11 +63,24 @@ impl ReadError {
     }
 }
 
+/// How to open a repository: its passphrase and what borg's security record needs.
+#[derive(Clone, Copy)]
+pub struct Access<'a> {
+    pub passphrase: Option<&'a [u8]>,
+    /// Where borg keeps its records and keys, the repository's location and the user's
+    /// answers to borg's questions.
+    pub trust: &'a Trust,
+}
+
 /// An open repository with its unlocked key and its archives.
 pub struct Reader {
     store: Box<dyn store::ObjectStore>,
     key: Key,
     archives: Vec<ArchiveRef>,
+    trust: Trust,
+    /// The newest manifest timestamp this reader has seen: a refresh never goes back.
+    timestamp: String,
+    logically_encrypted: bool,
 }
 
 /// Item chunks fetched and opened together (about 2 MB of metadata).
@@ -70,63 +89,51 @@ const ITEM_BATCH: usize = 16;
 const CONTENT_BATCH: usize = 4;
 
 impl Reader {
-    /// Opens the local repository at `path`. `passphrase` unlocks an encrypted key;
-    /// `keys_dir` is borgmatic's `borg_keys_directory`, if set. borg's shared lock is held
-    /// only while the index and the manifest load.
-    pub fn open_local(
-        path: &Path,
-        passphrase: Option<&[u8]>,
-        keys_dir: Option<&Path>,
-    ) -> Result<Reader, ReadError> {
+    /// Opens the local repository at `path`. borg's shared lock is held only while the index
+    /// and the manifest load.
+    pub fn open_local(path: &Path, access: &Access) -> Result<Reader, ReadError> {
         // A folder that is no repository gets no lock files.
         store::read_config(path)?;
         let lock = lock::SharedLock::acquire(path, LOCK_WAIT)?;
         let store = store::LocalStore::open(path)?;
         let manifest = store::ObjectStore::get(&store, &[0u8; 32])?;
-        // Unlocking the key (PBKDF2) and everything after need no lock.
+        // Unlocking the key (PBKDF2) and everything after need no lock: a backup waiting for
+        // it should not wait for a key derivation.
         drop(lock);
-        Reader::with_manifest(Box::new(store), &manifest, passphrase, keys_dir)
+        Reader::with_manifest(Box::new(store), &manifest, access)
     }
 
     /// Opens a repository through any store (the caller holds what lock it needs).
-    pub fn open(
-        store: Box<dyn store::ObjectStore>,
-        passphrase: Option<&[u8]>,
-        keys_dir: Option<&Path>,
-    ) -> Result<Reader, ReadError> {
+    pub fn open(store: Box<dyn store::ObjectStore>, access: &Access) -> Result<Reader, ReadError> {
         let manifest = store.get(&[0u8; 32])?;
-        Reader::with_manifest(store, &manifest, passphrase, keys_dir)
+        Reader::with_manifest(store, &manifest, access)
     }
 
+    /// The key as borg's `key_factory` finds it, the manifest authenticated, then borg's
+    /// `assert_secure` before any archive is trusted.
     fn with_manifest(
         store: Box<dyn store::ObjectStore>,
         manifest: &[u8],
-        passphrase: Option<&[u8]>,
-        keys_dir: Option<&Path>,
+        access: &Access,
     ) -> Result<Reader, ReadError> {
         let type_byte = *manifest
             .first()
             .ok_or_else(|| ReadError::corrupt("an empty manifest"))?;
         let mode = Mode::from_type_byte(type_byte)
             .ok_or_else(|| ReadError::Unsupported(format!("key type 0x{type_byte:02x}")))?;
-        let key = match mode {
-            Mode::None => Key::plaintext(),
+        let keys_dir = &access.trust.dirs.keys;
+        let (mut key, logically_encrypted) = match mode {
+            Mode::None => (Key::plaintext(), false),
             Mode::Keyfile | Mode::KeyfileBlake2 => {
                 let file = key::find_keyfile(store.repository_id(), keys_dir).ok_or_else(|| {
-                    ReadError::KeyfileNotFound(
-                        keys_dir
-                            .map(|d| d.display().to_string())
-                            .unwrap_or_else(|| {
-                                "BORG_KEY_FILE, BORG_KEYS_DIR, ~/.config/borg/keys".into()
-                            }),
-                    )
+                    ReadError::KeyfileNotFound(format!("BORG_KEY_FILE, {}", keys_dir.display()))
                 })?;
                 let text =
                     std::fs::read_to_string(&file).map_err(|e| ReadError::Io(file.clone(), e))?;
                 let blob = key::keyfile_blob(&text).ok_or_else(|| {
                     ReadError::corrupt(format!("{} is not a borg keyfile", file.display()))
                 })?;
-                unlock_with(&blob, passphrase, mode)?
+                unlock_with(&blob, access.passphrase, mode)?
             }
             _ => {
                 let text = store.repokey()?.ok_or_else(|| {
@@ -134,15 +141,60 @@ impl Reader {
                 })?;
                 let blob = key::repokey_blob(&text)
                     .ok_or_else(|| ReadError::corrupt("the repository key"))?;
-                unlock_with(&blob, passphrase, mode)?
+                unlock_with(&blob, access.passphrase, mode)?
             }
         };
-        let archives = archive::parse_manifest(&key, manifest)?;
-        Ok(Reader {
+        let record = security::Record::new(access.trust, store.repository_id());
+        key.tam_required = key
+            .tam_required_in_key
+            .unwrap_or_else(|| record.tam_required());
+        let parsed = archive::parse_manifest(&key, manifest)?;
+        let mut reader = Reader {
             store,
             key,
-            archives,
-        })
+            archives: Vec::new(),
+            trust: access.trust.clone(),
+            timestamp: String::new(),
+            logically_encrypted,
+        };
+        match reader.accept(parsed) {
+            // borg checks under its lock; this reader let go of it before the check, so a
+            // backup may have committed (and moved the record forward) in between. The
+            // repository as it is now decides: a real rollback is still older.
+            Err(ReadError::Refused(
+                SecurityError::Replayed { .. } | SecurityError::IdNotUnique { .. },
+            )) => reader.refresh()?,
+            other => other?,
+        }
+        Ok(reader)
+    }
+
+    /// borg's checks of a newly read manifest, then its archives are used.
+    fn accept(&mut self, manifest: archive::Manifest) -> Result<(), ReadError> {
+        if manifest.timestamp < self.timestamp {
+            return Err(SecurityError::Replayed {
+                seen: self.timestamp.clone(),
+                repository: manifest.timestamp,
+            }
+            .into());
+        }
+        security::assert_secure(
+            &self.trust,
+            self.store.repository_id(),
+            &security::Observed {
+                mode: self.key.mode,
+                logically_encrypted: self.logically_encrypted,
+                manifest_timestamp: &manifest.timestamp,
+            },
+        )?;
+        if manifest.tam_verified {
+            // borg keeps the marker in step with what a verified manifest says.
+            security::Record::new(&self.trust, self.store.repository_id())
+                .set_tam_required(manifest.tam_required)?;
+        }
+        self.timestamp = manifest.timestamp;
+        self.archives = manifest.archives;
+        Ok(())
     }
 
     pub fn mode(&self) -> Mode {
@@ -159,9 +211,10 @@ impl Reader {
         let lock = self.store.lock_for_loading()?;
         self.store.reload()?;
         let manifest = self.store.get(&[0u8; 32])?;
+        let parsed = archive::parse_manifest(&self.key, &manifest)?;
+        let accepted = self.accept(parsed);
         drop(lock);
-        self.archives = archive::parse_manifest(&self.key, &manifest)?;
-        Ok(())
+        accepted
     }
 
     /// Archives, oldest first.
@@ -255,25 +308,7 @@ impl Reader {
     /// One item again, from where `for_each_item_at` said it begins (`item_chunks` of its
     /// archive). Reads one item chunk, or two when the item continues into the next.
     pub fn item_at(&self, item_chunks: &[[u8; 32]], at: items::ItemAt) -> Result<Item, ReadError> {
-        let mut decoder = items::ItemDecoder::default();
-        let mut item = Item::default();
-        let mut chunk = at.chunk as usize;
-        let mut skip = at.offset as usize;
-        loop {
-            let id = item_chunks
-                .get(chunk)
-                .ok_or_else(|| ReadError::corrupt("an item position past the archive's end"))?;
-            let piece = self.object(id, None)?;
-            decoder.feed(piece.get(skip..).unwrap_or_default());
-            skip = 0;
-            if decoder
-                .next_into(&mut item)
-                .map_err(|e| ReadError::corrupt(format!("item metadata: {e}")))?
-            {
-                return Ok(item);
-            }
-            chunk += 1;
-        }
+        ItemLookup::new(self, item_chunks).item(at)
     }
 
     /// `for_each_item` that also says where each item begins (for `item_at`).
@@ -325,6 +360,63 @@ impl Reader {
     }
 }
 
+/// Items looked up by position one after another (a restore, a folder's files): the last few
+/// item chunks stay opened, so neighbours cost no second read and decryption.
+pub struct ItemLookup<'r> {
+    reader: &'r Reader,
+    chunks: &'r [[u8; 32]],
+    recent: std::collections::VecDeque<(usize, std::sync::Arc<Vec<u8>>)>,
+}
+
+/// Item chunks an `ItemLookup` keeps opened (about 128 KiB each).
+const RECENT_ITEM_CHUNKS: usize = 4;
+
+impl<'r> ItemLookup<'r> {
+    pub fn new(reader: &'r Reader, chunks: &'r [[u8; 32]]) -> ItemLookup<'r> {
+        ItemLookup {
+            reader,
+            chunks,
+            recent: std::collections::VecDeque::new(),
+        }
+    }
+
+    fn chunk(&mut self, n: usize) -> Result<std::sync::Arc<Vec<u8>>, ReadError> {
+        if let Some((_, found)) = self.recent.iter().find(|(i, _)| *i == n) {
+            return Ok(found.clone());
+        }
+        let id = self
+            .chunks
+            .get(n)
+            .ok_or_else(|| ReadError::corrupt("an item position past the archive's end"))?;
+        let opened = std::sync::Arc::new(self.reader.object(id, None)?);
+        if self.recent.len() == RECENT_ITEM_CHUNKS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((n, opened.clone()));
+        Ok(opened)
+    }
+
+    /// The item that begins at `at`.
+    pub fn item(&mut self, at: items::ItemAt) -> Result<Item, ReadError> {
+        let mut decoder = items::ItemDecoder::default();
+        let mut item = Item::default();
+        let mut n = at.chunk as usize;
+        let mut skip = at.offset as usize;
+        loop {
+            let piece = self.chunk(n)?;
+            decoder.feed(piece.get(skip..).unwrap_or_default());
+            skip = 0;
+            if decoder
+                .next_into(&mut item)
+                .map_err(|e| ReadError::corrupt(format!("item metadata: {e}")))?
+            {
+                return Ok(item);
+            }
+            n += 1;
+        }
+    }
+}
+
 /// How long opening waits for a writer's lock before saying who holds it.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -337,11 +429,18 @@ fn still_moved(e: ReadError) -> ReadError {
     }
 }
 
-fn unlock_with(blob: &[u8], passphrase: Option<&[u8]>, mode: Mode) -> Result<Key, ReadError> {
-    // borg tries the empty passphrase first.
+/// The unlocked key, and whether it is encrypted in earnest (borg's `logically_encrypted`:
+/// an empty passphrase, which borg tries first, protects nothing; authenticated modes never are).
+fn unlock_with(
+    blob: &[u8],
+    passphrase: Option<&[u8]>,
+    mode: Mode,
+) -> Result<(Key, bool), ReadError> {
+    let secret = !matches!(mode, Mode::Authenticated | Mode::AuthenticatedBlake2);
     if let Some(key) = key::unlock(blob, b"", mode)? {
-        return Ok(key);
+        return Ok((key, false));
     }
     let passphrase = passphrase.ok_or(ReadError::NoPassphrase)?;
-    key::unlock(blob, passphrase, mode)?.ok_or(ReadError::WrongPassphrase)
+    let key = key::unlock(blob, passphrase, mode)?.ok_or(ReadError::WrongPassphrase)?;
+    Ok((key, secret))
 }

@@ -1,6 +1,9 @@
 //! The msgpack borg 1.x writes (`use_bin_type=False`: strings and bytes both arrive as raw
 //! bytes, map keys too). A small decoder that never panics and bounds what it allocates: every
-//! length is checked against the bytes actually present before anything is reserved.
+//! length is checked against the bytes actually present before anything is reserved, nothing
+//! is reserved up front beyond a small cap (a decoded value is 32 bytes for every byte of a
+//! nil), and one message decodes to at most `MAX_VALUES` values. Repository bytes and server
+//! replies are hostile until authenticated, and these checks run before authentication.
 
 use std::fmt;
 
@@ -36,6 +39,14 @@ impl fmt::Display for DecodeError {
 
 /// Nesting deeper than this is not something borg writes.
 const MAX_DEPTH: usize = 64;
+
+/// Values one message may decode to. The largest borg writes is a manifest at borg's limit of
+/// 400,000 archives (about 2.4 million values); at 32 bytes a value this caps a hostile
+/// message at about 100 MB however it is built.
+pub const MAX_VALUES: usize = 3_000_000;
+
+/// Elements reserved up front for a container; more grow as they actually decode.
+const PREALLOCATE: usize = 1024;
 
 impl Value {
     pub fn as_bytes(&self) -> Option<&[u8]> {
@@ -92,6 +103,15 @@ impl Value {
 pub(crate) struct Reader<'a> {
     pub(crate) buf: &'a [u8],
     pub(crate) pos: usize,
+    /// Values this message may still decode to.
+    budget: usize,
+    /// The longest the whole message may be: a length reaching past it is refused at once
+    /// (not waited for as more input).
+    max_len: usize,
+}
+
+fn too_long(max_len: usize) -> DecodeError {
+    DecodeError::Invalid(format!("a value reaching past {max_len} bytes"))
 }
 
 /// What a typed read found instead of what it wanted.
@@ -101,7 +121,12 @@ fn wrong(what: &str) -> DecodeError {
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(buf: &'a [u8]) -> Reader<'a> {
-        Reader { buf, pos: 0 }
+        Reader {
+            buf,
+            pos: 0,
+            budget: MAX_VALUES,
+            max_len: usize::MAX,
+        }
     }
 
     fn peek(&self) -> Result<u8, DecodeError> {
@@ -124,13 +149,18 @@ impl<'a> Reader<'a> {
 
     /// An array header's element count.
     pub(crate) fn array_len(&mut self) -> Result<usize, DecodeError> {
+        self.array_len_of(1)
+    }
+
+    /// An array header's element count, for elements of at least `min_bytes` bytes each.
+    pub(crate) fn array_len_of(&mut self, min_bytes: usize) -> Result<usize, DecodeError> {
         let n = match self.byte()? {
             m @ 0x90..=0x9f => usize::from(m & 0x0f),
             0xdc => self.length(2)?,
             0xdd => self.length(4)?,
             _ => return Err(wrong("an array")),
         };
-        self.count(n, 1)
+        self.count(n, min_bytes)
     }
 
     /// A str or bin, borrowed; `None` for nil.
@@ -226,6 +256,9 @@ impl<'a> Reader<'a> {
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let end = self.pos.checked_add(n).ok_or(DecodeError::Incomplete)?;
+        if end > self.max_len {
+            return Err(too_long(self.max_len));
+        }
         if end > self.buf.len() {
             return Err(DecodeError::Incomplete);
         }
@@ -253,15 +286,29 @@ impl<'a> Reader<'a> {
 
     /// A container's element count, refused when even one byte per element is not there.
     fn count(&self, n: usize, per_element: usize) -> Result<usize, DecodeError> {
-        if n.saturating_mul(per_element) > self.buf.len() - self.pos {
+        let needed = n.saturating_mul(per_element);
+        if needed > self.max_len.saturating_sub(self.pos) {
+            return Err(too_long(self.max_len));
+        }
+        if needed > self.buf.len() - self.pos {
             return Err(DecodeError::Incomplete);
         }
         Ok(n)
     }
 
+    /// Takes `n` values from the message's budget: refused before anything is built.
+    fn spend(&mut self, n: usize) -> Result<(), DecodeError> {
+        self.budget = self.budget.checked_sub(n).ok_or_else(|| {
+            DecodeError::Invalid(format!("more than {MAX_VALUES} values in one message"))
+        })?;
+        Ok(())
+    }
+
     fn array(&mut self, n: usize, depth: usize) -> Result<Value, DecodeError> {
+        // The budget first: a count no amount of further input could satisfy is refused now.
+        self.spend(n)?;
         let n = self.count(n, 1)?;
-        let mut items = Vec::with_capacity(n);
+        let mut items = Vec::with_capacity(n.min(PREALLOCATE));
         for _ in 0..n {
             items.push(self.value(depth + 1)?);
         }
@@ -269,8 +316,9 @@ impl<'a> Reader<'a> {
     }
 
     fn map(&mut self, n: usize, depth: usize) -> Result<Value, DecodeError> {
+        self.spend(n.saturating_mul(2))?;
         let n = self.count(n, 2)?;
-        let mut items = Vec::with_capacity(n);
+        let mut items = Vec::with_capacity(n.min(PREALLOCATE));
         for _ in 0..n {
             let k = self.value(depth + 1)?;
             let v = self.value(depth + 1)?;
@@ -360,7 +408,14 @@ impl<'a> Reader<'a> {
 
 /// Decodes one value at the start of `buf`; returns it and the bytes it took.
 pub fn decode_prefix(buf: &[u8]) -> Result<(Value, usize), DecodeError> {
-    let mut reader = Reader { buf, pos: 0 };
+    decode_prefix_within(buf, usize::MAX)
+}
+
+/// `decode_prefix` for a value that may be at most `max_len` bytes long: a length field that
+/// reaches past it is invalid now, however much input is still to come (a peer's reply).
+pub fn decode_prefix_within(buf: &[u8], max_len: usize) -> Result<(Value, usize), DecodeError> {
+    let mut reader = Reader::new(buf);
+    reader.max_len = max_len;
     let value = reader.value(0)?;
     Ok((value, reader.pos))
 }
@@ -545,8 +600,14 @@ mod tests {
 
     #[test]
     fn huge_lengths_in_short_input_are_refused_without_allocating() {
-        assert_eq!(
+        // Four billion elements: more than one message may hold, whatever follows.
+        assert!(matches!(
             decode(&[0xdd, 0xff, 0xff, 0xff, 0xff]),
+            Err(DecodeError::Invalid(_))
+        ));
+        // Fewer than the budget, but not there: more input may come.
+        assert_eq!(
+            decode(&[0xdd, 0x00, 0x01, 0x00, 0x00]),
             Err(DecodeError::Incomplete)
         );
         assert_eq!(
@@ -554,6 +615,46 @@ mod tests {
             Err(DecodeError::Incomplete)
         );
         assert!(decode(&[0xc1]).is_err());
+    }
+
+    #[test]
+    fn a_message_of_millions_of_nils_is_refused_before_it_is_built() {
+        // 64 million nils would be 2 GiB of values: the array header alone is refused.
+        let mut message = vec![0xdd];
+        message.extend_from_slice(&(64u32 << 20).to_be_bytes());
+        message.resize(message.len() + (64 << 20), 0xc0);
+        assert!(matches!(decode(&message), Err(DecodeError::Invalid(_))));
+        // Many small arrays that together exceed the budget are refused as well.
+        let mut nested = vec![0xdd];
+        nested.extend_from_slice(&1_100_000u32.to_be_bytes());
+        for _ in 0..1_100_000 {
+            nested.extend_from_slice(&[0x92, 0xc0, 0xc0]);
+        }
+        assert!(matches!(decode(&nested), Err(DecodeError::Invalid(_))));
+        // Within the budget the same shape decodes.
+        let mut fine = vec![0xdc, 0x03, 0xe8];
+        for _ in 0..1000 {
+            fine.extend_from_slice(&[0x92, 0xc0, 0xc0]);
+        }
+        assert_eq!(
+            decode(&fine).map(|v| v.as_array().map(<[Value]>::len)),
+            Ok(Some(1000))
+        );
+    }
+
+    #[test]
+    fn a_length_longer_than_the_message_may_be_is_refused_before_its_bytes_arrive() {
+        // A bin32 claiming 4 GiB: with a 1 MiB limit it is invalid at once, not incomplete.
+        let header = [0xc6, 0xff, 0xff, 0xff, 0xff];
+        assert!(matches!(
+            decode_prefix_within(&header, 1 << 20),
+            Err(DecodeError::Invalid(_))
+        ));
+        assert_eq!(decode_prefix(&header), Err(DecodeError::Incomplete));
+        assert!(matches!(
+            decode_prefix_within(&[0xdd, 0x00, 0x20, 0x00, 0x00], 1 << 20),
+            Err(DecodeError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -191,38 +191,28 @@ impl Connection {
         self.pipe()?.flush()
     }
 
-    /// The next answer, in the order the server sends them.
+    /// The next answer, in the order the server sends them. An answer is never allowed to be
+    /// larger than the largest object borg stores (plus its envelope), and a partial one is
+    /// decoded again only when the pipe has been drained or the buffer has doubled, so a peer
+    /// that trickles a huge value costs neither unbounded memory nor quadratic time.
     fn receive(&mut self) -> Result<(i128, Answer), String> {
+        let mut tried_at = 0usize;
+        let mut drained = true;
         loop {
-            if !self.pending.is_empty() {
-                match msgpack::decode_prefix(&self.pending) {
+            let worth_trying = !self.pending.is_empty()
+                && (drained || self.pending.len() >= tried_at.saturating_mul(2));
+            if worth_trying {
+                tried_at = self.pending.len();
+                match msgpack::decode_prefix_within(&self.pending, MAX_ANSWER) {
                     Ok((value, used)) => {
                         self.pending.drain(..used);
-                        let msgid = value.get_int("i").ok_or("an answer without msgid")?;
-                        if let Some(class) = value.get_bytes("exception_class") {
-                            let class = String::from_utf8_lossy(class).into_owned();
-                            let message = value
-                                .get("exception_short")
-                                .and_then(Value::as_array)
-                                .map(|lines| {
-                                    lines
-                                        .iter()
-                                        .filter_map(Value::as_bytes)
-                                        .map(|b| String::from_utf8_lossy(b).trim().to_string())
-                                        .collect::<Vec<_>>()
-                                        .join(" ")
-                                })
-                                .unwrap_or_default();
-                            return Ok((msgid, Answer::Error { class, message }));
-                        }
-                        let result = value.get("r").cloned().unwrap_or(Value::Nil);
-                        return Ok((msgid, Answer::Result(result)));
+                        return answer_of(value);
                     }
                     Err(DecodeError::Incomplete) => {}
                     Err(e) => return Err(format!("a garbled answer: {e}")),
                 }
             }
-            let mut buffer = [0u8; 1 << 16];
+            let mut buffer = [0u8; READ_SIZE];
             let n = self
                 .stdout
                 .read(&mut buffer)
@@ -230,12 +220,52 @@ impl Connection {
             if n == 0 {
                 return Err("the connection closed".into());
             }
-            if self.pending.len() + n > 3 * (super::key::MAX_OBJECT + 4096) {
-                return Err("an answer larger than any object".into());
+            drained = n < READ_SIZE;
+            if self.pending.len() + n > MAX_ANSWER {
+                return Err(format!(
+                    "an answer larger than any borg object ({MAX_ANSWER} bytes)"
+                ));
             }
             self.pending.extend_from_slice(&buffer[..n]);
         }
     }
+}
+
+/// Bytes read from the pipe at a time.
+const READ_SIZE: usize = 1 << 16;
+
+/// The largest answer accepted: borg's largest object (`MAX_OBJECT_SIZE`, 20 MiB) plus the
+/// answer's envelope, with room to spare.
+pub const MAX_ANSWER: usize = 21 << 20;
+
+/// An RPC answer map: `{i, r}` or `{i, exception_class, exception_short, ...}`.
+fn answer_of(value: Value) -> Result<(i128, Answer), String> {
+    let msgid = value.get_int("i").ok_or("an answer without msgid")?;
+    if let Some(class) = value.get_bytes("exception_class") {
+        let class = String::from_utf8_lossy(class).into_owned();
+        let message = value
+            .get("exception_short")
+            .and_then(Value::as_array)
+            .map(|lines| {
+                lines
+                    .iter()
+                    .filter_map(Value::as_bytes)
+                    .map(|b| String::from_utf8_lossy(b).trim().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        return Ok((msgid, Answer::Error { class, message }));
+    }
+    // Moved out, not copied: a `get` answer carries up to 20 MiB.
+    let result = match value {
+        Value::Map(entries) => entries
+            .into_iter()
+            .find(|(k, _)| k.as_bytes() == Some(b"r"))
+            .map_or(Value::Nil, |(_, v)| v),
+        _ => Value::Nil,
+    };
+    Ok((msgid, Answer::Result(result)))
 }
 
 impl RemoteStore {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod desktop;
+pub mod tree;
 
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
@@ -381,4 +382,75 @@ impl Fixture {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
         dir
     }
+}
+
+/// Kastell's reader of the local repository `repo` that a test's borg made with
+/// `BORG_BASE_DIR=base`, `BORG_CACHE_DIR=cache` (and keys in `keys`).
+pub fn open_reader(
+    repo: &Path,
+    base: &Path,
+    cache: &Path,
+    keys: Option<&Path>,
+    passphrase: &str,
+) -> kastell::repo::Reader {
+    let trust = trust(base, cache, keys, repo);
+    kastell::repo::Reader::open_local(
+        repo,
+        &kastell::repo::Access {
+            passphrase: Some(passphrase.as_bytes()),
+            trust: &trust,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", repo.display()))
+}
+
+/// What Kastell's reader needs for borg's security record of a repository that a test's borg
+/// made with `BORG_BASE_DIR=base` (and `BORG_CACHE_DIR=cache`, keys in `keys` when given).
+pub fn trust(
+    base: &Path,
+    cache: &Path,
+    keys: Option<&Path>,
+    location: &Path,
+) -> kastell::repo::Trust {
+    use kastell::repo::security::{canonical_location, BorgDirs, DirOptions};
+    kastell::repo::Trust {
+        dirs: BorgDirs::find(&DirOptions {
+            base: Some(base.to_path_buf()),
+            cache: Some(cache.to_path_buf()),
+            keys: keys.map(Path::to_path_buf),
+            ..DirOptions::default()
+        }),
+        location: canonical_location(&location.display().to_string()),
+        relocated_ok: false,
+        unknown_unencrypted_ok: false,
+    }
+}
+
+/// Every folder below `dir` (and `dir`) is 0700 and every file 0600: Kastell's cache, state
+/// and runtime folders, as borg keeps its cache.
+pub fn assert_private(dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    assert_eq!(
+        meta.mode() & 0o777,
+        0o700,
+        "{} is not private",
+        dir.display()
+    );
+    let mut files = 0;
+    for entry in tree::walk(dir) {
+        let path = dir.join(&entry);
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let wanted = if meta.is_dir() { 0o700 } else { 0o600 };
+        if meta.is_dir() || meta.is_file() {
+            assert_eq!(
+                meta.mode() & 0o777,
+                wanted,
+                "{} is readable by others",
+                path.display()
+            );
+            files += usize::from(meta.is_file());
+        }
+    }
+    assert!(files > 0, "nothing in {} to check", dir.display());
 }

@@ -7,8 +7,14 @@ eval "$(printf '%s' test-login | gnome-keyring-daemon --unlock --components=secr
 export GNOME_KEYRING_CONTROL
 cp "$CFG" "$CFG.orig"
 comments() { grep -E '^\s*#' "$1"; }
+mode() { stat -c %a "$1"; }
+# A config others may read, as many are: the copy of it kept as .bak holds the passphrase.
+chmod 0644 "$CFG"
 
 "$KASTELL" passphrase to-wallet --config "$CFG" || fail "to-wallet"
+[ "$(mode "$CFG.bak")" = 600 ] || fail ".bak holds the plaintext passphrase with mode $(mode "$CFG.bak")"
+grep -qF "$PASSPHRASE" "$CFG.bak" || fail ".bak is not the previous version"
+echo "ok: the previous version (with the passphrase) is kept 0600"
 grep -qF "$PASSPHRASE" "$CFG" && fail "the plaintext passphrase is still in the config"
 grep -q "^encryption_passcommand: .*kastell.* passphrase get --config " "$CFG" || fail "no passcommand: $(cat "$CFG")"
 diff <(comments "$CFG.orig") <(comments "$CFG") || fail "comments changed"
@@ -25,7 +31,9 @@ echo "ok: headless borgmatic create works with the passcommand"
 grep -qF "encryption_passphrase: $PASSPHRASE" "$CFG" || grep -qF "encryption_passphrase: '$PASSPHRASE'" "$CFG" \
   || grep -qF "encryption_passphrase: \"$PASSPHRASE\"" "$CFG" || fail "from-wallet did not restore the passphrase: $(grep encryption_ "$CFG")"
 secret-tool lookup service org.kde.kastell username "borgmatic:$(realpath "$CFG")" >/dev/null && fail "the wallet entry survived from-wallet"
-echo "ok: from-wallet restores the plaintext passphrase and forgets the entry"
+[ "$(mode "$CFG")" = 600 ] || fail "from-wallet wrote the plaintext passphrase with mode $(mode "$CFG")"
+[ "$(mode "$CFG.bak")" = 600 ] || fail ".bak has mode $(mode "$CFG.bak")"
+echo "ok: from-wallet restores the plaintext passphrase (0600) and forgets the entry"
 
 "$KASTELL" passphrase to-wallet --config "$CFG" || fail "to-wallet again"
 gdbus call --session --dest org.freedesktop.secrets --object-path /org/freedesktop/secrets \
@@ -50,5 +58,6 @@ echo "ok: listing archives with a locked wallet says so, not 'wrong passphrase'"
 listed=$(printf '%s\n' "$PASSPHRASE" | timeout 120 "$KASTELL" archives --config "$CFG" --repository local --ask-passphrase --json) \
   || fail "listing with a passphrase typed for this run"
 case "$listed" in *'"name"'*) ;; *) fail "no archives listed: $listed" ;; esac
-ls "${XDG_RUNTIME_DIR}"/kastell-*/relay-*.sock >/dev/null 2>&1 && fail "the one-run relay socket was left behind"
+ls "${XDG_RUNTIME_DIR}"/kastell/relay/relay-*.sock >/dev/null 2>&1 && fail "the one-run relay socket was left behind"
+[ "$(mode "${XDG_RUNTIME_DIR}/kastell")" = 700 ] || fail "the runtime folder is $(mode "${XDG_RUNTIME_DIR}/kastell")"
 echo "ok: a passphrase typed once lists the archives while the wallet stays locked"

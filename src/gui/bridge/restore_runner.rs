@@ -98,7 +98,7 @@ use crate::gui::runtime;
 use crate::gui::throttle::{Throttle, UI_INTERVAL};
 use crate::index::ArchiveIndex;
 use crate::repo::ArchiveRef;
-use crate::restore::{self, Change, Conflict, Destination, RestorePlan};
+use crate::restore::{self, Conflict, Destination, RestoreOptions, RestorePlan};
 use crate::units::format_bytes;
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
@@ -113,6 +113,8 @@ pub struct ConflictRow {
     size: u64,
     is_dir: bool,
     decision: Option<Conflict>,
+    /// Why Overwrite is not offered (a made-up folder, a folder with contents).
+    cannot_overwrite: Option<restore::CannotOverwrite>,
     /// Both versions in a few words, so the decision is an informed one.
     archive_text: String,
     disk_text: String,
@@ -161,6 +163,8 @@ impl Row for ConflictRow {
         "isFolder",
         "archiveText",
         "diskText",
+        "canOverwrite",
+        "whyNoOverwrite",
     ];
 
     fn value(&self, role: usize) -> QVariant {
@@ -176,7 +180,12 @@ impl Row for ConflictRow {
             2 => decision_name(self.decision).to_string(),
             3 => return QVariant::from(&self.is_dir),
             4 => self.archive_text.clone(),
-            _ => self.disk_text.clone(),
+            5 => self.disk_text.clone(),
+            6 => return QVariant::from(&self.cannot_overwrite.is_none()),
+            _ => self
+                .cannot_overwrite
+                .map(|c| c.describe().to_string())
+                .unwrap_or_default(),
         };
         QVariant::from(&QString::from(&text))
     }
@@ -208,14 +217,7 @@ pub struct RestoreRunnerRust {
 }
 
 fn plan_text(plan: &RestorePlan) -> String {
-    format!(
-        "{} new, {} changed, {} identical, {} only on disk (left alone) — {} to write",
-        plan.count(Change::New),
-        plan.count(Change::Changed),
-        plan.count(Change::Identical),
-        plan.count(Change::OnlyOnDisk),
-        format_bytes(plan.bytes())
-    )
+    plan.describe()
 }
 
 impl qobject::RestoreRunner {
@@ -319,6 +321,7 @@ impl qobject::RestoreRunner {
                                     size: c.size,
                                     is_dir: c.is_dir,
                                     decision: None,
+                                    cannot_overwrite: c.cannot_overwrite,
                                     archive_text,
                                     disk_text,
                                 }
@@ -365,14 +368,21 @@ impl qobject::RestoreRunner {
         let Some(r) = usize::try_from(row).ok().filter(|r| *r < self.rows.len()) else {
             return;
         };
-        self.as_mut().rust_mut().rows[r].decision = parse_decision(&choice.to_string());
+        let decision = parse_decision(&choice.to_string());
+        if decision == Some(Conflict::Overwrite) && self.rows[r].cannot_overwrite.is_some() {
+            return;
+        }
+        self.as_mut().rust_mut().rows[r].decision = decision;
         self.refresh_rows();
     }
 
     pub fn decide_all(mut self: Pin<&mut Self>, choice: &QString) {
         let decision = parse_decision(&choice.to_string());
+        // "Overwrite all" leaves the conflicts Overwrite cannot resolve to a choice of their own.
         for row in self.as_mut().rust_mut().rows.iter_mut() {
-            row.decision = decision;
+            if decision != Some(Conflict::Overwrite) || row.cannot_overwrite.is_none() {
+                row.decision = decision;
+            }
         }
         self.refresh_rows();
     }
@@ -434,11 +444,19 @@ impl qobject::RestoreRunner {
                         .copied()
                         .unwrap_or(Conflict::Skip)
                 };
+                let options = RestoreOptions {
+                    sparse: false,
+                    numeric_ids: matches!(
+                        prepared.session.config.other.get("numeric_ids"),
+                        Some(serde_norway::Value::Bool(true))
+                    ),
+                };
                 restore::restore(
                     &prepared.session.reader,
                     &prepared.archive,
                     &prepared.index,
                     &prepared.plan,
+                    options,
                     &mut decide,
                     &mut progress,
                     &cancel,
@@ -452,24 +470,7 @@ impl qobject::RestoreRunner {
                 obj.as_mut().rust_mut().cancel = None;
                 match done {
                     Ok(Ok(summary)) => {
-                        let mut text = format!(
-                            "Restored {} new, overwrote {}, kept both {}, skipped {}, {} already identical ({}).",
-                            summary.restored,
-                            summary.overwritten,
-                            summary.kept_both.len(),
-                            summary.skipped,
-                            summary.identical,
-                            format_bytes(summary.bytes)
-                        );
-                        if !summary.special.is_empty() {
-                            text.push_str(&format!(
-                                "\n{} device(s), fifo(s) or socket(s) left out: borg extract makes those.",
-                                summary.special.len()
-                            ));
-                        }
-                        for path in summary.kept_both.iter().take(10) {
-                            text.push_str(&format!("\nRestored beside the existing one: {}", path.display()));
-                        }
+                        let text = summary.lines(10).join("\n");
                         obj.as_mut().set_progress(1.0);
                         obj.as_mut().set_summary_text(QString::from(&text));
                         obj.set_state(QString::from("done"));
