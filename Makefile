@@ -51,6 +51,7 @@ bench-index: build
 	cargo build --release --example index_queries
 	scripts/bench-index.py --kastell "$(BIN)" --queries "$(TARGET_DIR)/release/examples/index_queries"
 
-# kastell mount against borg mount: first ls, find, sequential read, memory (as root).
+# kastell mount against borg mount: first ls, find cold/warm (folders of 200 and of 40),
+# sequential reads (a big file, a file of small chunks), memory (as root).
 bench-mount: build
 	scripts/bench-mount.py --kastell "$(BIN)"

@@ -96,6 +96,9 @@ struct OpenFile {
     group: usize,
     chunks: Vec<([u8; 32], u64)>,
     starts: Vec<u64>,
+    /// A read-ahead batch is being fetched for this file: one at a time, so the chunks
+    /// opened ahead stay bounded (a batch opens its chunks on every core already).
+    fetching_ahead: Arc<AtomicBool>,
 }
 
 #[derive(Default)]
@@ -561,13 +564,23 @@ impl ArchiveFs {
         if wanted.is_empty() || (!next_missing && wanted.len() * 2 < window) {
             return;
         }
+        if file
+            .fetching_ahead
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        let fetching = file.fetching_ahead.clone();
         for (id, _) in &wanted {
             cache.ahead.insert(*id);
         }
         drop(cache);
         let session = self.groups[file.group].session.clone();
         let shared = self.cache.clone();
-        rayon::spawn(move || {
+        // A thread of its own, not rayon's: `objects` waits on a channel for work it runs on
+        // rayon's threads, and waiting on one of them could take the last one it needs.
+        let fetch = std::thread::Builder::new().name("kastell-ahead".into());
+        let spawned = fetch.spawn(move || {
             let (lock, fetched) = &*shared;
             let mut at = 0usize;
             let result = session.reader.objects(&wanted, 8, &mut |data| {
@@ -589,7 +602,17 @@ impl ArchiveFs {
                 }
                 fetched.notify_all();
             }
+            fetching.store(false, std::sync::atomic::Ordering::Release);
         });
+        if spawned.is_err() {
+            // No thread: nothing is fetched ahead, the readers fetch for themselves.
+            if let Ok(mut cache) = self.cache.0.lock() {
+                cache.ahead.clear();
+            }
+            self.cache.1.notify_all();
+            file.fetching_ahead
+                .store(false, std::sync::atomic::Ordering::Release);
+        }
     }
 }
 
@@ -716,6 +739,7 @@ impl Filesystem for ArchiveFs {
                 group,
                 chunks: item.chunks,
                 starts,
+                fetching_ahead: Arc::default(),
             })
         })();
         match opened {
@@ -815,11 +839,10 @@ impl Filesystem for ArchiveFs {
     }
 
     fn opendir(&self, _req: &Request, _ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        // An archive never changes: the kernel may keep listings for as long as it likes.
-        reply.opened(
-            FileHandle(0),
-            fuser::FopenFlags::FOPEN_CACHE_DIR | fuser::FopenFlags::FOPEN_KEEP_CACHE,
-        );
+        // No folder needs a handle: ENOSYS (with FUSE_NO_OPENDIR_SUPPORT) makes the kernel stop
+        // asking, keep listings cached for good (an archive never changes) and spare a walk
+        // two round trips per folder.
+        reply.error(Errno::ENOSYS);
     }
 
     fn readdir(
@@ -837,44 +860,6 @@ impl Filesystem for ArchiveFs {
                 entry.kind,
                 OsStr::from_bytes(&entry.name),
             )
-        });
-        match listed {
-            Ok(()) => reply.ok(),
-            Err(errno) => reply.error(errno),
-        }
-    }
-
-    fn readdirplus(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
-        offset: u64,
-        mut reply: fuser::ReplyDirectoryPlus,
-    ) {
-        let own = match self.attr_of_ino(ino.0) {
-            Ok(attr) => attr,
-            Err(errno) => return reply.error(errno),
-        };
-        let listed = self.list(ino.0, offset, &mut |next, entry| {
-            // `.` and `..` carry no attributes the kernel uses.
-            let attr = match entry.node {
-                Some(node) => self.attr(&node),
-                None if entry.ino == ino.0 || entry.ino == 1 => Ok(own),
-                None => self.attr_of_ino(entry.ino),
-            };
-            match attr {
-                Ok(attr) => reply.add(
-                    INodeNo(entry.ino),
-                    next,
-                    OsStr::from_bytes(&entry.name),
-                    &TTL,
-                    &attr,
-                    fuser::Generation(0),
-                ),
-                // An entry whose attributes fail is left out of this listing.
-                Err(_) => false,
-            }
         });
         match listed {
             Ok(()) => reply.ok(),
@@ -918,10 +903,12 @@ impl Filesystem for ArchiveFs {
 
     fn init(&mut self, _req: &Request, config: &mut fuser::KernelConfig) -> std::io::Result<()> {
         use fuser::InitFlags;
-        // Listings with attributes (no lookup per entry on a first walk), cached symlink
-        // targets, lookups in parallel; reads ahead as far as the kernel allows.
+        // Folders opened without a round trip and their listings cached, symlink targets
+        // cached, lookups in parallel; reads ahead as far as the kernel allows. (Not
+        // readdirplus: it makes the kernel build an inode for every entry of a listing, which
+        // made a first `find` over a million entries ten times slower.)
         for wanted in [
-            InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_READDIRPLUS_AUTO,
+            InitFlags::FUSE_NO_OPENDIR_SUPPORT,
             InitFlags::FUSE_CACHE_SYMLINKS,
             InitFlags::FUSE_PARALLEL_DIROPS,
         ] {
@@ -952,21 +939,9 @@ struct Listed {
     ino: u64,
     kind: FileType,
     name: Vec<u8>,
-    /// What it is, for its attributes (`None` for `.`, `..` and grafted entries).
-    node: Option<Node>,
 }
 
 impl ArchiveFs {
-    /// The attributes of any inode, grafted or not.
-    fn attr_of_ino(&self, ino: u64) -> Result<FileAttr, Errno> {
-        if let Some(grafts) = self.graft_of(ino) {
-            return grafts.getattr(ino);
-        }
-        self.resolve(ino)
-            .ok_or(Errno::ENOENT)
-            .and_then(|n| self.attr(&n))
-    }
-
     /// The folder `ino`'s entries from position `from` on (0 is `.`, 1 is `..`); `each` gets
     /// the position after the entry and returns true when the reply is full.
     fn list(
@@ -980,13 +955,11 @@ impl ArchiveFs {
                 ino,
                 kind: FileType::Directory,
                 name: b".".to_vec(),
-                node: None,
             },
             Listed {
                 ino: 1,
                 kind: FileType::Directory,
                 name: b"..".to_vec(),
-                node: None,
             },
         ];
         let mut rest: Vec<Listed> = Vec::new();
@@ -998,7 +971,6 @@ impl ArchiveFs {
                         ino,
                         kind,
                         name,
-                        node: None,
                     }));
                 }
             }
@@ -1008,12 +980,7 @@ impl ArchiveFs {
                         grafts
                             .top_entries()
                             .into_iter()
-                            .map(|(ino, kind, name)| Listed {
-                                ino,
-                                kind,
-                                name,
-                                node: None,
-                            }),
+                            .map(|(ino, kind, name)| Listed { ino, kind, name }),
                     );
                 }
                 for (g, group) in self.groups.iter().enumerate() {
@@ -1021,7 +988,6 @@ impl ArchiveFs {
                         ino: self.repository_ino(g),
                         kind: FileType::Directory,
                         name: group.label.as_bytes().to_vec(),
-                        node: Some(Node::Repository(g)),
                     });
                 }
             }
@@ -1031,7 +997,6 @@ impl ArchiveFs {
                         ino: 2 + 2 * g as u64,
                         kind: FileType::Symlink,
                         name: b"latest".to_vec(),
-                        node: Some(Node::Latest(g)),
                     });
                 }
                 for slot in self.groups[g].slots.clone() {
@@ -1039,7 +1004,6 @@ impl ArchiveFs {
                         ino: ino_of(slot, 0),
                         kind: FileType::Directory,
                         name: self.slots[slot].archive.name.as_bytes().to_vec(),
-                        node: Some(Node::Entry(slot, 0)),
                     });
                 }
             }
@@ -1069,7 +1033,6 @@ impl ArchiveFs {
                         ino: self.ino(slot, c),
                         kind: file_type(index.entry(c).mode),
                         name: index.name(c).to_vec(),
-                        node: Some(Node::Entry(slot, c)),
                     };
                     if each(i as u64 + 3, listed) {
                         return Ok(());
