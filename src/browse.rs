@@ -9,12 +9,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use crate::config::{BorgmaticConfig, RepositoryConfig, RepositoryKind, Secret};
+use crate::credentials::passphrase::current_passphrase;
 use crate::index::{self, ArchiveIndex, BuildProgress, IndexError};
-use crate::passphrase::current_passphrase;
-use crate::repo::listing::display_bytes;
-use crate::repo::remote::{serve_command, RemoteStore, SshLocation};
-use crate::repo::security::{self, BorgDirs, DirOptions};
-use crate::repo::{Access, ArchiveRef, ReadError, Reader, Trust};
+use crate::reader::listing::display_bytes;
+use crate::reader::remote::{serve_command, RemoteStore, SshLocation};
+use crate::reader::security::{self, BorgDirs, DirOptions};
+use crate::reader::{Access, ArchiveRef, ReadError, Reader, Trust};
 
 /// Why a repository cannot be browsed.
 #[derive(Debug, thiserror::Error)]
@@ -330,7 +330,7 @@ impl Session {
         archive: &ArchiveRef,
         index: &ArchiveIndex,
         entry: u32,
-    ) -> Result<crate::repo::Item, BrowseError> {
+    ) -> Result<crate::reader::Item, BrowseError> {
         if index.entry(entry).is_implicit() {
             // A folder made up above the backed-up paths has no item of its own.
             return Err(BrowseError::NotFound(display_bytes(&index.path(entry))));

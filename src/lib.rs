@@ -1,26 +1,39 @@
-//! Kastell's Qt-free core: borgmatic configs, the borg/borgmatic process layer, repository
-//! reads and the command line. Nothing here imports Qt; the window lives in `src/gui`.
+//! Kastell's Qt-free core and its command line. Nothing here imports Qt; the window lives in
+//! `gui`. The map, one line a folder or file:
+//!
+//! - `config/`: borgmatic configs: discovery, the typed flat schema, lossless edits, safe saves.
+//! - `process/`: borg and borgmatic as processes: command builder, `--log-json`, typed errors,
+//!   tool versions; `archives.rs`: archive lists, info and diffs through borgmatic.
+//! - `backup/`: the backup engine (one borgmatic per repository, progress, ETA), run lock.
+//! - `reader/`: the native read-only borg 1.x reader (store, `borg serve`, keys, objects,
+//!   manifest, items) and borg's security record.
+//! - `index/`: each archive's tree, built once from the reader and mapped from the cache.
+//! - `browse.rs`: browsing sessions (a reader and its indexes kept open, previews, sizes).
+//! - `restore/`: restore plans and restores that never write outside their target.
+//! - `mount/`: the read-only FUSE filesystem and the mounts a running Kastell keeps.
+//! - `patterns/`: borg's pattern rules, the exclude preview and the exclude editor's state.
+//! - `credentials/`: the passphrase: where it comes from, the wallet, the one-run relay.
+//! - `desktop/`: desktop integration: notifications, the file manager.
+//! - `history.rs`, `preferences.rs`, `private.rs`, `events.rs`, `units.rs`: the run history,
+//!   Kastell's own settings, its private folders, UI-agnostic events, sizes and times in words.
+//! - `cli/`: the `kastell` subcommands; `gui/`: the window (cxx-qt bridge and QML start-up).
 
 pub mod backup;
 pub mod browse;
 pub mod cli;
 pub mod config;
+pub mod credentials;
+pub mod desktop;
 pub mod events;
-pub mod file_manager;
 pub mod history;
 pub mod index;
 pub mod mount;
-pub mod notify;
-pub mod passphrase;
 pub mod patterns;
 pub mod preferences;
 pub mod private;
 pub mod process;
-pub mod relay;
-pub mod repo;
-pub mod repository;
+pub mod reader;
 pub mod restore;
-pub mod secrets;
 pub mod units;
 
 /// The window (cxx-qt bridge + QML). It lives in the library so that every target linking

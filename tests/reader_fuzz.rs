@@ -1,10 +1,10 @@
 //! Fuzzing the repository reader's parsers: msgpack (whole and streamed), the object envelope
 //! and its decompressors. Damaged input is an error, never a panic or an unbounded allocation.
 
-use kastell::repo::items::ItemDecoder;
-use kastell::repo::listing::display_bytes;
-use kastell::repo::msgpack::{decode, encode, StreamDecoder, Value};
-use kastell::repo::{Item, Key};
+use kastell::reader::items::ItemDecoder;
+use kastell::reader::listing::display_bytes;
+use kastell::reader::msgpack::{decode, encode, StreamDecoder, Value};
+use kastell::reader::{Item, Key};
 
 fn b(s: &[u8]) -> Value {
     Value::Bytes(s.to_vec())
@@ -179,7 +179,7 @@ fn hostile_message(parts: &[(u8, u32, u16)]) -> Vec<u8> {
 
 fn decode_every_way(message: &[u8], cut: usize) {
     let _ = decode(message);
-    let _ = kastell::repo::msgpack::decode_prefix_within(message, 21 << 20);
+    let _ = kastell::reader::msgpack::decode_prefix_within(message, 21 << 20);
     let cut = cut.min(message.len());
     let mut stream = StreamDecoder::default();
     stream.feed(&message[..cut]);
@@ -193,7 +193,7 @@ fn decode_every_way(message: &[u8], cut: usize) {
     items.feed(&message[cut..]);
     while let Ok(true) = items.next_into(&mut item) {}
     // The key blob is decoded before the passphrase is even tried.
-    let _ = kastell::repo::key::unlock(message, b"", kastell::repo::Mode::Repokey);
+    let _ = kastell::reader::key::unlock(message, b"", kastell::reader::Mode::Repokey);
 }
 
 #[test]

@@ -8,12 +8,12 @@
 use super::lock::{borg_lock_holders, RunLock};
 use super::progress::{Estimate, Progress, ProgressTracker};
 use crate::config::{BorgmaticConfig, ConfigError, RepositoryConfig, RepositoryKind, Secret};
+use crate::credentials::relay::serve_to_borgmatic;
 use crate::events::{Event, EventSink};
 use crate::history::{state_dir, ArchiveStats, History, HistoryError, Outcome, RepositoryEnd};
 use crate::process::{
     run, BorgFailure, BorgmaticCommand, FailureKind, LogLine, ProcessError, Tools,
 };
-use crate::relay::serve_to_borgmatic;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::fs::File;
@@ -278,7 +278,7 @@ struct Prepared {
     repositories: Vec<RepositoryConfig>,
     tools: Tools,
     /// The typed passphrase (if any), served to every repository of the run.
-    relay: Option<(crate::relay::PassphraseRelay, String)>,
+    relay: Option<(crate::credentials::relay::PassphraseRelay, String)>,
 }
 
 /// Takes the config's run lock, reads the config, picks the repositories, finds borg and
@@ -385,7 +385,7 @@ async fn estimate_from_borg(
 ) -> Option<Estimate> {
     let info = tokio::time::timeout(
         ESTIMATE_TIMEOUT,
-        crate::repository::archive_info(
+        crate::process::archives::archive_info(
             config,
             repository,
             "latest",
@@ -434,7 +434,8 @@ async fn run_repository(
         }
     }
     let invocation = command.invocation(tools);
-    let done = crate::repository::checked(run(invocation, sink, cancel).await, repository).await?;
+    let done =
+        crate::process::archives::checked(run(invocation, sink, cancel).await, repository).await?;
     Ok(create_stats(&done.stdout))
 }
 

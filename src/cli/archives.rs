@@ -2,7 +2,7 @@
 
 use crate::config::{discover_configs, BorgmaticConfig, RepositoryConfig, Secret};
 use crate::events::Discard;
-use crate::repository::{archive_info, list_archives_with, Archive};
+use crate::process::archives::{archive_info, list_archives_with, Archive};
 use crate::units::{format_borg_time, format_bytes, format_duration};
 use anyhow::{anyhow, Context};
 use serde_json::json;

@@ -3,9 +3,9 @@
 
 use crate::backup::{run_backup, Actions, BackupEvent, BackupRequest, Phase, Progress, RunReport};
 use crate::config::{discovered_repositories, BorgmaticConfig, Secret};
+use crate::desktop::notify;
 use crate::events::{Event, EventSink};
 use crate::history::{History, Outcome, Run};
-use crate::notify;
 use crate::preferences::Preferences;
 use crate::units::{format_bytes, format_duration};
 use anyhow::Context;

@@ -13,8 +13,8 @@ use serde_json::json;
 use super::reader::{write_text_line, ListFormat};
 use crate::config::BorgmaticConfig;
 use crate::index::{self, ArchiveIndex};
-use crate::repo::listing::{display_bytes, iso_time, write_python_json_line};
-use crate::repo::{ArchiveRef, Item, Reader};
+use crate::reader::listing::{display_bytes, iso_time, write_python_json_line};
+use crate::reader::{ArchiveRef, Item, Reader};
 
 /// The reader for a repository of `config`, or an error saying why Kastell cannot read it
 /// (these commands need the index, which needs the native reader).
@@ -165,7 +165,7 @@ pub async fn find(
                 found.push(json!({
                     "archive": archive.name,
                     "path": path,
-                    "type": crate::repo::listing::filemode(e.mode)[..1].to_string(),
+                    "type": crate::reader::listing::filemode(e.mode)[..1].to_string(),
                     "size": e.size,
                     "mtime": iso_time(i128::from(e.mtime_ns)),
                 }));
@@ -273,7 +273,7 @@ pub async fn diff(
         Err(_) => (older.to_string(), newer.to_string()),
     };
     let cancel = tokio_util::sync::CancellationToken::new();
-    let entries = crate::repository::diff_archives(
+    let entries = crate::process::archives::diff_archives(
         &cfg,
         repo,
         &older,
@@ -291,9 +291,9 @@ pub async fn diff(
     } else {
         for e in &entries {
             let sign = match e.change {
-                crate::repository::DiffChange::Added => "+",
-                crate::repository::DiffChange::Removed => "-",
-                crate::repository::DiffChange::Changed => "~",
+                crate::process::archives::DiffChange::Added => "+",
+                crate::process::archives::DiffChange::Removed => "-",
+                crate::process::archives::DiffChange::Changed => "~",
             };
             writeln!(out, "{sign} /{} ({})", e.path, e.kinds.join(", "))?;
         }

@@ -2,9 +2,9 @@
 //! core as the window's settings pages.
 
 use crate::config::{save, BorgmaticConfig, ConfigDocument, Secret};
-use crate::passphrase::{change, from_wallet, to_wallet};
+use crate::credentials::passphrase::{change, from_wallet, to_wallet};
+use crate::credentials::wallet;
 use crate::process::{locate, Tool};
-use crate::secrets;
 use anyhow::{anyhow, bail, Context};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -136,7 +136,7 @@ pub(crate) fn read_passphrase(prompt: &str) -> anyhow::Result<Secret> {
 
 pub fn passphrase_store(config: &Path) -> anyhow::Result<ExitCode> {
     let passphrase = read_passphrase("Passphrase: ")?;
-    secrets::store(config, &passphrase)?;
+    wallet::store(config, &passphrase)?;
     eprintln!(
         "kastell: the passphrase for {} is in the wallet",
         config.display()
@@ -146,14 +146,14 @@ pub fn passphrase_store(config: &Path) -> anyhow::Result<ExitCode> {
 
 /// Prints the passphrase for borgmatic's `encryption_passcommand`. Only ever to stdout.
 pub fn passphrase_get(config: &Path) -> anyhow::Result<ExitCode> {
-    let passphrase = secrets::get(config)?;
+    let passphrase = wallet::get(config)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", passphrase.expose())?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn passphrase_forget(config: &Path) -> anyhow::Result<ExitCode> {
-    if secrets::forget(config)? {
+    if wallet::forget(config)? {
         eprintln!(
             "kastell: removed the passphrase for {} from the wallet",
             config.display()
@@ -216,7 +216,7 @@ pub async fn passphrase_change(config: &Path) -> anyhow::Result<ExitCode> {
 }
 
 pub fn passphrase_relay(socket: &Path) -> anyhow::Result<ExitCode> {
-    let passphrase = crate::relay::fetch(socket)
+    let passphrase = crate::credentials::relay::fetch(socket)
         .with_context(|| format!("no passphrase is being served at {}", socket.display()))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{passphrase}")?;

@@ -9,8 +9,8 @@ use anyhow::{bail, Context};
 
 use crate::browse::open_reader as open_native;
 use crate::config::{BorgmaticConfig, RepositoryConfig};
-use crate::repo::listing::{filemode, push_display_bytes, push_iso_time, write_python_json_line};
-use crate::repo::{Item, ReadError};
+use crate::reader::listing::{filemode, push_display_bytes, push_iso_time, write_python_json_line};
+use crate::reader::{Item, ReadError};
 
 /// Which reader to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -306,7 +306,7 @@ async fn resolve_archive_with_borg(
         return Ok(name.to_string());
     }
     let cancel = tokio_util::sync::CancellationToken::new();
-    let archives = crate::repository::list_archives(cfg, repo, &|_| {}, &cancel).await?;
+    let archives = crate::process::archives::list_archives(cfg, repo, &|_| {}, &cancel).await?;
     archives
         .first()
         .map(|a| a.name.clone())

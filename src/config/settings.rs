@@ -66,7 +66,9 @@ impl Settings {
         };
         let passphrase = match (&cfg.encryption_passphrase, &cfg.encryption_passcommand) {
             (Some(_), _) => "plaintext",
-            (None, Some(cmd)) if crate::secrets::is_kastell_passcommand(cmd) => "wallet",
+            (None, Some(cmd)) if crate::credentials::wallet::is_kastell_passcommand(cmd) => {
+                "wallet"
+            }
             (None, Some(_)) => "passcommand",
             (None, None) => "none",
         };

@@ -11,9 +11,9 @@ use super::{
     index_path, repository_cache_dir, ArchiveIndex, IndexError, ENTRY, FLAG_HARDLINK_MASTER,
     FLAG_IMPLICIT, FLAG_UNHEALTHY, FLAG_XATTRS, HEADER, MAGIC, NONE, OWNER,
 };
-use crate::repo::items::ItemAt;
-use crate::repo::listing::item_size;
-use crate::repo::{ArchiveRef, Item, Reader};
+use crate::reader::items::ItemAt;
+use crate::reader::listing::item_size;
+use crate::reader::{ArchiveRef, Item, Reader};
 
 /// How far a build is.
 #[derive(Debug, Clone, PartialEq)]
@@ -515,7 +515,7 @@ pub fn prune_indexes(cache_root: &Path, repository_id: &[u8], live: &[ArchiveRef
     let dir = repository_cache_dir(cache_root, repository_id);
     let keep: std::collections::HashSet<String> = live
         .iter()
-        .map(|a| format!("{}.kidx", crate::repo::key::hex(&a.id)))
+        .map(|a| format!("{}.kidx", crate::reader::key::hex(&a.id)))
         .collect();
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return 0;

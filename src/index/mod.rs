@@ -25,7 +25,7 @@ use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use crate::repo::items::ItemAt;
+use crate::reader::items::ItemAt;
 
 pub use build::{build_index, ensure_index, prune_indexes, BuildProgress, TopSoFar};
 pub use query::{name_contains, name_pattern, versions, Version};
@@ -54,7 +54,7 @@ pub enum IndexError {
     #[error("{} is not a complete archive index", .0.display())]
     Malformed(PathBuf),
     #[error(transparent)]
-    Read(#[from] crate::repo::ReadError),
+    Read(#[from] crate::reader::ReadError),
     #[error("cancelled")]
     Cancelled,
 }
@@ -380,13 +380,13 @@ impl ArchiveIndex {
 pub fn repository_cache_dir(cache_root: &Path, repository_id: &[u8]) -> PathBuf {
     cache_root
         .join("archives")
-        .join(crate::repo::key::hex(repository_id))
+        .join(crate::reader::key::hex(repository_id))
 }
 
 /// The index file of one archive.
 pub fn index_path(cache_root: &Path, repository_id: &[u8], archive_id: &[u8; 32]) -> PathBuf {
     repository_cache_dir(cache_root, repository_id)
-        .join(format!("{}.kidx", crate::repo::key::hex(archive_id)))
+        .join(format!("{}.kidx", crate::reader::key::hex(archive_id)))
 }
 
 /// Kastell's cache root (`$XDG_CACHE_HOME/kastell`).

@@ -84,7 +84,7 @@ pub struct Version {
 
 /// The versions of `path` in `indexes` (oldest archive first; archives without it left out).
 pub fn versions(
-    indexes: &[(&crate::repo::ArchiveRef, &ArchiveIndex)],
+    indexes: &[(&crate::reader::ArchiveRef, &ArchiveIndex)],
     path: &[u8],
 ) -> Vec<Version> {
     let mut out: Vec<Version> = Vec::new();

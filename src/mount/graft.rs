@@ -75,7 +75,7 @@ impl Grafts {
             mtime,
             ctime: mtime,
             crtime: mtime,
-            kind: super::file_type(meta.mode()),
+            kind: super::fs::file_type(meta.mode()),
             perm: (meta.mode() & 0o7777) as u16,
             nlink: u32::try_from(meta.nlink()).unwrap_or(1),
             uid: meta.uid(),

@@ -449,7 +449,7 @@ pub async fn borg_mount_foreground(
         .arg("--foreground")
         .invocation(&tools);
     let outcome = crate::process::run(invocation, &Discard, stop).await;
-    crate::repository::checked(outcome, &repo)
+    crate::process::archives::checked(outcome, &repo)
         .await
         .map(|_| ())
         .map_err(|e| e.user_message(Some(repo.display_name())))

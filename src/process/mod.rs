@@ -1,6 +1,7 @@
 //! One process layer for borg and borgmatic: argument building, `--log-json` parsing into
 //! typed lines, errors typed by borg's msgid, cancellation, and the passphrase over a pipe.
 
+pub mod archives;
 mod command;
 mod error;
 mod logjson;

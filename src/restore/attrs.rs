@@ -12,7 +12,7 @@ use std::os::unix::ffi::OsStrExt;
 use rustix::fs::{AtFlags, Mode, Timespec, Timestamps, XattrFlags};
 use rustix::io::Errno;
 
-use crate::repo::Item;
+use crate::reader::Item;
 
 /// Where the metadata goes.
 pub enum Node<'a> {

@@ -32,7 +32,7 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::index::ArchiveIndex;
-use crate::repo::{ArchiveRef, ItemLookup, ReadError, Reader};
+use crate::reader::{ArchiveRef, ItemLookup, ReadError, Reader};
 use target::{TargetTree, TreeError};
 
 /// Where the selection goes.
@@ -892,7 +892,7 @@ impl<'a> Run<'a> {
     /// Makes `item` (not a folder) at `temp` in `parent`, with its metadata.
     fn make_leaf(
         &mut self,
-        item: &crate::repo::Item,
+        item: &crate::reader::Item,
         parent: &OwnedFd,
         temp: &OsStr,
         progress: &mut dyn FnMut(RestoreProgress),
@@ -1157,7 +1157,7 @@ pub fn resolve_hardlink(
     reader: &Reader,
     index: &ArchiveIndex,
     item_chunks: &[[u8; 32]],
-    item: &mut crate::repo::Item,
+    item: &mut crate::reader::Item,
 ) -> Result<(), ReadError> {
     if item.mode & 0o170000 == 0o100000 && item.chunks.is_empty() {
         if let Some(master) = item.source.clone() {

@@ -392,11 +392,11 @@ pub fn open_reader(
     cache: &Path,
     keys: Option<&Path>,
     passphrase: &str,
-) -> kastell::repo::Reader {
+) -> kastell::reader::Reader {
     let trust = trust(base, cache, keys, repo);
-    kastell::repo::Reader::open_local(
+    kastell::reader::Reader::open_local(
         repo,
-        &kastell::repo::Access {
+        &kastell::reader::Access {
             passphrase: Some(passphrase.as_bytes()),
             trust: &trust,
         },
@@ -411,9 +411,9 @@ pub fn trust(
     cache: &Path,
     keys: Option<&Path>,
     location: &Path,
-) -> kastell::repo::Trust {
-    use kastell::repo::security::{canonical_location, BorgDirs, DirOptions};
-    kastell::repo::Trust {
+) -> kastell::reader::Trust {
+    use kastell::reader::security::{canonical_location, BorgDirs, DirOptions};
+    kastell::reader::Trust {
         dirs: BorgDirs::find(&DirOptions {
             base: Some(base.to_path_buf()),
             cache: Some(cache.to_path_buf()),

@@ -139,7 +139,7 @@ use crate::gui::list_rows::{self, Row};
 use crate::gui::runtime;
 use crate::gui::throttle::{Throttle, UI_INTERVAL};
 use crate::index::ArchiveIndex;
-use crate::repo::ArchiveRef;
+use crate::reader::ArchiveRef;
 use crate::units::{format_borg_time, format_bytes};
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
@@ -198,7 +198,7 @@ fn icon_for(listed: &Listed) -> &'static str {
 }
 
 fn modified_text(mtime_ns: i64) -> String {
-    format_borg_time(&crate::repo::listing::iso_time(i128::from(mtime_ns)))
+    format_borg_time(&crate::reader::listing::iso_time(i128::from(mtime_ns)))
 }
 
 impl Row for BrowseRow {
@@ -291,12 +291,12 @@ fn breadcrumbs(archive: &str, folder: &str) -> String {
 
 /// Rows for the entries a build has read so far (entry numbers are not known yet).
 fn partial_rows(top: &crate::index::TopSoFar, archive: &str) -> Vec<BrowseRow> {
-    let folder = crate::repo::listing::display_bytes(&top.folder);
+    let folder = crate::reader::listing::display_bytes(&top.folder);
     let mut rows: Vec<BrowseRow> = top
         .entries
         .iter()
         .map(|(name, mode, size)| {
-            let name = crate::repo::listing::display_bytes(name);
+            let name = crate::reader::listing::display_bytes(name);
             let path = if folder.is_empty() {
                 name.clone()
             } else {
@@ -454,7 +454,7 @@ impl qobject::ArchiveBrowser {
                         // The top of the tree read so far, shown (not yet openable) while the
                         // rest streams.
                         let rows = partial_rows(&top, &archive_name);
-                        let folder = crate::repo::listing::display_bytes(&top.folder);
+                        let folder = crate::reader::listing::display_bytes(&top.folder);
                         let crumbs = breadcrumbs(&archive_name, &folder);
                         let _ = progress_thread.queue(move |mut obj| {
                             let here = obj.folder.to_string();
@@ -727,7 +727,7 @@ impl qobject::ArchiveBrowser {
         let info = format!(
             "{} · {} · modified {}",
             kind_name(listed.kind),
-            crate::repo::listing::filemode(listed.mode),
+            crate::reader::listing::filemode(listed.mode),
             modified_text(listed.mtime_ns)
         );
         match listed.kind {

@@ -70,7 +70,7 @@ use crate::config::BorgmaticConfig;
 use crate::events::Discard;
 use crate::gui::list_rows::{self, Row};
 use crate::gui::runtime;
-use crate::repository::{diff_archives, DiffChange, DiffEntry};
+use crate::process::archives::{diff_archives, DiffChange, DiffEntry};
 use crate::units::format_bytes;
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};

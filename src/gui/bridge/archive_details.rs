@@ -46,7 +46,7 @@ use super::archive_list::failure_kind_name;
 use crate::config::BorgmaticConfig;
 use crate::events::Discard;
 use crate::gui::runtime;
-use crate::repository::{archive_info, ArchiveInfo};
+use crate::process::archives::{archive_info, ArchiveInfo};
 use crate::units::{format_borg_time, format_bytes, format_duration};
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};

@@ -74,10 +74,10 @@ pub mod qobject {
 
 use crate::backup::{run_backup, Actions, BackupEvent, BackupRequest, Progress, RunReport};
 use crate::config::{discovered_repositories, BorgmaticConfig};
+use crate::desktop::notify;
 use crate::events::Event;
 use crate::gui::runtime;
 use crate::gui::throttle::{Throttle, UI_INTERVAL};
-use crate::notify;
 use crate::preferences::Preferences;
 use crate::units::{format_bytes, format_duration};
 use core::pin::Pin;

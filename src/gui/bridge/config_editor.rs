@@ -478,7 +478,7 @@ impl qobject::ConfigEditor {
             "Moving the passphrase into the wallet and checking it with borg…",
             async move {
                 let kastell = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("kastell"));
-                let report = crate::passphrase::to_wallet(&path, &kastell)
+                let report = crate::credentials::passphrase::to_wallet(&path, &kastell)
                     .await
                     .map_err(|e| e.to_string())?;
                 let checks: Vec<String> = report.checks.iter().map(|c| c.describe()).collect();
@@ -493,7 +493,7 @@ impl qobject::ConfigEditor {
     pub fn move_passphrase_to_file(self: Pin<&mut Self>) {
         let path = self.path.clone();
         self.passphrase_job("Writing the passphrase back into the file…", async move {
-            crate::passphrase::from_wallet(&path)
+            crate::credentials::passphrase::from_wallet(&path)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(
@@ -510,7 +510,7 @@ impl qobject::ConfigEditor {
             return;
         }
         self.passphrase_job("Changing the passphrase of every repository…", async move {
-            let report = crate::passphrase::change(&path, &new)
+            let report = crate::credentials::passphrase::change(&path, &new)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(report.describe().replace('\n', " "))

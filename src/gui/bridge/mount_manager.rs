@@ -104,12 +104,12 @@ pub mod qobject {
     }
 }
 
+use crate::desktop::notify::{self, Notice};
 use crate::events::{Event, MountEvent};
 use crate::gui::list_rows::{self, Row};
 use crate::gui::runtime;
 use crate::gui::throttle::{Throttle, UI_INTERVAL};
 use crate::mount::manager::{self, MountInfo, Target};
-use crate::notify::{self, Notice};
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
 use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant};
@@ -248,7 +248,8 @@ impl qobject::MountManager {
             };
             let outcome = manager::mount(&config, target, mountpoint, Arc::new(sink)).await;
             if let (Ok(info), true) = (&outcome, open_after) {
-                if let Err(why) = crate::file_manager::show_folder(&info.mountpoint).await {
+                if let Err(why) = crate::desktop::file_manager::show_folder(&info.mountpoint).await
+                {
                     let _ = qt_thread.queue(move |mut obj| {
                         obj.as_mut().set_error_text(QString::from(&why));
                     });
@@ -314,7 +315,7 @@ impl qobject::MountManager {
         let folder = PathBuf::from(folder.to_string());
         let qt_thread = self.qt_thread();
         runtime::spawn(async move {
-            if let Err(why) = crate::file_manager::show_folder(&folder).await {
+            if let Err(why) = crate::desktop::file_manager::show_folder(&folder).await {
                 let _ = qt_thread.queue(move |mut obj| {
                     obj.as_mut().set_error_text(QString::from(&why));
                 });

@@ -97,7 +97,7 @@ use crate::gui::list_rows::{self, Row};
 use crate::gui::runtime;
 use crate::gui::throttle::{Throttle, UI_INTERVAL};
 use crate::index::ArchiveIndex;
-use crate::repo::ArchiveRef;
+use crate::reader::ArchiveRef;
 use crate::restore::{self, Conflict, Destination, RestoreOptions, RestorePlan};
 use crate::units::format_bytes;
 use core::pin::Pin;
@@ -121,7 +121,7 @@ pub struct ConflictRow {
 }
 
 fn local_time(secs: i64) -> String {
-    crate::units::format_borg_time(&crate::repo::listing::iso_time(
+    crate::units::format_borg_time(&crate::reader::listing::iso_time(
         i128::from(secs) * 1_000_000_000,
     ))
 }

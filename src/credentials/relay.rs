@@ -49,8 +49,8 @@ impl PassphraseRelay {
     pub fn passcommand(&self, kastell: &Path) -> String {
         format!(
             "{} passphrase relay --socket {}",
-            crate::secrets::shell_quote(&kastell.display().to_string()),
-            crate::secrets::shell_quote(&self.path.display().to_string())
+            crate::credentials::wallet::shell_quote(&kastell.display().to_string()),
+            crate::credentials::wallet::shell_quote(&self.path.display().to_string())
         )
     }
 }

@@ -2,9 +2,9 @@
 //! `remote_path` behave exactly as they do in the user's scheduled runs.
 
 use crate::config::{BorgmaticConfig, RepositoryConfig, RepositoryKind, Secret};
+use crate::credentials::relay::serve_to_borgmatic;
 use crate::events::EventSink;
 use crate::process::{run, BorgmaticCommand, Completed, FailureKind, ProcessError, Tools};
-use crate::relay::serve_to_borgmatic;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 

@@ -1,9 +1,9 @@
 //! Moving a config's passphrase into the wallet and back, verified with real borg calls.
 
 use crate::config::{save, BorgmaticConfig, ConfigDocument, Scalar, Secret};
+use crate::credentials::wallet::{self, SecretError};
 use crate::events::Discard;
 use crate::process::{run, BorgmaticCommand, ProcessError, Tools};
-use crate::secrets::{self, SecretError};
 use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 
@@ -61,7 +61,7 @@ pub async fn verify_each_repository(
             .repository(repo.label.as_deref().unwrap_or(&repo.path))
             .arg("--json")
             .invocation(&tools);
-        let result = crate::repository::checked(
+        let result = crate::process::archives::checked(
             run(invocation, &Discard, &CancellationToken::new()).await,
             repo,
         )
@@ -117,12 +117,12 @@ pub async fn to_wallet(config: &Path, kastell: &Path) -> Result<MoveReport, Pass
         let cfg = doc.config()?;
         let Some(passphrase) = cfg.encryption_passphrase.clone() else {
             return Err(PassphraseError::Refused(match cfg.encryption_passcommand {
-                Some(cmd) if secrets::is_kastell_passcommand(&cmd) => "the passphrase is already kept in the wallet".into(),
+                Some(cmd) if wallet::is_kastell_passcommand(&cmd) => "the passphrase is already kept in the wallet".into(),
                 Some(_) => "this config gets its passphrase from its own encryption_passcommand; nothing to move".into(),
                 None => "this config has no encryption_passphrase to move".into(),
             }));
         };
-        let command = secrets::passcommand(kastell, config);
+        let command = wallet::passcommand(kastell, config);
         doc.replace_key(
             "encryption_passphrase",
             "encryption_passcommand",
@@ -133,11 +133,11 @@ pub async fn to_wallet(config: &Path, kastell: &Path) -> Result<MoveReport, Pass
 
     let stored = passphrase.clone();
     let path = config.to_path_buf();
-    run_blocking(move || secrets::store(&path, &stored)).await??;
+    run_blocking(move || wallet::store(&path, &stored)).await??;
     let checks = verify_each_repository(config, &new_text).await?;
     if !checks.iter().any(|c| c.result.is_ok()) {
         let path = config.to_path_buf();
-        let _ = run_blocking(move || secrets::forget(&path)).await;
+        let _ = run_blocking(move || wallet::forget(&path)).await;
         let details: Vec<String> = checks.iter().map(RepositoryCheck::describe).collect();
         return Err(PassphraseError::Refused(format!(
             "not changed: no repository could be opened with the passphrase from the wallet, so the config keeps its plaintext passphrase.\n{}",
@@ -156,7 +156,7 @@ pub async fn to_wallet(config: &Path, kastell: &Path) -> Result<MoveReport, Pass
 pub async fn from_wallet(config: &Path) -> Result<Option<PathBuf>, PassphraseError> {
     let cfg = ConfigDocument::load(config)?.config()?;
     match &cfg.encryption_passcommand {
-        Some(cmd) if secrets::is_kastell_passcommand(cmd) => {}
+        Some(cmd) if wallet::is_kastell_passcommand(cmd) => {}
         _ => {
             return Err(PassphraseError::Refused(
                 "this config does not take its passphrase from Kastell's wallet entry".into(),
@@ -164,7 +164,7 @@ pub async fn from_wallet(config: &Path) -> Result<Option<PathBuf>, PassphraseErr
         }
     }
     let path = config.to_path_buf();
-    let passphrase: Secret = run_blocking(move || secrets::get(&path)).await??;
+    let passphrase: Secret = run_blocking(move || wallet::get(&path)).await??;
     let outcome = {
         let mut doc = ConfigDocument::load(config)?;
         doc.replace_key(
@@ -175,7 +175,7 @@ pub async fn from_wallet(config: &Path) -> Result<Option<PathBuf>, PassphraseErr
         save(&doc)?
     };
     let path = config.to_path_buf();
-    run_blocking(move || secrets::forget(&path)).await??;
+    run_blocking(move || wallet::forget(&path)).await??;
     Ok(outcome.backup)
 }
 
@@ -229,9 +229,9 @@ pub async fn current_passphrase(
         return Ok((p.clone(), "config"));
     }
     match &cfg.encryption_passcommand {
-        Some(cmd) if secrets::is_kastell_passcommand(cmd) => {
+        Some(cmd) if wallet::is_kastell_passcommand(cmd) => {
             let path = config.to_path_buf();
-            Ok((run_blocking(move || secrets::get(&path)).await??, "wallet"))
+            Ok((run_blocking(move || wallet::get(&path)).await??, "wallet"))
         }
         Some(cmd) => {
             let out = tokio::process::Command::new("sh")
@@ -323,7 +323,7 @@ pub async fn change(config: &Path, new: &Secret) -> Result<ChangeReport, Passphr
         }
         "wallet" => {
             let (path, secret) = (config.to_path_buf(), new.clone());
-            run_blocking(move || secrets::store(&path, &secret)).await??;
+            run_blocking(move || wallet::store(&path, &secret)).await??;
         }
         _ => {}
     }

@@ -569,7 +569,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let t = trust(dir.path(), "/srv/repo");
         let id = [3u8; 32];
-        let cache = t.dirs.cache.join(crate::repo::key::hex(&id));
+        let cache = t.dirs.cache.join(crate::reader::key::hex(&id));
         std::fs::create_dir_all(&cache).unwrap();
         std::fs::write(
             cache.join("config"),
