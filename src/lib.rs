@@ -14,8 +14,10 @@
 //! - `patterns/`: borg's pattern rules, the exclude preview and the exclude editor's state.
 //! - `credentials/`: the passphrase: where it comes from, the wallet, the one-run relay.
 //! - `desktop/`: desktop integration: notifications, the file manager.
-//! - `history.rs`, `preferences.rs`, `private.rs`, `events.rs`, `units.rs`: the run history,
-//!   Kastell's own settings, its private folders, UI-agnostic events, sizes and times in words.
+//! - `history.rs`, `preferences.rs`, `private.rs`, `events.rs`: the run history, Kastell's
+//!   own settings, its private folders, UI-agnostic events.
+//! - `times.rs`, `units.rs`: times (borg's text, local time, "3 hours ago"; jiff), sizes and
+//!   durations in words.
 //! - `cli/`: the `kastell` subcommands; `gui/`: the window (cxx-qt bridge and QML start-up).
 
 pub mod backup;
@@ -34,6 +36,7 @@ pub mod private;
 pub mod process;
 pub mod reader;
 pub mod restore;
+pub mod times;
 pub mod units;
 
 /// The window (cxx-qt bridge + QML). It lives in the library so that every target linking

@@ -245,16 +245,13 @@ impl ArchiveFs {
         let mut made = Vec::new();
         for (g, (label, session, archives)) in groups.into_iter().enumerate() {
             let start = slots.len();
-            slots.extend(
-                archives.into_iter().map(|archive| Slot {
-                    group: g,
-                    made: crate::reader::listing::utc_iso_to_ns(&archive.time)
-                        .map_or(UNIX_EPOCH, time_of),
-                    archive,
-                    index: OnceLock::new(),
-                    links: OnceLock::new(),
-                }),
-            );
+            slots.extend(archives.into_iter().map(|archive| Slot {
+                group: g,
+                made: crate::times::utc_iso_to_ns(&archive.time).map_or(UNIX_EPOCH, time_of),
+                archive,
+                index: OnceLock::new(),
+                links: OnceLock::new(),
+            }));
             made.push(Group {
                 label,
                 session,

@@ -72,59 +72,7 @@ pub fn display_bytes(bytes: &[u8]) -> String {
     out
 }
 
-/// `n` in decimal, zero-padded to `width` digits.
-fn push_padded(out: &mut String, n: u32, width: usize) {
-    let mut digits = [b'0'; 10];
-    let mut at = digits.len();
-    let mut n = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for _ in (digits.len() - at)..width {
-        out.push('0');
-    }
-    for d in &digits[at..] {
-        out.push(*d as char);
-    }
-}
-
-/// `iso_time` appended to `out` without formatting machinery (a listing writes a million).
-pub fn push_iso_time(out: &mut String, ns: i128) {
-    let t = ns as f64 / 1e9;
-    let (mut secs, frac) = (t.trunc(), t.fract());
-    let mut us = (frac * 1e6).round_ties_even();
-    if us >= 1e6 {
-        secs += 1.0;
-        us -= 1e6;
-    } else if us < 0.0 {
-        secs -= 1.0;
-        us += 1e6;
-    }
-    let seconds = secs as nix::libc::time_t;
-    // SAFETY: localtime_r writes only into the struct we pass.
-    let mut tm: nix::libc::tm = unsafe { std::mem::zeroed() };
-    if unsafe { nix::libc::localtime_r(&seconds, &mut tm) }.is_null() {
-        return;
-    }
-    push_padded(out, (tm.tm_year + 1900).max(0) as u32, 4);
-    out.push('-');
-    push_padded(out, (tm.tm_mon + 1) as u32, 2);
-    out.push('-');
-    push_padded(out, tm.tm_mday as u32, 2);
-    out.push('T');
-    push_padded(out, tm.tm_hour as u32, 2);
-    out.push(':');
-    push_padded(out, tm.tm_min as u32, 2);
-    out.push(':');
-    push_padded(out, tm.tm_sec as u32, 2);
-    out.push('.');
-    push_padded(out, us as u32, 6);
-}
+pub use crate::times::{iso_time, push_iso_time};
 
 /// `display_bytes` appended to `out` (valid UTF-8, the usual case, is copied as is).
 pub fn push_display_bytes(out: &mut String, bytes: &[u8]) {
@@ -132,67 +80,6 @@ pub fn push_display_bytes(out: &mut String, bytes: &[u8]) {
         Ok(s) => out.push_str(s),
         Err(_) => out.push_str(&display_bytes(bytes)),
     }
-}
-
-/// `datetime.fromtimestamp(ns / 1e9).isoformat(timespec="microseconds")` in local time.
-/// borg's archive and manifest times (`2026-12-01T21:42:47.123456`, UTC) in nanoseconds since
-/// the epoch.
-pub fn utc_iso_to_ns(text: &str) -> Option<i64> {
-    let (date, time) = text.trim().split_once('T')?;
-    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
-    let (hms, fraction) = time.split_once('.').unwrap_or((time, ""));
-    let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
-    let (hour, minute, second) = (t.next()??, t.next()??, t.next()??);
-    let digits: String = fraction
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .take(9)
-        .collect();
-    let nanos = if digits.is_empty() {
-        0
-    } else {
-        digits.parse::<i64>().ok()? * 10i64.pow(9 - digits.len() as u32)
-    };
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
-    seconds.checked_mul(1_000_000_000)?.checked_add(nanos)
-}
-
-pub fn iso_time(ns: i128) -> String {
-    let t = ns as f64 / 1e9;
-    let (mut secs, frac) = (t.trunc(), t.fract());
-    let mut us = (frac * 1e6).round_ties_even();
-    if us >= 1e6 {
-        secs += 1.0;
-        us -= 1e6;
-    } else if us < 0.0 {
-        secs -= 1.0;
-        us += 1e6;
-    }
-    let seconds = secs as nix::libc::time_t;
-    // SAFETY: localtime_r writes only into the struct we pass.
-    let mut tm: nix::libc::tm = unsafe { std::mem::zeroed() };
-    if unsafe { nix::libc::localtime_r(&seconds, &mut tm) }.is_null() {
-        return String::new();
-    }
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        us as u32
-    )
 }
 
 /// borg's `Item.get_size()`: the stored size; else a symlink's target length (in Python
@@ -336,20 +223,6 @@ pub fn write_python_json_line(out: &mut String, item: &Item) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn borgs_utc_times_become_epoch_nanoseconds() {
-        assert_eq!(utc_iso_to_ns("1970-01-01T00:00:00"), Some(0));
-        assert_eq!(
-            utc_iso_to_ns("2026-12-01T21:42:47.123456"),
-            Some(1_796_161_367_123_456_000)
-        );
-        assert_eq!(
-            utc_iso_to_ns("2000-02-29T12:00:00.5"),
-            Some(951_825_600_500_000_000)
-        );
-        assert_eq!(utc_iso_to_ns("garbage"), None);
-    }
 
     #[test]
     fn filemode_matches_python() {

@@ -198,7 +198,7 @@ fn icon_for(listed: &Listed) -> &'static str {
 }
 
 fn modified_text(mtime_ns: i64) -> String {
-    format_borg_time(&crate::reader::listing::iso_time(i128::from(mtime_ns)))
+    crate::times::local_seconds(i128::from(mtime_ns))
 }
 
 impl Row for BrowseRow {

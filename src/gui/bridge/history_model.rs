@@ -129,25 +129,6 @@ pub struct HistoryModelRust {
     runs: Vec<Run>,
 }
 
-/// Local date and time of a unix time in milliseconds, as `2026-11-23 22:41`.
-fn local_time(ms: i64) -> String {
-    let seconds = ms / 1000;
-    let t: nix::libc::time_t = seconds;
-    // SAFETY: localtime_r writes only into the struct we pass.
-    let mut tm: nix::libc::tm = unsafe { std::mem::zeroed() };
-    if unsafe { nix::libc::localtime_r(&t, &mut tm) }.is_null() {
-        return String::new();
-    }
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min
-    )
-}
-
 fn rows_of(runs: &[Run]) -> Vec<HistoryRow> {
     let mut rows = Vec::new();
     for run in runs {
@@ -155,7 +136,7 @@ fn rows_of(runs: &[Run]) -> Vec<HistoryRow> {
         if run.repositories.is_empty() {
             rows.push(HistoryRow {
                 run_id: run.id,
-                started: local_time(run.started),
+                started: crate::times::local_minutes(run.started),
                 what: what.clone(),
                 repository: "—".into(),
                 outcome: run.outcome.name().into(),
@@ -173,7 +154,7 @@ fn rows_of(runs: &[Run]) -> Vec<HistoryRow> {
                 .unwrap_or_default();
             rows.push(HistoryRow {
                 run_id: run.id,
-                started: local_time(part.started),
+                started: crate::times::local_minutes(part.started),
                 what: what.clone(),
                 repository: part.repository.clone(),
                 outcome: part.outcome.name().into(),

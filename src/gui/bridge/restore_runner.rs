@@ -121,9 +121,7 @@ pub struct ConflictRow {
 }
 
 fn local_time(secs: i64) -> String {
-    crate::units::format_borg_time(&crate::reader::listing::iso_time(
-        i128::from(secs) * 1_000_000_000,
-    ))
+    crate::times::local_seconds(i128::from(secs) * 1_000_000_000)
 }
 
 fn version_text(size: Option<u64>, mtime_secs: i64, is_dir: bool) -> String {

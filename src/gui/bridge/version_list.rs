@@ -91,7 +91,7 @@ impl Row for Version {
                     format_bytes(self.size)
                 }
             }
-            3 => format_borg_time(&crate::reader::listing::iso_time(i128::from(self.mtime_ns))),
+            3 => crate::times::local_seconds(i128::from(self.mtime_ns)),
             _ => return QVariant::from(&self.changed),
         };
         QVariant::from(&QString::from(&text))
