@@ -16,21 +16,60 @@ use crate::reader::remote::{serve_command, RemoteStore, SshLocation};
 use crate::reader::security::{self, BorgDirs, DirOptions};
 use crate::reader::{Access, ArchiveRef, ReadError, Reader, Trust};
 
+/// Why Kastell's own reader did not open a repository.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The native reader cannot read this repository (borg 2, an ssh alias without ssh://,
+    /// a credential hook only borgmatic knows, ...): the borg process answers instead.
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{repository}: {source}")]
+    Read {
+        repository: String,
+        #[source]
+        source: ReadError,
+    },
+    #[error("cannot read the passphrase from {}: {source}", path.display())]
+    PassphraseFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The reading thread ended without an answer.
+    #[error("{0}")]
+    Task(#[source] tokio::task::JoinError),
+}
+
 /// Why a repository cannot be browsed.
 #[derive(Debug, thiserror::Error)]
 pub enum BrowseError {
-    #[error("{0}")]
-    Config(String),
-    /// The native reader cannot read this repository (borg 2, an ssh alias without ssh://,
-    /// a credential hook only borgmatic knows, ...): browsing needs the index it builds.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{} has no repository {name}", config.display())]
+    NoSuchRepository { config: PathBuf, name: String },
+    /// The native reader cannot read this repository: browsing needs the index it builds.
     #[error("Kastell cannot browse this repository: {0}")]
     Unsupported(String),
-    #[error("{0}")]
-    Read(String),
+    #[error(transparent)]
+    Open(OpenError),
+    /// Reading an archive failed; `context` names the repository, archive and path.
+    #[error("{context}: {source}")]
+    Read {
+        context: String,
+        #[source]
+        source: ReadError,
+    },
+    #[error(transparent)]
+    Reader(#[from] ReadError),
     #[error(transparent)]
     Index(#[from] IndexError),
     #[error("{0} is not in this archive")]
     NotFound(String),
+    #[error("making a copy to open: {0}")]
+    Copy(#[source] std::io::Error),
+    /// A reading thread ended without an answer.
+    #[error("{0}")]
+    Task(#[source] tokio::task::JoinError),
 }
 
 /// The chunk ids of an archive's item stream.
@@ -82,26 +121,34 @@ pub fn kept_session(config: &Path, repository: &str) -> Option<Arc<Session>> {
     sessions().lock().ok()?.get(&key).cloned()
 }
 
-/// Kastell's reader for `repo` (a local path, or ssh:// through `borg serve`), or why the borg
-/// process must answer instead (a reason starting with `!` is an error to report as is).
-pub async fn open_reader(cfg: &BorgmaticConfig, repo: &RepositoryConfig) -> Result<Reader, String> {
+/// Kastell's reader for `repo` (a local path, or ssh:// through `borg serve`), or why not:
+/// [`OpenError::Unsupported`] when the borg process must answer instead.
+pub async fn open_reader(
+    cfg: &BorgmaticConfig,
+    repo: &RepositoryConfig,
+) -> Result<Reader, OpenError> {
     let home = dirs::home_dir().unwrap_or_else(|| "/".into());
     let remote = match repo.kind() {
         RepositoryKind::Local => None,
         RepositoryKind::Ssh { .. } => {
             let location = SshLocation::parse(&repo.path).ok_or_else(|| {
-                format!("a repository location Kastell cannot parse: {}", repo.path)
+                OpenError::Unsupported(format!(
+                    "a repository location Kastell cannot parse: {}",
+                    repo.path
+                ))
             })?;
             let command = serve_command(
                 &location,
                 cfg.ssh_command.as_deref(),
                 cfg.remote_path.as_deref(),
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| OpenError::Unsupported(e.to_string()))?;
             Some((location, command))
         }
         RepositoryKind::Remote => {
-            return Err("the native reader reads local and ssh:// repositories".into())
+            return Err(OpenError::Unsupported(
+                "the native reader reads local and ssh:// repositories".into(),
+            ))
         }
     };
     let passphrase = match current_passphrase(&cfg.path, cfg).await {
@@ -127,11 +174,14 @@ pub async fn open_reader(cfg: &BorgmaticConfig, repo: &RepositoryConfig) -> Resu
         }
     })
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(OpenError::Task)?;
     match opened {
         Ok(reader) => Ok(reader),
-        Err(ReadError::Unsupported(why)) => Err(why),
-        Err(e) => Err(format!("!{}: {e}", repo.display_name())),
+        Err(ReadError::Unsupported(why)) => Err(OpenError::Unsupported(why)),
+        Err(source) => Err(OpenError::Read {
+            repository: repo.display_name().to_string(),
+            source,
+        }),
     }
 }
 
@@ -182,7 +232,7 @@ pub fn trust_for(cfg: &BorgmaticConfig, repo: &RepositoryConfig, home: &Path) ->
 /// borgmatic's `{credential TYPE ARG}` passphrase: `file` is read here (trailing newline
 /// dropped, as borgmatic does), `systemd` from `$CREDENTIALS_DIRECTORY`; the others
 /// (container, keepassxc) stay with borgmatic, so the borg path answers.
-fn resolve_credential(secret: Secret, home: &Path) -> Result<Secret, String> {
+fn resolve_credential(secret: Secret, home: &Path) -> Result<Secret, OpenError> {
     let text = secret.expose().trim();
     let Some(inner) = text
         .strip_prefix("{credential ")
@@ -195,39 +245,37 @@ fn resolve_credential(secret: Secret, home: &Path) -> Result<Secret, String> {
         "file" => PathBuf::from(crate::patterns::pypath::expanduser(arg.trim(), home)),
         "systemd" => match std::env::var_os("CREDENTIALS_DIRECTORY") {
             Some(dir) => PathBuf::from(dir).join(arg.trim()),
-            None => return Err("the passphrase is a systemd credential outside systemd".into()),
+            None => {
+                return Err(OpenError::Unsupported(
+                    "the passphrase is a systemd credential outside systemd".into(),
+                ))
+            }
         },
         other => {
-            return Err(format!(
+            return Err(OpenError::Unsupported(format!(
                 "the passphrase comes from borgmatic's {other} credential hook"
-            ))
+            )))
         }
     };
     let content = std::fs::read_to_string(&file)
-        .map_err(|e| format!("!cannot read the passphrase from {}: {e}", file.display()))?;
+        .map_err(|source| OpenError::PassphraseFile { path: file, source })?;
     Ok(Secret::new(content.trim_end_matches(['\n', '\r'])))
 }
 
 /// Opens without the session cache (the command line: one process, one use).
 pub async fn open_uncached(config: &Path, repository: &str) -> Result<Session, BrowseError> {
-    let cfg = BorgmaticConfig::load(config).map_err(|e| BrowseError::Config(e.to_string()))?;
+    let cfg = BorgmaticConfig::load(config)?;
     let repo = cfg
         .repository(repository)
-        .ok_or_else(|| {
-            BrowseError::Config(format!(
-                "{} has no repository {repository}",
-                cfg.path.display()
-            ))
+        .ok_or_else(|| BrowseError::NoSuchRepository {
+            config: cfg.path.clone(),
+            name: repository.to_string(),
         })?
         .clone();
     let reader = match open_reader(&cfg, &repo).await {
         Ok(reader) => reader,
-        Err(why) => {
-            return Err(match why.strip_prefix('!') {
-                Some(error) => BrowseError::Read(error.to_string()),
-                None => BrowseError::Unsupported(why),
-            })
-        }
+        Err(OpenError::Unsupported(why)) => return Err(BrowseError::Unsupported(why)),
+        Err(e) => return Err(BrowseError::Open(e)),
     };
     let cache_root = index::default_cache_root();
     index::prune_indexes(&cache_root, reader.repository_id(), reader.archives());
@@ -249,9 +297,7 @@ impl Session {
 
     /// An archive by name; `latest` is the newest, as in borgmatic.
     pub fn archive(&self, name: &str) -> Result<ArchiveRef, BrowseError> {
-        self.reader
-            .archive(name)
-            .map_err(|e| BrowseError::Read(e.to_string()))
+        Ok(self.reader.archive(name)?)
     }
 
     /// The index of `archive` when it is already built (no reading of the repository).
@@ -317,11 +363,14 @@ impl Session {
         } else {
             format!(", /{}", display_bytes(path))
         };
-        BrowseError::Read(format!(
-            "{}: archive {}{at}: {e}",
-            self.repository.display_name(),
-            archive.name
-        ))
+        BrowseError::Read {
+            context: format!(
+                "{}: archive {}{at}",
+                self.repository.display_name(),
+                archive.name
+            ),
+            source: e,
+        }
     }
 
     /// Entry `entry`'s item with its chunk list (a later hard link's taken from the first).
@@ -385,7 +434,7 @@ impl Session {
         entry: u32,
     ) -> Result<PathBuf, BrowseError> {
         let path = index.path(entry);
-        let io = |e: std::io::Error| BrowseError::Read(format!("making a copy to open: {e}"));
+        let io = BrowseError::Copy;
         // Private (0700) and the user's own: never a shared or world-readable place.
         let base = crate::private::runtime_dir().join("open");
         crate::private::create_dirs_below(&crate::private::runtime_dir(), &base).map_err(io)?;

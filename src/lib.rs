@@ -26,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod desktop;
+pub mod errors;
 pub mod events;
 pub mod history;
 pub mod index;

@@ -152,6 +152,43 @@ fn window_shows_an_unreachable_nas_in_plain_words() {
     );
 }
 
+#[test]
+fn window_without_a_passphrase_lists_archives_with_one_typed_for_this_run() {
+    let fx = Fixture::new(1);
+    let names = archive_names(&fx, "local");
+    let yaml = std::fs::read_to_string(&fx.config).expect("config");
+    let without: String = yaml
+        .lines()
+        .filter(|l| !l.starts_with("encryption_passphrase"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&fx.config, without).expect("config without passphrase");
+    // The field shows only for the kinds a typed passphrase can fix (`Failure` in QML).
+    drive(
+        &fx,
+        &[],
+        &[
+            ("expect", "local".to_string()),
+            ("expect_contains", "No passphrase is available".to_string()),
+            // Typed where the cursor already is (AT-SPI gives a password field no name).
+            (
+                "run",
+                format!(
+                    "xdotool type --delay 20 '{}' && xdotool key Return",
+                    support::PASSPHRASE
+                ),
+            ),
+            ("expect", names[0].clone()),
+        ],
+        "window-typed-passphrase.log",
+    );
+    let kept = std::fs::read_to_string(&fx.config).expect("config");
+    assert!(
+        !kept.contains(support::PASSPHRASE),
+        "a passphrase typed for one run is never written"
+    );
+}
+
 /// The seed's `user.yaml`, pointed at the fixture's repositories.
 fn seed_config(fx: &Fixture) -> String {
     let seed = std::fs::read_to_string(

@@ -39,7 +39,9 @@ Pane {
         // A locked wallet or a missing passphrase: type it once for this run (not stored).
         RowLayout {
             Layout.fillWidth: true
-            visible: pane.model.errorKind === "wallet" || pane.model.errorKind === "nopassphrase"
+            visible: pane.model.errorKind === Failure.WalletUnavailable || pane.model.errorKind === Failure.PassphraseMissing
+            // The cursor goes where the next step is typed.
+            onVisibleChanged: if (visible) oncePassphrase.forceActiveFocus()
             TextField {
                 id: oncePassphrase
                 Layout.fillWidth: true

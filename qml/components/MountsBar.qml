@@ -55,6 +55,7 @@ Frame {
                 id: row
                 required property string mountpoint
                 required property string description
+                required property bool wholeConfig
                 required property string borgReason
                 required property string leftOut
                 Layout.fillWidth: true
@@ -74,7 +75,7 @@ Frame {
                 Label {
                     visible: row.borgReason !== ""
                     // A whole-config mount has borg serve only the repositories Kastell cannot read.
-                    text: row.description.startsWith("every repository") ? qsTr("(partly by borg)") : qsTr("(by borg)")
+                    text: row.wholeConfig ? qsTr("(partly by borg)") : qsTr("(by borg)")
                     opacity: 0.7
                     Accessible.name: qsTr("Mounted by borg: %1").arg(row.borgReason)
                 }

@@ -5,7 +5,7 @@
 //! not say which repository they are about, so this is what gives each repository its own
 //! progress, exit status and result. Hooks, retention and check frequencies stay borgmatic's.
 
-use super::lock::{borg_lock_holders, RunLock};
+use super::lock::{borg_lock_holders, RunLock, RunLockHolder};
 use super::progress::{Estimate, Progress, ProgressTracker};
 use crate::config::{BorgmaticConfig, ConfigError, RepositoryConfig, RepositoryKind, Secret};
 use crate::credentials::relay::serve_to_borgmatic;
@@ -177,12 +177,12 @@ pub async fn run_backup(
 
     let prepared = match prepare(&request, &config_path, &state).await {
         Ok(prepared) => prepared,
-        Err(message) => {
+        Err(not_started) => {
             return Ok(end_run(
                 &history,
                 report,
                 Outcome::Error,
-                Some(message),
+                Some(not_started.to_string()),
                 sink,
             )?);
         }
@@ -281,43 +281,56 @@ struct Prepared {
     relay: Option<(crate::credentials::relay::PassphraseRelay, String)>,
 }
 
+/// Why a run did not start: nothing was backed up.
+#[derive(Debug, thiserror::Error)]
+pub enum NotStarted {
+    #[error("Another Kastell run of this config is going on{}. This one did not start; try again when it has finished.",
+        holder.pid.map(|pid| format!(" (process {pid}: {})", holder.what)).unwrap_or_default())]
+    AnotherRun { holder: RunLockHolder },
+    #[error("Kastell cannot take its run lock in {}: {source}", folder.display())]
+    RunLock {
+        folder: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("The config cannot be read, so nothing was backed up: {0}")]
+    Config(#[source] ConfigError),
+    #[error("The config has no repository “{0}”.")]
+    NoSuchRepository(String),
+    /// borg or borgmatic is missing or unusable, or the one-run passphrase relay failed.
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+}
+
 /// Takes the config's run lock, reads the config, picks the repositories, finds borg and
 /// borgmatic. Any failure is the run's message: nothing was backed up.
 async fn prepare(
     request: &BackupRequest,
     config_path: &Path,
     state: &Path,
-) -> Result<Prepared, String> {
+) -> Result<Prepared, NotStarted> {
     let what = format!("{} ({})", request.actions.name(), request.trigger);
     let lock = match RunLock::acquire(&state.join("locks"), config_path, &what) {
         Ok(Ok(lock)) => lock,
-        Ok(Err(holder)) => {
-            let who = holder
-                .pid
-                .map(|pid| format!(" (process {pid}: {})", holder.what))
-                .unwrap_or_default();
-            return Err(format!(
-                "Another Kastell run of this config is going on{who}. This one did not start; try again when it has finished."
-            ));
-        }
-        Err(e) => {
-            return Err(format!(
-                "Kastell cannot take its run lock in {}: {e}",
-                state.display()
-            ))
+        Ok(Err(holder)) => return Err(NotStarted::AnotherRun { holder }),
+        Err(source) => {
+            return Err(NotStarted::RunLock {
+                folder: state.to_path_buf(),
+                source,
+            })
         }
     };
-    let config = BorgmaticConfig::load(config_path).map_err(|e| config_error_message(&e))?;
+    let config = BorgmaticConfig::load(config_path).map_err(NotStarted::Config)?;
     let repositories = match &request.repository {
         Some(wanted) => vec![config
             .repository(wanted)
             .cloned()
-            .ok_or_else(|| format!("The config has no repository “{wanted}”."))?],
+            .ok_or_else(|| NotStarted::NoSuchRepository(wanted.clone()))?],
         None => config.repositories.clone(),
     };
-    let tools = Tools::detect().await.map_err(|e| e.to_string())?;
+    let tools = Tools::detect().await?;
     let relay = match &request.typed_passphrase {
-        Some(secret) => Some(serve_to_borgmatic(secret.clone()).map_err(|e| e.to_string())?),
+        Some(secret) => Some(serve_to_borgmatic(secret.clone())?),
         None => None,
     };
     Ok(Prepared {
@@ -344,10 +357,6 @@ fn end_run(
         outcome,
     }));
     Ok(report)
-}
-
-fn config_error_message(error: &ConfigError) -> String {
-    format!("The config cannot be read, so nothing was backed up: {error}")
 }
 
 fn open_log(path: &Path) -> Result<Mutex<BufWriter<File>>, BackupError> {

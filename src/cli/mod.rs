@@ -375,7 +375,7 @@ fn typed_passphrase(ask: bool) -> Result<Option<crate::config::Secret>, ExitCode
     configure::read_passphrase("Passphrase for this run: ")
         .map(Some)
         .map_err(|e| {
-            eprintln!("kastell: {e:#}");
+            eprintln!("kastell: {}", crate::errors::report(e.as_ref()));
             ExitCode::FAILURE
         })
 }
@@ -591,7 +591,7 @@ pub async fn run(command: Command) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("kastell: {e:#}");
+            eprintln!("kastell: {}", crate::errors::report(e.as_ref()));
             ExitCode::FAILURE
         }
     }

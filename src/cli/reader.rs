@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
-use crate::browse::open_reader as open_native;
+use crate::browse::{open_reader as open_native, OpenError};
 use crate::config::{BorgmaticConfig, RepositoryConfig};
 use crate::reader::listing::{filemode, push_display_bytes, push_iso_time, write_python_json_line};
 use crate::reader::{Item, ReadError};
@@ -153,12 +153,11 @@ pub async fn ls(
     let prefix = archive_path(path);
     let native = match choice {
         ReaderChoice::Native => open_native(&cfg, repo).await,
-        ReaderChoice::Borg => Err("--reader borg".into()),
+        ReaderChoice::Borg => Err(OpenError::Unsupported("--reader borg".into())),
     };
     let reader = match native {
         Ok(reader) => reader,
-        Err(why) if why.starts_with('!') => bail!("{}", &why[1..]),
-        Err(why) => {
+        Err(OpenError::Unsupported(why)) => {
             eprintln!("kastell: using borg ({why})");
             let archive = resolve_archive_with_borg(&cfg, repo, archive_name).await?;
             let mut args = vec![
@@ -171,6 +170,7 @@ pub async fn ls(
             }
             return borg_fallback(config, repo, &args);
         }
+        Err(e) => return Err(e.into()),
     };
     if !recursive {
         // A folder's children come from the archive index (built once, then instant).
@@ -237,12 +237,11 @@ pub async fn cat(
     let wanted = archive_path(Some(path));
     let native = match choice {
         ReaderChoice::Native => open_native(&cfg, repo).await,
-        ReaderChoice::Borg => Err("--reader borg".into()),
+        ReaderChoice::Borg => Err(OpenError::Unsupported("--reader borg".into())),
     };
     let reader = match native {
         Ok(reader) => reader,
-        Err(why) if why.starts_with('!') => bail!("{}", &why[1..]),
-        Err(why) => {
+        Err(OpenError::Unsupported(why)) => {
             eprintln!("kastell: using borg ({why})");
             let archive = resolve_archive_with_borg(&cfg, repo, archive_name).await?;
             let args = vec![
@@ -253,6 +252,7 @@ pub async fn cat(
             ];
             return borg_fallback(config, repo, &args);
         }
+        Err(e) => return Err(e.into()),
     };
     let archive = reader.archive(archive_name)?;
     let mut found: Option<Item> = None;

@@ -316,7 +316,7 @@ async fn archive_filesystem(
             Ok::<_, BrowseError>(())
         })
         .await
-        .map_err(|e| BrowseError::Read(e.to_string()))??;
+        .map_err(BrowseError::Task)??;
     }
     Ok(ArchiveFs::new(session, Layout::Archive(found)))
 }
@@ -324,8 +324,7 @@ async fn archive_filesystem(
 /// Every repository of the config by label: those Kastell reads served by it, the others by a
 /// private borg mount grafted in (or, when borg cannot mount them either, left out and named).
 pub async fn config_filesystem(config: &Path) -> Result<ConfigMount, BrowseError> {
-    let cfg = crate::config::BorgmaticConfig::load(config)
-        .map_err(|e| BrowseError::Config(e.to_string()))?;
+    let cfg = crate::config::BorgmaticConfig::load(config)?;
     let mut opened: Vec<(String, Arc<Session>)> = Vec::new();
     let (mut left_out, mut by_borg, mut private, mut grafts) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());

@@ -42,8 +42,8 @@ pub mod qobject {
     impl cxx_qt::Threading for ArchiveDetails {}
 }
 
-use super::archive_list::failure_kind_name;
 use crate::config::BorgmaticConfig;
+use crate::errors::ErrorKind;
 use crate::events::Discard;
 use crate::gui::runtime;
 use crate::process::archives::{archive_info, ArchiveInfo};
@@ -94,18 +94,13 @@ impl qobject::ArchiveDetails {
                 Ok(cfg) => match cfg.repository(&repository) {
                     Some(repo) => archive_info(&cfg, repo, &archive, &Discard, &cancel)
                         .await
-                        .map_err(|e| {
-                            (
-                                failure_kind_name(&e),
-                                e.user_message(Some(repo.display_name())),
-                            )
-                        }),
+                        .map_err(|e| (e.kind(), e.user_message(Some(repo.display_name())))),
                     None => Err((
-                        "other",
+                        ErrorKind::ConfigInvalid,
                         format!("The config has no repository “{repository}”."),
                     )),
                 },
-                Err(e) => Err(("config", e.to_string())),
+                Err(e) => Err((e.kind(), e.to_string())),
             };
             let _ = qt_thread.queue(move |mut obj| {
                 if obj.generation != generation {
@@ -113,7 +108,7 @@ impl qobject::ArchiveDetails {
                 }
                 match result {
                     Ok(info) => obj.as_mut().show(&info),
-                    Err(("cancelled", _)) => {}
+                    Err((ErrorKind::Cancelled, _)) => {}
                     Err((_, message)) => obj.as_mut().set_error_text(QString::from(&message)),
                 }
                 obj.as_mut().rust_mut().in_flight = None;

@@ -25,7 +25,8 @@ pub mod qobject {
         #[qml_element]
         #[qproperty(bool, busy)]
         #[qproperty(QString, error_text)]
-        #[qproperty(QString, error_kind)]
+        /// A `Failure` value: what QML offers next (type the passphrase, ...).
+        #[qproperty(i32, error_kind)]
         #[qproperty(QString, status_text)]
         #[qproperty(QString, config_path)]
         #[qproperty(QString, repository)]
@@ -74,12 +75,14 @@ pub mod qobject {
 }
 
 use crate::config::BorgmaticConfig;
+use crate::errors::ErrorKind;
 use crate::events::Event;
+use crate::gui::bridge::failure;
 use crate::gui::list_rows::{self, Row};
 use crate::gui::runtime;
 use crate::gui::throttle::{Throttle, UI_INTERVAL};
 use crate::process::archives::{list_archives_with, Archive};
-use crate::process::{FailureKind, LogLine, ProcessError};
+use crate::process::LogLine;
 use crate::units::format_borg_time;
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
@@ -144,7 +147,7 @@ fn with_recorded_stats(config: &std::path::Path, archives: Vec<Archive>) -> Vec<
 pub struct ArchiveListRust {
     busy: bool,
     error_text: QString,
-    error_kind: QString,
+    error_kind: i32,
     status_text: QString,
     config_path: QString,
     repository: QString,
@@ -153,30 +156,6 @@ pub struct ArchiveListRust {
     in_flight: Option<CancellationToken>,
     /// Results of a superseded load are dropped by comparing this.
     generation: u64,
-}
-
-/// A short word QML can switch on, so pages can offer the right next step.
-pub fn failure_kind_name(error: &ProcessError) -> &'static str {
-    match error {
-        ProcessError::ToolMissing { .. }
-        | ProcessError::ToolTooOld { .. }
-        | ProcessError::ToolUnsupported { .. } => "tool",
-        ProcessError::Cancelled => "cancelled",
-        ProcessError::Failed(f) => match f.kind {
-            FailureKind::PassphraseWrong => "passphrase",
-            // The two cases a passphrase typed for this run can fix (a plaintext
-            // encryption_passphrase in the config would take precedence over it).
-            FailureKind::NoPassphrase => "nopassphrase",
-            FailureKind::WalletUnavailable => "wallet",
-            FailureKind::RepositoryDoesNotExist => "missing",
-            FailureKind::LockTimeout => "locked",
-            FailureKind::HostUnreachable
-            | FailureKind::ConnectionClosed
-            | FailureKind::PathNotAllowed => "unreachable",
-            _ => "other",
-        },
-        _ => "other",
-    }
 }
 
 impl qobject::ArchiveListModel {
@@ -209,7 +188,7 @@ impl qobject::ArchiveListModel {
             state.in_flight = Some(cancel.clone());
         }
         self.as_mut().set_error_text(QString::default());
-        self.as_mut().set_error_kind(QString::default());
+        self.as_mut().set_error_kind(failure::code(None));
         self.as_mut().set_status_text(QString::default());
         self.as_mut().replace_rows(Vec::new());
         let config_path = PathBuf::from(self.config_path.to_string());
@@ -241,18 +220,13 @@ impl qobject::ArchiveListModel {
                 Ok(cfg) => match cfg.repository(&repository) {
                     Some(repo) => list_archives_with(&cfg, repo, typed.as_ref(), &sink, &cancel)
                         .await
-                        .map_err(|e| {
-                            (
-                                e.user_message(Some(repo.display_name())),
-                                failure_kind_name(&e),
-                            )
-                        }),
+                        .map_err(|e| (e.user_message(Some(repo.display_name())), e.kind())),
                     None => Err((
                         format!("The config has no repository “{repository}”."),
-                        "other",
+                        ErrorKind::ConfigInvalid,
                     )),
                 },
-                Err(e) => Err((e.to_string(), "config")),
+                Err(e) => Err((e.to_string(), e.kind())),
             };
             let result = result.map(|archives| with_recorded_stats(&config_path, archives));
             let _ = qt_thread.queue(move |mut obj| {
@@ -261,9 +235,9 @@ impl qobject::ArchiveListModel {
                 }
                 match result {
                     Ok(archives) => obj.as_mut().replace_rows(archives),
-                    Err((message, kind)) if kind != "cancelled" => {
+                    Err((message, kind)) if kind != ErrorKind::Cancelled => {
                         obj.as_mut().set_error_text(QString::from(&message));
-                        obj.as_mut().set_error_kind(QString::from(kind));
+                        obj.as_mut().set_error_kind(failure::code(Some(kind)));
                     }
                     Err(_) => {}
                 }

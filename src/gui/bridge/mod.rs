@@ -9,6 +9,7 @@ pub mod backup_runner;
 pub mod config_editor;
 pub mod exclude_preview;
 pub mod exclude_rules;
+pub mod failure;
 pub mod history_model;
 pub mod mount_manager;
 pub mod repository_list;

@@ -120,9 +120,19 @@ use std::sync::Arc;
 const SLOW_INDEX_SECONDS: f64 = 2.0;
 
 impl Row for MountInfo {
-    const ROLES: &'static [&'static str] = &["mountpoint", "description", "borgReason", "leftOut"];
+    const ROLES: &'static [&'static str] = &[
+        "mountpoint",
+        "description",
+        "borgReason",
+        "leftOut",
+        "wholeConfig",
+    ];
 
     fn value(&self, role: usize) -> QVariant {
+        if role == 4 {
+            // A whole-config mount: borg serves only the repositories Kastell cannot read.
+            return QVariant::from(&matches!(self.target, Target::Config));
+        }
         let text = match role {
             0 => self.mountpoint.display().to_string(),
             1 => self.description.clone(),
