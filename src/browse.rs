@@ -83,6 +83,7 @@ pub struct Session {
     cache_root: PathBuf,
     indexes: Mutex<HashMap<[u8; 32], Arc<ArchiveIndex>>>,
     item_chunks: Mutex<HashMap<[u8; 32], ItemChunks>>,
+    pruned: usize,
 }
 
 type SessionKey = (PathBuf, String);
@@ -277,19 +278,90 @@ pub async fn open_uncached(config: &Path, repository: &str) -> Result<Session, B
         Err(OpenError::Unsupported(why)) => return Err(BrowseError::Unsupported(why)),
         Err(e) => return Err(BrowseError::Open(e)),
     };
-    let cache_root = index::default_cache_root();
-    index::prune_indexes(&cache_root, reader.repository_id(), reader.archives());
-    Ok(Session {
-        config: cfg,
-        repository: repo,
-        reader,
-        cache_root,
-        indexes: Mutex::default(),
-        item_chunks: Mutex::default(),
-    })
+    Ok(Session::new(cfg, repo, reader))
+}
+
+/// One archive's entries that a search matched.
+pub struct Matches {
+    pub archive: ArchiveRef,
+    pub index: Arc<ArchiveIndex>,
+    pub entries: Vec<u32>,
 }
 
 impl Session {
+    /// A session over an open reader. The indexes of archives the repository no longer has
+    /// are removed now.
+    pub fn new(config: BorgmaticConfig, repository: RepositoryConfig, reader: Reader) -> Session {
+        let cache_root = index::default_cache_root();
+        let pruned = index::prune_indexes(&cache_root, reader.repository_id(), reader.archives());
+        Session {
+            config,
+            repository,
+            reader,
+            cache_root,
+            indexes: Mutex::default(),
+            item_chunks: Mutex::default(),
+            pruned,
+        }
+    }
+
+    /// How many indexes of archives that are gone the session removed when it opened.
+    pub fn pruned_indexes(&self) -> usize {
+        self.pruned
+    }
+
+    /// `path` (no leading slash) in every archive that has it, oldest first; each archive
+    /// is indexed first when it is not yet (`indexing` is told before each such build).
+    pub fn versions(
+        &self,
+        path: &str,
+        indexing: &mut dyn FnMut(&ArchiveRef),
+        cancel: &AtomicBool,
+    ) -> Result<Vec<index::Version>, BrowseError> {
+        let archives = self.archives().to_vec();
+        let mut indexes = Vec::with_capacity(archives.len());
+        for archive in &archives {
+            indexes.push(self.index_telling(archive, indexing, cancel)?);
+        }
+        let pairs: Vec<_> = archives.iter().zip(indexes.iter().map(|i| &**i)).collect();
+        Ok(index::versions(&pairs, path.trim_matches('/').as_bytes()))
+    }
+
+    /// The entries whose name `pattern` matches, archive by archive in the order given.
+    pub fn search(
+        &self,
+        archives: &[ArchiveRef],
+        pattern: &regex::bytes::Regex,
+        indexing: &mut dyn FnMut(&ArchiveRef),
+        cancel: &AtomicBool,
+    ) -> Result<Vec<Matches>, BrowseError> {
+        let mut found = Vec::with_capacity(archives.len());
+        for archive in archives {
+            let index = self.index_telling(archive, indexing, cancel)?;
+            let entries = index.search(pattern);
+            found.push(Matches {
+                archive: archive.clone(),
+                index,
+                entries,
+            });
+        }
+        Ok(found)
+    }
+
+    /// `index`, telling `indexing` first when the archive has to be read.
+    pub fn index_telling(
+        &self,
+        archive: &ArchiveRef,
+        indexing: &mut dyn FnMut(&ArchiveRef),
+        cancel: &AtomicBool,
+    ) -> Result<Arc<ArchiveIndex>, BrowseError> {
+        if let Some(found) = self.cached_index(archive) {
+            return Ok(found);
+        }
+        indexing(archive);
+        self.index(archive, &mut |_| {}, cancel)
+    }
+
     /// Archives, oldest first (as the manifest lists them by time).
     pub fn archives(&self) -> &[ArchiveRef] {
         self.reader.archives()

@@ -10,135 +10,47 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{bail, Context};
 use serde_json::json;
 
-use super::reader::{write_text_line, ListFormat};
+use crate::browse::Session;
 use crate::config::BorgmaticConfig;
 use crate::index::{self, ArchiveIndex};
-use crate::reader::listing::{display_bytes, iso_time, write_python_json_line};
-use crate::reader::{ArchiveRef, Item, Reader};
+use crate::reader::listing::{display_bytes, iso_time};
+use crate::reader::ArchiveRef;
 
-/// The reader for a repository of `config`, or an error saying why Kastell cannot read it
-/// (these commands need the index, which needs the native reader).
-pub(crate) async fn reader_for(
-    config: &Path,
-    repository: &str,
-) -> anyhow::Result<(BorgmaticConfig, Reader)> {
+/// The session of a repository of `config`, or why Kastell cannot read it (these commands
+/// need the index, which needs the native reader).
+pub(crate) async fn session_for(config: &Path, repository: &str) -> anyhow::Result<Session> {
     let session = crate::browse::open_uncached(config, repository).await?;
-    prune(&session.reader);
-    Ok((session.config, session.reader))
+    say_pruned(&session);
+    Ok(session)
 }
 
-/// The index of `archive`, built now (with a note on stderr) when it is not cached yet.
-pub(crate) fn index_of(reader: &Reader, archive: &ArchiveRef) -> anyhow::Result<ArchiveIndex> {
-    let cache = index::default_cache_root();
-    let path = index::index_path(&cache, reader.repository_id(), &archive.id);
-    if let Ok(found) = ArchiveIndex::open(&path) {
-        return Ok(found);
-    }
-    eprintln!("kastell: indexing archive {} (once)…", archive.name);
-    let cancel = AtomicBool::new(false);
-    let built = index::ensure_index(reader, archive, &cache, &mut |_| {}, &cancel)
-        .with_context(|| format!("indexing archive {}", archive.name))?;
-    Ok(built)
-}
-
-/// An index entry as an `Item`, for borg's listing formats.
-pub(crate) fn item_of(index: &ArchiveIndex, i: u32) -> Item {
-    let e = index.entry(i);
-    let owner = index.owner(i);
-    Item {
-        path: index.path(i),
-        mode: e.mode,
-        uid: i64::from(owner.uid),
-        gid: i64::from(owner.gid),
-        user: owner.user.map(<[u8]>::to_vec),
-        group: owner.group.map(<[u8]>::to_vec),
-        mtime: i128::from(e.mtime_ns),
-        source: index.target(i).map(<[u8]>::to_vec),
-        hardlink_master: e.flags & index::FLAG_HARDLINK_MASTER != 0,
-        size: Some(e.size),
-        healthy: e.flags & index::FLAG_UNHEALTHY == 0,
-        ..Item::default()
-    }
-}
-
-/// Removes indexes of archives the repository no longer has.
-pub(crate) fn prune(reader: &Reader) {
-    let pruned = index::prune_indexes(
-        &index::default_cache_root(),
-        reader.repository_id(),
-        reader.archives(),
-    );
+/// Says on stderr how many indexes of archives that are gone the session removed.
+pub(crate) fn say_pruned(session: &Session) {
+    let pruned = session.pruned_indexes();
     if pruned > 0 {
         eprintln!("kastell: removed {pruned} index(es) of archives that are gone");
     }
 }
 
-/// `kastell ls` without `--recursive`: PATH's children (or PATH itself when it is no folder).
-pub(crate) fn print_children(
-    reader: &Reader,
-    archive_name: &str,
-    path: &str,
-    format: ListFormat,
-) -> anyhow::Result<ExitCode> {
-    prune(reader);
-    let archive = reader.archive(archive_name)?;
-    let index = index_of(reader, &archive)?;
-    let Some(at) = index.lookup(path.as_bytes()) else {
-        bail!("/{path} is not in archive {}", archive.name);
-    };
-    let entry = index.entry(at);
-    let shown: Vec<u32> = if entry.is_dir() {
-        entry.children().collect()
-    } else {
-        vec![at]
-    };
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut line = String::with_capacity(256);
-    if format == ListFormat::Json {
-        out.write_all(b"[")?;
-    }
-    for (n, i) in shown.iter().enumerate() {
-        let item = item_of(&index, *i);
-        line.clear();
-        match format {
-            ListFormat::Text => write_text_line(&mut line, &item),
-            ListFormat::JsonLines => {
-                write_python_json_line(&mut line, &item);
-                line.push('\n');
-            }
-            ListFormat::Json => {
-                line.push_str(if n == 0 { "\n" } else { ",\n" });
-                write_python_json_line(&mut line, &item);
-            }
-        }
-        if let Err(e) = out.write_all(line.as_bytes()) {
-            return quiet_broken_pipe(e);
-        }
-    }
-    if format == ListFormat::Json {
-        out.write_all(b"\n]\n")
-            .or_else(|e| quiet_broken_pipe(e).map(|_| ()))?;
-    }
-    if let Err(e) = out.flush() {
-        return quiet_broken_pipe(e);
-    }
-    Ok(ExitCode::SUCCESS)
+/// Says on stderr that `archive` is being indexed (the first time only).
+fn say_indexing(archive: &ArchiveRef) {
+    eprintln!("kastell: indexing archive {} (once)…", archive.name);
 }
 
-/// `kastell ls | head` is not an error.
-fn quiet_broken_pipe(e: std::io::Error) -> anyhow::Result<ExitCode> {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        Err(e.into())
-    }
+/// The index of `archive`, built now (with a note on stderr) when it is not cached yet.
+pub(crate) fn index_of(
+    session: &Session,
+    archive: &ArchiveRef,
+) -> anyhow::Result<std::sync::Arc<ArchiveIndex>> {
+    session
+        .index_telling(archive, &mut say_indexing, &AtomicBool::new(false))
+        .with_context(|| format!("indexing archive {}", archive.name))
 }
 
-fn archives_for(reader: &Reader, archive: Option<&str>) -> anyhow::Result<Vec<ArchiveRef>> {
+fn archives_for(session: &Session, archive: Option<&str>) -> anyhow::Result<Vec<ArchiveRef>> {
     Ok(match archive {
-        Some(name) => vec![reader.archive(name)?],
-        None => reader.archives().to_vec(),
+        Some(name) => vec![session.archive(name)?],
+        None => session.archives().to_vec(),
     })
 }
 
@@ -151,14 +63,24 @@ pub async fn find(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let regex = index::name_pattern(pattern).map_err(anyhow::Error::msg)?;
-    let (_, reader) = reader_for(config, repository).await?;
-    let archives = archives_for(&reader, archive)?;
+    let session = session_for(config, repository).await?;
+    let archives = archives_for(&session, archive)?;
+    let matches = session.search(
+        &archives,
+        &regex,
+        &mut say_indexing,
+        &AtomicBool::new(false),
+    )?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut found = Vec::new();
-    for archive in &archives {
-        let index = index_of(&reader, archive)?;
-        for i in index.search(&regex) {
+    for crate::browse::Matches {
+        archive,
+        index,
+        entries,
+    } in &matches
+    {
+        for &i in entries {
             let path = display_bytes(&index.path(i));
             if json {
                 let e = index.entry(i);
@@ -189,15 +111,9 @@ pub async fn versions(
     path: &str,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let (_, reader) = reader_for(config, repository).await?;
-    let archives = reader.archives().to_vec();
-    let mut indexes = Vec::with_capacity(archives.len());
-    for archive in &archives {
-        indexes.push(index_of(&reader, archive)?);
-    }
-    let pairs: Vec<(&ArchiveRef, &ArchiveIndex)> = archives.iter().zip(indexes.iter()).collect();
+    let session = session_for(config, repository).await?;
+    let found = session.versions(path, &mut say_indexing, &AtomicBool::new(false))?;
     let wanted = path.trim_matches('/');
-    let found = index::versions(&pairs, wanted.as_bytes());
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if json {
@@ -239,10 +155,10 @@ pub async fn build(
     repository: &str,
     archive: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let (_, reader) = reader_for(config, repository).await?;
-    for archive in archives_for(&reader, archive)? {
+    let session = session_for(config, repository).await?;
+    for archive in archives_for(&session, archive)? {
         let started = std::time::Instant::now();
-        let index = index_of(&reader, &archive)?;
+        let index = index_of(&session, &archive)?;
         println!(
             "{}: {} entries, {} bytes ({:.1} per entry), {:.2} s",
             archive.name,

@@ -7,6 +7,7 @@ mod browse;
 mod configure;
 mod excludes;
 mod mount;
+mod output;
 mod reader;
 mod restore;
 
@@ -442,11 +443,11 @@ pub async fn run(command: Command) -> ExitCode {
             path,
         } => {
             let format = if json {
-                reader::ListFormat::Json
+                output::ListFormat::Json
             } else if json_lines {
-                reader::ListFormat::JsonLines
+                output::ListFormat::JsonLines
             } else {
-                reader::ListFormat::Text
+                output::ListFormat::Text
             };
             reader::ls(
                 &config,

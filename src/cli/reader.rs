@@ -7,9 +7,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
-use crate::browse::{open_reader as open_native, OpenError};
+use super::browse::{index_of, say_pruned};
+use super::output::{item_of, quiet_broken_pipe, write_text_line, ListFormat};
+use crate::browse::{open_reader as open_native, OpenError, Session};
 use crate::config::{BorgmaticConfig, RepositoryConfig};
-use crate::reader::listing::{filemode, push_display_bytes, push_iso_time, write_python_json_line};
+use crate::reader::listing::write_python_json_line;
 use crate::reader::{Item, ReadError};
 
 /// Which reader to use.
@@ -19,14 +21,6 @@ pub enum ReaderChoice {
     Native,
     /// The borg process, through borgmatic (for comparison and as the fallback).
     Borg,
-}
-
-/// How `ls` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListFormat {
-    Text,
-    Json,
-    JsonLines,
 }
 
 fn repository<'a>(cfg: &'a BorgmaticConfig, name: &str) -> anyhow::Result<&'a RepositoryConfig> {
@@ -57,56 +51,57 @@ fn below(item_path: &[u8], prefix: &str, recursive: bool) -> bool {
     rest[0] == b'/' && (recursive || !rest[1..].contains(&b'/'))
 }
 
-/// `MODE USER GROUP SIZE MTIME PATH[ -> TARGET]`, appended to `out` (by hand: a listing
-/// writes a million of these, and `format!` was a fifth of its time).
-pub(crate) fn write_text_line(out: &mut String, item: &Item) {
-    use std::fmt::Write as _;
-    fn padded(out: &mut String, text: &str, width: usize, right: bool) {
-        let len = text.chars().count();
-        if right {
-            out.extend(std::iter::repeat_n(' ', width.saturating_sub(len)));
-        }
-        out.push_str(text);
-        if !right {
-            out.extend(std::iter::repeat_n(' ', width.saturating_sub(len)));
-        }
+/// `kastell ls` without `--recursive`: PATH's children (or PATH itself when it is no folder).
+fn print_children(
+    session: &Session,
+    archive_name: &str,
+    path: &str,
+    format: ListFormat,
+) -> anyhow::Result<ExitCode> {
+    say_pruned(session);
+    let archive = session.archive(archive_name)?;
+    let index = index_of(session, &archive)?;
+    let Some(at) = index.lookup(path.as_bytes()) else {
+        bail!("/{path} is not in archive {}", archive.name);
+    };
+    let entry = index.entry(at);
+    let shown: Vec<u32> = if entry.is_dir() {
+        entry.children().collect()
+    } else {
+        vec![at]
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut line = String::with_capacity(256);
+    if format == ListFormat::Json {
+        out.write_all(b"[")?;
     }
-    let mut field = String::new();
-    let name = |n: &Option<Vec<u8>>, id: i64, field: &mut String, out: &mut String| {
-        field.clear();
-        match n {
-            Some(n) if !n.is_empty() => push_display_bytes(field, n),
-            _ => {
-                let _ = write!(field, "{id}");
+    for (n, i) in shown.iter().enumerate() {
+        let item = item_of(&index, *i);
+        line.clear();
+        match format {
+            ListFormat::Text => write_text_line(&mut line, &item),
+            ListFormat::JsonLines => {
+                write_python_json_line(&mut line, &item);
+                line.push('\n');
+            }
+            ListFormat::Json => {
+                line.push_str(if n == 0 { "\n" } else { ",\n" });
+                write_python_json_line(&mut line, &item);
             }
         }
-        padded(out, field, 8, false);
-    };
-    out.push_str(&filemode(item.mode));
-    out.push(' ');
-    name(&item.user, item.uid, &mut field, out);
-    out.push(' ');
-    name(&item.group, item.gid, &mut field, out);
-    out.push(' ');
-    field.clear();
-    let _ = write!(field, "{}", item.file_size());
-    padded(out, &field, 10, true);
-    out.push(' ');
-    push_iso_time(out, item.mtime);
-    out.push(' ');
-    push_display_bytes(out, &item.path);
-    match (&item.source, item.mode & 0o170000 == 0o120000) {
-        (Some(s), true) => {
-            out.push_str(" -> ");
-            push_display_bytes(out, s);
+        if let Err(e) = out.write_all(line.as_bytes()) {
+            return quiet_broken_pipe(e);
         }
-        (Some(s), false) => {
-            out.push_str(" link to ");
-            push_display_bytes(out, s);
-        }
-        _ => {}
     }
-    out.push('\n');
+    if format == ListFormat::Json {
+        out.write_all(b"\n]\n")
+            .or_else(|e| quiet_broken_pipe(e).map(|_| ()))?;
+    }
+    if let Err(e) = out.flush() {
+        return quiet_broken_pipe(e);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A read error with the repository and archive it happened in.
@@ -174,7 +169,8 @@ pub async fn ls(
     };
     if !recursive {
         // A folder's children come from the archive index (built once, then instant).
-        return super::browse::print_children(&reader, archive_name, &prefix, format);
+        let session = Session::new(cfg.clone(), repo.clone(), reader);
+        return print_children(&session, archive_name, &prefix, format);
     }
     let archive = reader.archive(archive_name)?;
     let stdout = std::io::stdout();

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::bail;
 
-use super::browse::{index_of, reader_for};
+use super::browse::{index_of, session_for};
 use crate::restore::{self, Conflict, Destination, PlannedEntry, RestoreOptions};
 use crate::units::format_bytes;
 
@@ -68,7 +68,8 @@ pub async fn restore(
     flags: Flags,
     paths: &[String],
 ) -> anyhow::Result<ExitCode> {
-    let (cfg, reader) = reader_for(config, repository).await?;
+    let session = session_for(config, repository).await?;
+    let cfg = &session.config;
     let options = RestoreOptions {
         sparse: flags.sparse,
         numeric_ids: flags.numeric_ids
@@ -77,8 +78,8 @@ pub async fn restore(
                 Some(serde_norway::Value::Bool(true))
             ),
     };
-    let archive = reader.archive(archive_name)?;
-    let index = index_of(&reader, &archive)?;
+    let archive = session.archive(archive_name)?;
+    let index = index_of(&session, &archive)?;
     let selection = restore::select(&index, paths)?;
     let destination = match to {
         Some(dir) => {
@@ -136,7 +137,7 @@ pub async fn restore(
         }
     };
     let result = restore::restore(
-        &reader,
+        &session.reader,
         &archive,
         &index,
         &plan,
