@@ -32,3 +32,37 @@ pub fn data<R: Row>(rows: &[R], index: &QModelIndex, role: i32) -> QVariant {
 pub fn row_count<R>(rows: &[R]) -> i32 {
     i32::try_from(rows.len()).unwrap_or(i32::MAX)
 }
+
+/// The Rust side of a list model whose rows are the `rows: Vec<$row>` field of its Rust
+/// struct: `data`, `roleNames` and `rowCount` (declared in the bridge with `#[cxx_override]`)
+/// and `replace_rows`, a model reset. The bridge declarations stay in each bridge, where
+/// cxx-qt needs them.
+macro_rules! list_model {
+    ($model:ty, $row:ty) => {
+        impl $model {
+            /// Shows `rows` instead of the current ones (a model reset).
+            #[allow(dead_code)]
+            fn replace_rows(mut self: core::pin::Pin<&mut Self>, rows: Vec<$row>) {
+                // SAFETY: begin/end reset always come in pairs here.
+                unsafe {
+                    self.as_mut().begin_reset_model();
+                    cxx_qt::CxxQtType::rust_mut(self.as_mut()).rows = rows;
+                    self.as_mut().end_reset_model();
+                }
+            }
+
+            fn data(&self, index: &cxx_qt_lib::QModelIndex, role: i32) -> cxx_qt_lib::QVariant {
+                $crate::gui::list_rows::data(&self.rows, index, role)
+            }
+
+            fn role_names(&self) -> cxx_qt_lib::QHash<cxx_qt_lib::QHashPair_i32_QByteArray> {
+                $crate::gui::list_rows::role_names::<$row>()
+            }
+
+            fn row_count(&self, _parent: &cxx_qt_lib::QModelIndex) -> i32 {
+                $crate::gui::list_rows::row_count(&self.rows)
+            }
+        }
+    };
+}
+pub(crate) use list_model;

@@ -143,7 +143,7 @@ use crate::reader::ArchiveRef;
 use crate::units::{format_borg_time, format_bytes};
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
-use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant};
+use cxx_qt_lib::{QString, QVariant};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -607,21 +607,18 @@ impl qobject::ArchiveBrowser {
         let qt_thread = self.qt_thread();
         runtime::spawn(async move {
             let found = tokio::task::spawn_blocking(move || {
-                let mut rows = Vec::new();
-                let mut total = 0usize;
-                for archive in &archives {
-                    let index = session.index(archive, &mut |_| {}, &cancel)?;
-                    let hits = index.search(&regex);
-                    total += hits.len();
-                    for i in hits {
-                        if rows.len() < SEARCH_ROWS {
-                            rows.push(BrowseRow {
-                                listed: browse::listed(&index, i),
-                                archive: archive.name.clone(),
-                            });
-                        }
-                    }
-                }
+                let matches = session.search(&archives, &regex, &mut |_| {}, &cancel)?;
+                let total = matches.iter().map(|m| m.entries.len()).sum::<usize>();
+                let rows: Vec<BrowseRow> = matches
+                    .iter()
+                    .flat_map(|m| {
+                        m.entries.iter().map(|&i| BrowseRow {
+                            listed: browse::listed(&m.index, i),
+                            archive: m.archive.name.clone(),
+                        })
+                    })
+                    .take(SEARCH_ROWS)
+                    .collect();
                 Ok::<_, browse::BrowseError>((rows, total, archives.len()))
             })
             .await;
@@ -875,25 +872,6 @@ impl qobject::ArchiveBrowser {
             .and_then(|p| i32::try_from(p).ok())
             .unwrap_or(-1)
     }
-
-    fn replace_rows(mut self: Pin<&mut Self>, rows: Vec<BrowseRow>) {
-        // SAFETY: begin/end reset always come in pairs here.
-        unsafe {
-            self.as_mut().begin_reset_model();
-            self.as_mut().rust_mut().rows = rows;
-            self.as_mut().end_reset_model();
-        }
-    }
-
-    fn data(&self, index: &QModelIndex, role: i32) -> QVariant {
-        list_rows::data(&self.rows, index, role)
-    }
-
-    fn role_names(&self) -> QHash<QHashPair_i32_QByteArray> {
-        list_rows::role_names::<BrowseRow>()
-    }
-
-    fn row_count(&self, _parent: &QModelIndex) -> i32 {
-        list_rows::row_count(&self.rows)
-    }
 }
+
+list_rows::list_model!(qobject::ArchiveBrowser, BrowseRow);

@@ -74,7 +74,7 @@ use crate::process::archives::{diff_archives, DiffChange, DiffEntry};
 use crate::units::format_bytes;
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
-use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant};
+use cxx_qt_lib::{QString, QVariant};
 use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
@@ -182,25 +182,6 @@ impl qobject::ArchiveCompare {
             self.set_summary(QString::default());
         }
     }
-
-    fn replace_rows(mut self: Pin<&mut Self>, rows: Vec<DiffEntry>) {
-        // SAFETY: begin/end reset always come in pairs here.
-        unsafe {
-            self.as_mut().begin_reset_model();
-            self.as_mut().rust_mut().rows = rows;
-            self.as_mut().end_reset_model();
-        }
-    }
-
-    fn data(&self, index: &QModelIndex, role: i32) -> QVariant {
-        list_rows::data(&self.rows, index, role)
-    }
-
-    fn role_names(&self) -> QHash<QHashPair_i32_QByteArray> {
-        list_rows::role_names::<DiffEntry>()
-    }
-
-    fn row_count(&self, _parent: &QModelIndex) -> i32 {
-        list_rows::row_count(&self.rows)
-    }
 }
+
+list_rows::list_model!(qobject::ArchiveCompare, DiffEntry);

@@ -86,7 +86,7 @@ use crate::process::LogLine;
 use crate::units::format_borg_time;
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
-use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant};
+use cxx_qt_lib::{QString, QVariant};
 use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
@@ -255,25 +255,6 @@ impl qobject::ArchiveListModel {
             .map(|a| QString::from(&a.archive.name))
             .unwrap_or_default()
     }
-
-    fn replace_rows(mut self: Pin<&mut Self>, rows: Vec<ArchiveRow>) {
-        // SAFETY: begin/end reset always come in pairs here.
-        unsafe {
-            self.as_mut().begin_reset_model();
-            self.as_mut().rust_mut().rows = rows;
-            self.as_mut().end_reset_model();
-        }
-    }
-
-    fn data(&self, index: &QModelIndex, role: i32) -> QVariant {
-        list_rows::data(&self.rows, index, role)
-    }
-
-    fn role_names(&self) -> QHash<QHashPair_i32_QByteArray> {
-        list_rows::role_names::<ArchiveRow>()
-    }
-
-    fn row_count(&self, _parent: &QModelIndex) -> i32 {
-        list_rows::row_count(&self.rows)
-    }
 }
+
+list_rows::list_model!(qobject::ArchiveListModel, ArchiveRow);

@@ -120,7 +120,7 @@ use crate::patterns::plan::{entry_rule, ListKind};
 use crate::patterns::Style;
 use core::pin::Pin;
 use cxx_qt::CxxQtType;
-use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant};
+use cxx_qt_lib::{QString, QVariant};
 use std::path::PathBuf;
 
 struct RuleItem {
@@ -259,12 +259,7 @@ impl qobject::ExcludeRules {
             ),
             None => (Vec::new(), (false, false, false), "[]".into(), false, false),
         };
-        // SAFETY: begin/end reset always come in pairs here.
-        unsafe {
-            self.as_mut().begin_reset_model();
-            self.as_mut().rust_mut().rows = rows;
-            self.as_mut().end_reset_model();
-        }
+        self.as_mut().replace_rows(rows);
         self.as_mut().set_exclude_caches(flags.0);
         self.as_mut().set_exclude_nobackup(flags.1);
         self.as_mut().set_one_file_system(flags.2);
@@ -399,16 +394,6 @@ impl qobject::ExcludeRules {
         let path = self.config_path.clone();
         self.as_mut().load(&path);
     }
-
-    fn data(&self, index: &QModelIndex, role: i32) -> QVariant {
-        list_rows::data(&self.rows, index, role)
-    }
-
-    fn role_names(&self) -> QHash<QHashPair_i32_QByteArray> {
-        list_rows::role_names::<RuleItem>()
-    }
-
-    fn row_count(&self, _parent: &QModelIndex) -> i32 {
-        list_rows::row_count(&self.rows)
-    }
 }
+
+list_rows::list_model!(qobject::ExcludeRules, RuleItem);

@@ -71,7 +71,7 @@ use crate::history::{History, Run};
 use crate::units::format_duration;
 use core::pin::Pin;
 use cxx_qt::CxxQtType;
-use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant};
+use cxx_qt_lib::{QString, QVariant};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -245,16 +245,6 @@ impl qobject::HistoryModel {
             .and_then(|i| i32::try_from(i).ok())
             .unwrap_or(-1)
     }
-
-    fn data(&self, index: &QModelIndex, role: i32) -> QVariant {
-        list_rows::data(&self.rows, index, role)
-    }
-
-    fn role_names(&self) -> QHash<QHashPair_i32_QByteArray> {
-        list_rows::role_names::<HistoryRow>()
-    }
-
-    fn row_count(&self, _parent: &QModelIndex) -> i32 {
-        list_rows::row_count(&self.rows)
-    }
 }
+
+list_rows::list_model!(qobject::HistoryModel, HistoryRow);

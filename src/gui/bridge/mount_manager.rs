@@ -111,8 +111,8 @@ use crate::gui::runtime;
 use crate::gui::throttle::{Throttle, UI_INTERVAL};
 use crate::mount::manager::{self, MountInfo, Target};
 use core::pin::Pin;
-use cxx_qt::{CxxQtType, Threading};
-use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant};
+use cxx_qt::Threading;
+use cxx_qt_lib::{QString, QVariant};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -411,26 +411,9 @@ impl qobject::MountManager {
 
     fn refresh_rows(mut self: Pin<&mut Self>) {
         let rows = manager::mounts();
-        // SAFETY: begin/end reset always come in pairs here.
-        unsafe {
-            self.as_mut().begin_reset_model();
-            self.as_mut().rust_mut().rows = rows;
-            self.as_mut().end_reset_model();
-        }
+        self.as_mut().replace_rows(rows);
         let revision = self.revision.wrapping_add(1);
         self.set_revision(revision);
-    }
-
-    fn data(&self, index: &QModelIndex, role: i32) -> QVariant {
-        list_rows::data(&self.rows, index, role)
-    }
-
-    fn role_names(&self) -> QHash<QHashPair_i32_QByteArray> {
-        list_rows::role_names::<MountInfo>()
-    }
-
-    fn row_count(&self, _parent: &QModelIndex) -> i32 {
-        list_rows::row_count(&self.rows)
     }
 }
 
@@ -468,3 +451,5 @@ fn capitalized(text: &str) -> String {
         None => String::new(),
     }
 }
+
+list_rows::list_model!(qobject::MountManager, MountInfo);

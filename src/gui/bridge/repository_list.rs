@@ -57,8 +57,7 @@ pub mod qobject {
 use crate::config::{discover_configs, BorgmaticConfig, RepositoryKind};
 use crate::gui::list_rows::{self, Row};
 use core::pin::Pin;
-use cxx_qt::CxxQtType;
-use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant};
+use cxx_qt_lib::{QString, QVariant};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -167,24 +166,9 @@ impl qobject::RepositoryListModel {
         let explicit = STARTUP_CONFIG.get().cloned().flatten();
         let paths = discover_configs(explicit.as_deref());
         let rows = rows_for(&paths);
-        // SAFETY: begin/end reset always come in pairs here.
-        unsafe {
-            self.as_mut().begin_reset_model();
-            self.as_mut().rust_mut().rows = rows;
-            self.as_mut().end_reset_model();
-        }
+        self.as_mut().replace_rows(rows);
         self.set_config_count(i32::try_from(paths.len()).unwrap_or(i32::MAX));
     }
-
-    fn data(&self, index: &QModelIndex, role: i32) -> QVariant {
-        list_rows::data(&self.rows, index, role)
-    }
-
-    fn role_names(&self) -> QHash<QHashPair_i32_QByteArray> {
-        list_rows::role_names::<RepositoryRow>()
-    }
-
-    fn row_count(&self, _parent: &QModelIndex) -> i32 {
-        list_rows::row_count(&self.rows)
-    }
 }
+
+list_rows::list_model!(qobject::RepositoryListModel, RepositoryRow);

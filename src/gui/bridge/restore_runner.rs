@@ -102,7 +102,7 @@ use crate::restore::{self, Conflict, Destination, RestoreOptions, RestorePlan};
 use crate::units::format_bytes;
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
-use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant};
+use cxx_qt_lib::{QString, QVariant};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -497,25 +497,6 @@ impl qobject::RestoreRunner {
             cancel.store(true, Ordering::Relaxed);
         }
     }
-
-    fn replace_rows(mut self: Pin<&mut Self>, rows: Vec<ConflictRow>) {
-        // SAFETY: begin/end reset always come in pairs here.
-        unsafe {
-            self.as_mut().begin_reset_model();
-            self.as_mut().rust_mut().rows = rows;
-            self.as_mut().end_reset_model();
-        }
-    }
-
-    fn data(&self, index: &QModelIndex, role: i32) -> QVariant {
-        list_rows::data(&self.rows, index, role)
-    }
-
-    fn role_names(&self) -> QHash<QHashPair_i32_QByteArray> {
-        list_rows::role_names::<ConflictRow>()
-    }
-
-    fn row_count(&self, _parent: &QModelIndex) -> i32 {
-        list_rows::row_count(&self.rows)
-    }
 }
+
+list_rows::list_model!(qobject::RestoreRunner, ConflictRow);

@@ -69,11 +69,11 @@ pub mod qobject {
 use crate::browse;
 use crate::gui::list_rows::{self, Row};
 use crate::gui::runtime;
-use crate::index::{self, Version};
+use crate::index::Version;
 use crate::units::{format_borg_time, format_bytes};
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
-use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant};
+use cxx_qt_lib::{QString, QVariant};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
@@ -130,14 +130,7 @@ impl qobject::VersionList {
         runtime::spawn(async move {
             let found = match browse::open(&config, &repository, false).await {
                 Ok(session) => tokio::task::spawn_blocking(move || {
-                    let cancel = AtomicBool::new(false);
-                    let archives = session.archives().to_vec();
-                    let mut indexes = Vec::with_capacity(archives.len());
-                    for archive in &archives {
-                        indexes.push(session.index(archive, &mut |_| {}, &cancel)?);
-                    }
-                    let pairs: Vec<_> = archives.iter().zip(indexes.iter().map(|i| &**i)).collect();
-                    Ok::<_, browse::BrowseError>(index::versions(&pairs, wanted.as_bytes()))
+                    session.versions(&wanted, &mut |_| {}, &AtomicBool::new(false))
                 })
                 .await
                 .map_err(|e| e.to_string())
@@ -176,25 +169,6 @@ impl qobject::VersionList {
             .map(|v| QString::from(&v.archive))
             .unwrap_or_default()
     }
-
-    fn replace_rows(mut self: Pin<&mut Self>, rows: Vec<Version>) {
-        // SAFETY: begin/end reset always come in pairs here.
-        unsafe {
-            self.as_mut().begin_reset_model();
-            self.as_mut().rust_mut().rows = rows;
-            self.as_mut().end_reset_model();
-        }
-    }
-
-    fn data(&self, index: &QModelIndex, role: i32) -> QVariant {
-        list_rows::data(&self.rows, index, role)
-    }
-
-    fn role_names(&self) -> QHash<QHashPair_i32_QByteArray> {
-        list_rows::role_names::<Version>()
-    }
-
-    fn row_count(&self, _parent: &QModelIndex) -> i32 {
-        list_rows::row_count(&self.rows)
-    }
 }
+
+list_rows::list_model!(qobject::VersionList, Version);
