@@ -8,12 +8,14 @@
 //! - `reader/`: the native read-only borg 1.x reader (store, `borg serve`, keys, objects,
 //!   manifest, items) and borg's security record.
 //! - `index/`: each archive's tree, built once from the reader and mapped from the cache.
-//! - `browse.rs`: browsing sessions (a reader and its indexes kept open, previews, sizes).
+//! - `browse/`: browsing sessions (a reader and its indexes kept open; versions, search,
+//!   previews, sizes) for the window and the command line; `view.rs`: sort, icons, breadcrumbs.
 //! - `restore/`: restore plans and restores that never write outside their target.
 //! - `mount/`: the read-only FUSE filesystem and the mounts a running Kastell keeps.
 //! - `patterns/`: borg's pattern rules, the exclude preview and the exclude editor's state.
 //! - `credentials/`: the passphrase: where it comes from, the wallet, the one-run relay.
 //! - `desktop/`: desktop integration: notifications, the file manager.
+//! - `errors.rs`: the error rules every module follows and the one `ErrorKind` for the window.
 //! - `history.rs`, `preferences.rs`, `private.rs`, `events.rs`: the run history, Kastell's
 //!   own settings, its private folders, UI-agnostic events.
 //! - `times.rs`, `units.rs`: times (borg's text, local time, "3 hours ago"; jiff), sizes and

@@ -6,10 +6,8 @@ import QtQuick.Layouts
 // that goes there.
 Flow {
     id: crumbs
-    property string json: "[]"
-    readonly property var parts: {
-        try { return JSON.parse(json) } catch (e) { return [] }
-    }
+    // Maps with `label` and `path`, the archive first (ArchiveBrowser.breadcrumbs).
+    property var parts: []
     signal chosen(string path)
     spacing: 0
 

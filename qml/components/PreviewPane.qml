@@ -33,7 +33,7 @@ Pane {
             Button {
                 text: qsTr("Open")
                 icon.name: "document-open"
-                enabled: pane.browser.previewKind === "text" || pane.browser.previewKind === "image" || pane.browser.previewKind === "binary"
+                enabled: pane.browser.previewKind === ArchiveBrowser.Text || pane.browser.previewKind === ArchiveBrowser.Image || pane.browser.previewKind === ArchiveBrowser.Binary
                 Accessible.name: qsTr("Open with the default application")
                 Accessible.onPressAction: clicked()
                 onClicked: pane.openRequested()
@@ -49,34 +49,34 @@ Pane {
         ScrollView {
             Layout.fillWidth: true
             Layout.fillHeight: true
-            visible: pane.browser.previewKind === "text" || pane.browser.previewKind === "link" || pane.browser.previewKind === "error"
+            visible: pane.browser.previewKind === ArchiveBrowser.Text || pane.browser.previewKind === ArchiveBrowser.Link || pane.browser.previewKind === ArchiveBrowser.Failed
             TextArea {
                 readOnly: true
                 text: pane.browser.previewText
-                font.family: pane.browser.previewKind === "text" ? "monospace" : ""
+                font.family: pane.browser.previewKind === ArchiveBrowser.Text ? "monospace" : ""
                 wrapMode: TextEdit.Wrap
                 selectByMouse: true
-                color: pane.browser.previewKind === "error" ? "#c62828" : palette.text
+                color: pane.browser.previewKind === ArchiveBrowser.Failed ? "#c62828" : palette.text
                 Accessible.name: qsTr("Preview text")
             }
         }
         Image {
             Layout.fillWidth: true
             Layout.fillHeight: true
-            visible: pane.browser.previewKind === "image"
+            visible: pane.browser.previewKind === ArchiveBrowser.Image
             source: pane.browser.previewImage
             fillMode: Image.PreserveAspectFit
             asynchronous: true
             Accessible.name: qsTr("Preview image")
         }
         Label {
-            visible: pane.browser.previewKind === "binary"
+            visible: pane.browser.previewKind === ArchiveBrowser.Binary
             text: qsTr("No preview for this kind of file.")
             opacity: 0.7
         }
         Item {
             Layout.fillHeight: true
-            visible: !(pane.browser.previewKind === "text" || pane.browser.previewKind === "image" || pane.browser.previewKind === "link" || pane.browser.previewKind === "error")
+            visible: !(pane.browser.previewKind === ArchiveBrowser.Text || pane.browser.previewKind === ArchiveBrowser.Image || pane.browser.previewKind === ArchiveBrowser.Link || pane.browser.previewKind === ArchiveBrowser.Failed)
         }
     }
 }

@@ -2,34 +2,29 @@ import QtQuick
 import QtQuick.Controls
 
 // Each repository's size over time: everything it holds (original, dashed) and what that
-// takes on disk (stored). Data: HistoryModel.chartJson.
+// takes on disk (stored). Data: HistoryModel's chartSeries, chartMax and chartTicks (the y
+// axis' labels, in words by Kastell's units).
 Canvas {
     id: chart
-    property string json: "[]"
-    readonly property var series: {
-        try { return JSON.parse(json) } catch (e) { return [] }
-    }
+    property var series: []
+    property real maximum: 0
+    property var ticks: []
     readonly property var colors: ["#1e88e5", "#8e24aa", "#43a047", "#f4511e"]
     onSeriesChanged: requestPaint()
+    onTicksChanged: requestPaint()
     onWidthChanged: requestPaint()
     onHeightChanged: requestPaint()
     Accessible.name: qsTr("Repository size over time")
-
-    function human(bytes) {
-        const units = ["B", "kB", "MB", "GB", "TB"]
-        let i = 0
-        while (bytes >= 1000 && i < units.length - 1) { bytes /= 1000; i++ }
-        return (i === 0 ? bytes : bytes.toFixed(1)) + " " + units[i]
-    }
 
     onPaint: {
         const ctx = getContext("2d")
         ctx.reset()
         const left = 70, right = 12, top = 24, bottom = 22
         const w = width - left - right, h = height - top - bottom
-        let tMin = Infinity, tMax = -Infinity, yMax = 0
+        let tMin = Infinity, tMax = -Infinity
+        const yMax = maximum
         for (const s of series) for (const p of s.points) {
-            tMin = Math.min(tMin, p[0]); tMax = Math.max(tMax, p[0]); yMax = Math.max(yMax, p[1], p[2])
+            tMin = Math.min(tMin, p[0]); tMax = Math.max(tMax, p[0])
         }
         ctx.fillStyle = palette.text
         ctx.font = "11px sans-serif"
@@ -45,7 +40,7 @@ Canvas {
         for (let i = 0; i <= 4; i++) {
             const v = yMax * i / 4
             ctx.beginPath(); ctx.moveTo(left, y(v)); ctx.lineTo(left + w, y(v)); ctx.stroke()
-            ctx.fillText(human(v), 4, y(v) + 4)
+            ctx.fillText(ticks[i] || "", 4, y(v) + 4)
         }
         ctx.fillText(new Date(tMin).toLocaleString(Qt.locale(), Locale.ShortFormat), left, height - 4)
         const last = new Date(tMax).toLocaleString(Qt.locale(), Locale.ShortFormat)

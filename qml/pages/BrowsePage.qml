@@ -29,9 +29,7 @@ SplitView {
         if (name !== browser.archive)
             browser.chooseArchive(name)
     }
-    readonly property var archives: {
-        try { return JSON.parse(browser.archivesJson) } catch (e) { return [] }
-    }
+    readonly property var archives: browser.archives
     readonly property var archiveNames: archives.map(a => a.name)
 
     function load() {
@@ -91,7 +89,6 @@ SplitView {
 
     ArchiveBrowser {
         id: browser
-        sortKey: "name"
         // Deferred: these run inside the browser's own property changes.
         onArchiveChanged: {
             page.setSelection({})
@@ -200,7 +197,7 @@ SplitView {
             }
             Breadcrumbs {
                 Layout.fillWidth: true
-                json: browser.breadcrumbsJson
+                parts: browser.breadcrumbs
                 visible: browser.searchText === ""
                 onChosen: path => browser.goTo(path)
             }
@@ -234,11 +231,11 @@ SplitView {
             Layout.rightMargin: 18
             spacing: 0
             Repeater {
-                model: [["name", qsTr("Name"), true], ["size", qsTr("Size"), false], ["mtime", qsTr("Modified"), false]]
+                model: [[ArchiveBrowser.Name, qsTr("Name"), true], [ArchiveBrowser.Size, qsTr("Size"), false], [ArchiveBrowser.Modified, qsTr("Modified"), false]]
                 delegate: ToolButton {
                     required property var modelData
                     Layout.fillWidth: modelData[2]
-                    Layout.preferredWidth: modelData[2] ? -1 : (modelData[0] === "size" ? 100 : 170)
+                    Layout.preferredWidth: modelData[2] ? -1 : (modelData[0] === ArchiveBrowser.Size ? 100 : 170)
                     text: modelData[1] + (browser.sortKey === modelData[0] ? (browser.sortDescending ? " ▼" : " ▲") : "")
                     font.bold: browser.sortKey === modelData[0]
                     Accessible.name: qsTr("Sort by %1").arg(modelData[1])
@@ -418,7 +415,8 @@ SplitView {
         FolderSizeChart {
             Layout.fillWidth: true
             Layout.margins: 10
-            json: browser.sizesJson
+            bars: browser.sizeBars
+            total: browser.sizeTotal
             visible: browser.searchText === ""
         }
     }

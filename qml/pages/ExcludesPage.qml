@@ -116,14 +116,14 @@ Pane {
                         anchors.right: parent.right
                         spacing: 4
                         Repeater {
-                            model: JSON.parse(rules.presetsJson || "[]")
+                            model: rules.presets
                             CheckBox {
                                 text: modelData.name
                                 checked: modelData.enabled
                                 Accessible.name: qsTr("Preset %1").arg(modelData.name)
                                 onToggled: rules.setPreset(modelData.id, checked)
                                 ToolTip.visible: hovered
-                                ToolTip.text: modelData.description + "\n" + modelData.patterns.join("\n")
+                                ToolTip.text: modelData.description + "\n" + modelData.patterns
                             }
                         }
                     }
@@ -250,7 +250,7 @@ Pane {
                     rowSpacing: 0
                     Layout.fillWidth: true
                     Repeater {
-                        model: JSON.parse(preview.rulesJson || "[]")
+                        model: preview.rules
                         delegate: Label {
                             Layout.row: index
                             Layout.column: 0
@@ -260,7 +260,7 @@ Pane {
                         }
                     }
                     Repeater {
-                        model: JSON.parse(preview.rulesJson || "[]")
+                        model: preview.rules
                         delegate: Label {
                             Layout.row: index
                             Layout.column: 1
@@ -269,7 +269,7 @@ Pane {
                         }
                     }
                     Repeater {
-                        model: JSON.parse(preview.rulesJson || "[]")
+                        model: preview.rules
                         delegate: Label {
                             Layout.row: index
                             Layout.column: 2

@@ -35,7 +35,9 @@ Pane {
         SizeChart {
             Layout.fillWidth: true
             Layout.preferredHeight: 200
-            json: history.chartJson
+            series: history.chartSeries
+            maximum: history.chartMax
+            ticks: history.chartTicks
         }
 
         Label {

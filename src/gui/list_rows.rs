@@ -1,7 +1,10 @@
 //! Shared plumbing for the list models: each model's row type names its roles once, and
 //! `roleNames()`/`data()` follow from that.
 
-use cxx_qt_lib::{QByteArray, QHash, QHashPair_i32_QByteArray, QModelIndex, QVariant};
+use cxx_qt_lib::{
+    QByteArray, QHash, QHashPair_i32_QByteArray, QList, QMap, QMapPair_QString_QVariant,
+    QModelIndex, QString, QVariant,
+};
 
 /// Qt::UserRole: custom roles start here.
 const USER_ROLE: i32 = 0x0100;
@@ -27,6 +30,20 @@ pub fn data<R: Row>(rows: &[R], index: &QModelIndex, role: i32) -> QVariant {
         (Some(row), Some(role)) if role < R::ROLES.len() => row.value(role),
         _ => QVariant::default(),
     }
+}
+
+/// `rows` as a list of maps keyed by role name: a small list QML reads as an array of
+/// objects (breadcrumbs, the archive chooser, chart bars) without a model of its own.
+pub fn variant_list<R: Row>(rows: &[R]) -> QList<QVariant> {
+    let mut list = QList::<QVariant>::default();
+    for row in rows {
+        let mut map = QMap::<QMapPair_QString_QVariant>::default();
+        for (role, name) in R::ROLES.iter().enumerate() {
+            map.insert(QString::from(*name), row.value(role));
+        }
+        list.append(QVariant::from(&map));
+    }
+    list
 }
 
 pub fn row_count<R>(rows: &[R]) -> i32 {

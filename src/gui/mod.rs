@@ -2,6 +2,7 @@
 //! and the QML in `qml/`.
 
 pub mod bridge;
+mod latest;
 mod list_rows;
 mod runtime;
 mod throttle;

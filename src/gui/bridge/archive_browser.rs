@@ -16,6 +16,28 @@ pub mod qobject {
         type QModelIndex = cxx_qt_lib::QModelIndex;
         include!("cxx-qt-lib/qstring.h");
         type QString = cxx_qt_lib::QString;
+        include!("cxx-qt-lib/qlist.h");
+        type QList_QVariant = cxx_qt_lib::QList<cxx_qt_lib::QVariant>;
+    }
+
+    /// What the listing is sorted by.
+    #[qenum(ArchiveBrowser)]
+    enum SortKey {
+        Name,
+        Size,
+        Modified,
+    }
+
+    /// What the preview pane shows.
+    #[qenum(ArchiveBrowser)]
+    enum PreviewKind {
+        Nothing,
+        Folder,
+        Text,
+        Image,
+        Binary,
+        Link,
+        Failed,
     }
 
     #[auto_cxx_name]
@@ -31,25 +53,27 @@ pub mod qobject {
         #[qproperty(QString, config_path)]
         #[qproperty(QString, repository)]
         #[qproperty(QString, archive)]
-        /// JSON array of {"name", "time"}, newest first.
-        #[qproperty(QString, archives_json)]
+        /// The archives, newest first: maps with `name` and `time`.
+        #[qproperty(QList_QVariant, archives)]
         /// The shown folder as borg stores paths ("" is the archive's top level).
         #[qproperty(QString, folder)]
-        /// JSON array of {"label", "path"} from the top level down to the folder.
-        #[qproperty(QString, breadcrumbs_json)]
+        /// From the top level down to the folder: maps with `label` and `path`.
+        #[qproperty(QList_QVariant, breadcrumbs)]
         #[qproperty(QString, search_text)]
         #[qproperty(bool, search_all)]
-        #[qproperty(QString, sort_key)]
+        #[qproperty(SortKey, sort_key)]
         #[qproperty(bool, sort_descending)]
-        /// "", "folder", "text", "image", "binary", "link" or "error".
-        #[qproperty(QString, preview_kind)]
+        #[qproperty(PreviewKind, preview_kind)]
         #[qproperty(QString, preview_title)]
         #[qproperty(QString, preview_info)]
         #[qproperty(QString, preview_text)]
         /// A file:// URL of a private read-only copy, for images.
         #[qproperty(QString, preview_image)]
-        /// JSON array of {"name", "size", "folder"} of the folder's children, largest first.
-        #[qproperty(QString, sizes_json)]
+        /// The folder-size chart's bars, largest first: maps with `name`, `sizeText`,
+        /// `share` (0–1), `folder` and `others` (the rest summed).
+        #[qproperty(QList_QVariant, size_bars)]
+        /// The folder's total size in words ("" when nothing in it takes space).
+        #[qproperty(QString, size_total)]
         type ArchiveBrowser = super::ArchiveBrowserRust;
 
         /// Opens `repository` of the config and shows its latest archive.
@@ -76,9 +100,9 @@ pub mod qobject {
         #[qinvokable]
         fn search(self: Pin<&mut ArchiveBrowser>, text: &QString, all: bool);
 
-        /// Sorts by "name", "size" or "mtime"; the same key again reverses.
+        /// Sorts by `key`; the same key again reverses.
         #[qinvokable]
-        fn sort_by(self: Pin<&mut ArchiveBrowser>, key: &QString);
+        fn sort_by(self: Pin<&mut ArchiveBrowser>, key: SortKey);
 
         /// Opens a folder row, or shows where a search result lives (`revealed` follows).
         #[qinvokable]
@@ -114,10 +138,8 @@ pub mod qobject {
     #[auto_cxx_name]
     unsafe extern "RustQt" {
         #[inherit]
-        #[cxx_name = "beginResetModel"]
         unsafe fn begin_reset_model(self: Pin<&mut ArchiveBrowser>);
         #[inherit]
-        #[cxx_name = "endResetModel"]
         unsafe fn end_reset_model(self: Pin<&mut ArchiveBrowser>);
 
         #[qinvokable]
@@ -125,16 +147,15 @@ pub mod qobject {
         fn data(self: &ArchiveBrowser, index: &QModelIndex, role: i32) -> QVariant;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "roleNames"]
         fn role_names(self: &ArchiveBrowser) -> QHash_i32_QByteArray;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "rowCount"]
         fn row_count(self: &ArchiveBrowser, parent: &QModelIndex) -> i32;
     }
 }
 
-use crate::browse::{self, Kind, Listed, PreviewKind, Session};
+use crate::browse::{self, view, Kind, Listed, PreviewKind, Session};
+use crate::gui::latest::{Latest, Ticket};
 use crate::gui::list_rows::{self, Row};
 use crate::gui::runtime;
 use crate::gui::throttle::{Throttle, UI_INTERVAL};
@@ -143,9 +164,9 @@ use crate::reader::ArchiveRef;
 use crate::units::{format_borg_time, format_bytes};
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
-use cxx_qt_lib::{QString, QVariant};
+use cxx_qt_lib::{QList, QString, QVariant};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// How much of a text file the preview reads.
@@ -166,34 +187,6 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::File => "file",
         Kind::Symlink => "link",
         Kind::Other => "other",
-    }
-}
-
-/// A freedesktop icon name for a listed entry, by type and a few common extensions.
-fn icon_for(listed: &Listed) -> &'static str {
-    match listed.kind {
-        Kind::Folder => "folder",
-        Kind::Symlink => "emblem-symbolic-link",
-        Kind::Other => "application-x-zerosize",
-        Kind::File => {
-            let ext = listed
-                .name
-                .rsplit_once('.')
-                .map(|(_, e)| e.to_lowercase())
-                .unwrap_or_default();
-            match ext.as_str() {
-                "png" | "jpg" | "jpeg" | "gif" | "webp" | "svg" | "bmp" => "image-x-generic",
-                "txt" | "md" | "log" | "rst" | "csv" => "text-x-generic",
-                "pdf" => "application-pdf",
-                "mp3" | "flac" | "ogg" | "wav" => "audio-x-generic",
-                "mp4" | "mkv" | "webm" | "avi" => "video-x-generic",
-                "zip" | "gz" | "xz" | "zst" | "tar" | "7z" => "package-x-generic",
-                "sh" | "py" | "rs" | "c" | "js" | "yaml" | "yml" | "toml" | "json" => {
-                    "text-x-script"
-                }
-                _ => "text-x-generic",
-            }
-        }
     }
 }
 
@@ -220,7 +213,7 @@ impl Row for BrowseRow {
             0 => l.name.clone(),
             1 => l.path.clone(),
             2 => kind_name(l.kind).to_string(),
-            3 => icon_for(l).to_string(),
+            3 => view::icon_name(l).to_string(),
             4 => return QVariant::from(&(l.size as f64)),
             5 => match l.kind {
                 Kind::Folder => String::new(),
@@ -235,6 +228,18 @@ impl Row for BrowseRow {
     }
 }
 
+impl Default for qobject::SortKey {
+    fn default() -> Self {
+        qobject::SortKey::Name
+    }
+}
+
+impl Default for qobject::PreviewKind {
+    fn default() -> Self {
+        qobject::PreviewKind::Nothing
+    }
+}
+
 #[derive(Default)]
 pub struct ArchiveBrowserRust {
     busy: bool,
@@ -244,50 +249,77 @@ pub struct ArchiveBrowserRust {
     config_path: QString,
     repository: QString,
     archive: QString,
-    archives_json: QString,
+    archives: QList<QVariant>,
     folder: QString,
-    breadcrumbs_json: QString,
+    breadcrumbs: QList<QVariant>,
     search_text: QString,
     search_all: bool,
-    sort_key: QString,
+    sort_key: qobject::SortKey,
     sort_descending: bool,
-    preview_kind: QString,
+    preview_kind: qobject::PreviewKind,
     preview_title: QString,
     preview_info: QString,
     preview_text: QString,
     preview_image: QString,
-    sizes_json: QString,
+    size_bars: QList<QVariant>,
+    size_total: QString,
     session: Option<Arc<Session>>,
     current: Option<(ArchiveRef, Arc<ArchiveIndex>)>,
     rows: Vec<BrowseRow>,
     /// Results of superseded work (another repository, archive or search) are dropped.
-    generation: u64,
-    preview_generation: u64,
-    indexing: Option<Arc<AtomicBool>>,
+    requests: Latest<Arc<AtomicBool>>,
+    previews: Latest,
 }
 
-fn archives_json(session: &Session) -> String {
-    let list: Vec<serde_json::Value> = session
-        .archives()
-        .iter()
-        .rev()
-        .map(|a| serde_json::json!({"name": a.name, "time": format_borg_time(&a.time)}))
-        .collect();
-    serde_json::Value::Array(list).to_string()
-}
+/// An archive as the archive chooser shows it.
+struct ArchiveChoice<'a>(&'a ArchiveRef);
 
-fn breadcrumbs(archive: &str, folder: &str) -> String {
-    let mut crumbs = vec![serde_json::json!({"label": archive, "path": ""})];
-    let mut path = String::new();
-    for part in folder.split('/').filter(|p| !p.is_empty()) {
-        if !path.is_empty() {
-            path.push('/');
-        }
-        path.push_str(part);
-        crumbs.push(serde_json::json!({"label": part, "path": path}));
+impl Row for ArchiveChoice<'_> {
+    const ROLES: &'static [&'static str] = &["name", "time"];
+
+    fn value(&self, role: usize) -> QVariant {
+        let text = match role {
+            0 => self.0.name.clone(),
+            _ => format_borg_time(&self.0.time),
+        };
+        QVariant::from(&QString::from(&text))
     }
-    serde_json::Value::Array(crumbs).to_string()
 }
+
+impl Row for view::Crumb {
+    const ROLES: &'static [&'static str] = &["label", "path"];
+
+    fn value(&self, role: usize) -> QVariant {
+        QVariant::from(&QString::from(if role == 0 {
+            &self.label
+        } else {
+            &self.path
+        }))
+    }
+}
+
+impl Row for view::SizeBar {
+    const ROLES: &'static [&'static str] = &["name", "sizeText", "share", "folder", "others"];
+
+    fn value(&self, role: usize) -> QVariant {
+        match role {
+            0 => QVariant::from(&QString::from(&self.name)),
+            1 => QVariant::from(&QString::from(&self.size_text)),
+            2 => QVariant::from(&self.share),
+            3 => QVariant::from(&self.folder),
+            _ => QVariant::from(&self.others),
+        }
+    }
+}
+
+/// The archives, newest first, for the chooser.
+fn archive_choices(session: &Session) -> QList<QVariant> {
+    let choices: Vec<ArchiveChoice> = session.archives().iter().rev().map(ArchiveChoice).collect();
+    list_rows::variant_list(&choices)
+}
+
+/// Bars the folder-size chart shows at most (the rest are summed in one).
+const SIZE_BARS: usize = 8;
 
 /// Rows for the entries a build has read so far (entry numbers are not known yet).
 fn partial_rows(top: &crate::index::TopSoFar, archive: &str) -> Vec<BrowseRow> {
@@ -317,22 +349,17 @@ fn partial_rows(top: &crate::index::TopSoFar, archive: &str) -> Vec<BrowseRow> {
             }
         })
         .collect();
-    sort_rows(&mut rows, "name", false);
+    sort_rows(&mut rows, qobject::SortKey::Name, false);
     rows
 }
 
-fn sort_rows(rows: &mut [BrowseRow], key: &str, descending: bool) {
-    rows.sort_by(|a, b| {
-        let (a, b) = (&a.listed, &b.listed);
-        let folders_first = (b.kind == Kind::Folder).cmp(&(a.kind == Kind::Folder));
-        let by = match key {
-            "size" => a.size.cmp(&b.size),
-            "mtime" => a.mtime_ns.cmp(&b.mtime_ns),
-            _ => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
-        };
-        let by = if descending { by.reverse() } else { by };
-        folders_first.then(by).then_with(|| a.path.cmp(&b.path))
-    });
+fn sort_rows(rows: &mut [BrowseRow], key: qobject::SortKey, descending: bool) {
+    let key = match key {
+        qobject::SortKey::Size => view::SortKey::Size,
+        qobject::SortKey::Modified => view::SortKey::Modified,
+        _ => view::SortKey::Name,
+    };
+    view::sort_listed(rows, |r| &r.listed, key, descending);
 }
 
 impl qobject::ArchiveBrowser {
@@ -355,17 +382,13 @@ impl qobject::ArchiveBrowser {
         self.connect(true);
     }
 
-    fn next_generation(mut self: Pin<&mut Self>) -> u64 {
-        if let Some(previous) = self.as_mut().rust_mut().indexing.take() {
-            previous.store(true, Ordering::Relaxed);
-        }
-        let generation = self.generation + 1;
-        self.as_mut().rust_mut().generation = generation;
-        generation
+    /// A new listing, archive or search: the one in flight is cancelled, its answer dropped.
+    fn next_request(mut self: Pin<&mut Self>) -> (Ticket, Arc<AtomicBool>) {
+        self.as_mut().rust_mut().requests.start()
     }
 
     fn connect(mut self: Pin<&mut Self>, fresh: bool) {
-        let generation = self.as_mut().next_generation();
+        let ticket = self.as_mut().rust_mut().requests.next();
         self.as_mut().rust_mut().session = None;
         self.as_mut().replace_rows(Vec::new());
         self.as_mut().set_error_text(QString::default());
@@ -387,17 +410,17 @@ impl qobject::ArchiveBrowser {
         runtime::spawn(async move {
             let opened = browse::open(&config, &repository, fresh).await;
             let _ = qt_thread.queue(move |mut obj| {
-                if obj.generation != generation {
+                if !obj.requests.is_current(ticket) {
                     return;
                 }
                 obj.as_mut().set_busy(false);
                 obj.as_mut().set_status_text(QString::default());
                 match opened {
                     Ok(session) => {
-                        let list = archives_json(&session);
+                        let list = archive_choices(&session);
                         let empty = session.archives().is_empty();
                         obj.as_mut().rust_mut().session = Some(session);
-                        obj.as_mut().set_archives_json(QString::from(&list));
+                        obj.as_mut().set_archives(list);
                         if empty {
                             obj.as_mut().set_status_text(QString::from(
                                 "This repository has no archives yet.",
@@ -423,7 +446,7 @@ impl qobject::ArchiveBrowser {
                 return;
             }
         };
-        let generation = self.as_mut().next_generation();
+        let (ticket, cancel) = self.as_mut().next_request();
         self.as_mut().set_error_text(QString::default());
         self.as_mut().set_archive(QString::from(&archive.name));
         if let Some(index) = session.cached_index(&archive) {
@@ -441,8 +464,6 @@ impl qobject::ArchiveBrowser {
             "Indexing archive {} (once)…",
             archive.name
         )));
-        let cancel = Arc::new(AtomicBool::new(false));
-        self.as_mut().rust_mut().indexing = Some(cancel.clone());
         let qt_thread = self.qt_thread();
         runtime::spawn(async move {
             let progress_thread = qt_thread.clone();
@@ -455,15 +476,16 @@ impl qobject::ArchiveBrowser {
                         // rest streams.
                         let rows = partial_rows(&top, &archive_name);
                         let folder = crate::reader::listing::display_bytes(&top.folder);
-                        let crumbs = breadcrumbs(&archive_name, &folder);
+                        let crumbs = view::breadcrumbs(&archive_name, &folder);
                         let _ = progress_thread.queue(move |mut obj| {
                             let here = obj.folder.to_string();
-                            if obj.generation == generation
+                            if obj.requests.is_current(ticket)
                                 && obj.current.is_none()
                                 && (here.is_empty() || here == folder)
                             {
                                 obj.as_mut().set_folder(QString::from(&folder));
-                                obj.as_mut().set_breadcrumbs_json(QString::from(&crumbs));
+                                obj.as_mut()
+                                    .set_breadcrumbs(list_rows::variant_list(&crumbs));
                                 obj.replace_rows(rows);
                             }
                         });
@@ -472,7 +494,7 @@ impl qobject::ArchiveBrowser {
                         let share = f64::from(p.chunks_done) / f64::from(p.chunks_total);
                         let text = format!("Indexing {} — {} entries…", archive.name, p.entries);
                         let _ = progress_thread.queue(move |mut obj| {
-                            if obj.generation == generation {
+                            if obj.requests.is_current(ticket) {
                                 obj.as_mut().set_index_progress(share);
                                 obj.set_status_text(QString::from(&text));
                             }
@@ -485,10 +507,9 @@ impl qobject::ArchiveBrowser {
             })
             .await;
             let _ = qt_thread.queue(move |mut obj| {
-                if obj.generation != generation {
+                if !obj.as_mut().rust_mut().requests.finish(ticket) {
                     return;
                 }
-                obj.as_mut().rust_mut().indexing = None;
                 obj.as_mut().set_busy(false);
                 obj.as_mut().set_index_progress(-1.0);
                 obj.as_mut().set_status_text(QString::default());
@@ -520,7 +541,7 @@ impl qobject::ArchiveBrowser {
         let Some((archive, index)) = self.current.clone() else {
             return;
         };
-        let generation = self.as_mut().next_generation();
+        let ticket = self.as_mut().rust_mut().requests.next();
         let mut folder = path.trim_matches('/').to_string();
         let listed = loop {
             if let Some(rows) = browse::list_folder(&index, &folder) {
@@ -539,33 +560,30 @@ impl qobject::ArchiveBrowser {
                 archive: archive.name.clone(),
             })
             .collect();
-        let key = self.sort_key.to_string();
-        sort_rows(&mut rows, &key, self.sort_descending);
+        sort_rows(&mut rows, self.sort_key, self.sort_descending);
         self.as_mut().set_search_text(QString::default());
         self.as_mut().set_folder(QString::from(&folder));
+        let crumbs = view::breadcrumbs(&archive.name, &folder);
         self.as_mut()
-            .set_breadcrumbs_json(QString::from(&breadcrumbs(&archive.name, &folder)));
+            .set_breadcrumbs(list_rows::variant_list(&crumbs));
         self.as_mut().replace_rows(rows);
         self.as_mut().set_status_text(QString::default());
-        self.as_mut().set_sizes_json(QString::from("[]"));
+        self.as_mut().set_size_bars(QList::default());
+        self.as_mut().set_size_total(QString::default());
         // Folder sizes walk everything below: off the Qt thread.
         let qt_thread = self.qt_thread();
         runtime::spawn(async move {
             let sizes = tokio::task::spawn_blocking(move || {
                 let at = index.lookup(folder.as_bytes()).unwrap_or(0);
-                let list: Vec<serde_json::Value> = browse::folder_sizes(&index, at)
-                    .into_iter()
-                    .map(|(name, size, folder)| {
-                        serde_json::json!({"name": name, "size": size, "folder": folder})
-                    })
-                    .collect();
-                serde_json::Value::Array(list).to_string()
+                view::size_bars(&browse::folder_sizes(&index, at), SIZE_BARS)
             })
             .await
             .unwrap_or_default();
             let _ = qt_thread.queue(move |mut obj| {
-                if obj.generation == generation {
-                    obj.as_mut().set_sizes_json(QString::from(&sizes));
+                if obj.requests.is_current(ticket) {
+                    let (bars, total) = sizes;
+                    obj.as_mut().set_size_bars(list_rows::variant_list(&bars));
+                    obj.as_mut().set_size_total(QString::from(&total));
                 }
             });
         });
@@ -583,7 +601,7 @@ impl qobject::ArchiveBrowser {
         else {
             return;
         };
-        let generation = self.as_mut().next_generation();
+        let (ticket, cancel) = self.as_mut().next_request();
         self.as_mut().set_search_text(QString::from(&text));
         let regex = match crate::index::name_contains(text.trim()) {
             Ok(r) => r,
@@ -597,8 +615,6 @@ impl qobject::ArchiveBrowser {
         } else {
             vec![current]
         };
-        let cancel = Arc::new(AtomicBool::new(false));
-        self.as_mut().rust_mut().indexing = Some(cancel.clone());
         self.as_mut().set_busy(true);
         self.as_mut().set_status_text(QString::from(&format!(
             "Searching {} archive(s)…",
@@ -623,16 +639,14 @@ impl qobject::ArchiveBrowser {
             })
             .await;
             let _ = qt_thread.queue(move |mut obj| {
-                if obj.generation != generation {
+                if !obj.as_mut().rust_mut().requests.finish(ticket) {
                     return;
                 }
-                obj.as_mut().rust_mut().indexing = None;
                 obj.as_mut().set_busy(false);
                 match found {
                     Ok(Ok((mut rows, total, archives))) => {
-                        let key = obj.sort_key.to_string();
-                        let descending = obj.sort_descending;
-                        sort_rows(&mut rows, &key, descending);
+                        let (key, descending) = (obj.sort_key, obj.sort_descending);
+                        sort_rows(&mut rows, key, descending);
                         let shown = if total > rows.len() {
                             format!(", the first {} shown", rows.len())
                         } else {
@@ -649,13 +663,13 @@ impl qobject::ArchiveBrowser {
         });
     }
 
-    pub fn sort_by(mut self: Pin<&mut Self>, key: &QString) {
-        let same = *key == self.sort_key;
+    pub fn sort_by(mut self: Pin<&mut Self>, key: qobject::SortKey) {
+        let same = key == self.sort_key;
         let descending = same && !self.sort_descending;
-        self.as_mut().set_sort_key(key.clone());
+        self.as_mut().set_sort_key(key);
         self.as_mut().set_sort_descending(descending);
         let mut rows = std::mem::take(&mut self.as_mut().rust_mut().rows);
-        sort_rows(&mut rows, &key.to_string(), descending);
+        sort_rows(&mut rows, key, descending);
         self.replace_rows(rows);
     }
 
@@ -700,7 +714,8 @@ impl qobject::ArchiveBrowser {
     }
 
     fn clear_preview(mut self: Pin<&mut Self>) {
-        self.as_mut().set_preview_kind(QString::default());
+        self.as_mut()
+            .set_preview_kind(qobject::PreviewKind::Nothing);
         self.as_mut().set_preview_title(QString::default());
         self.as_mut().set_preview_info(QString::default());
         self.as_mut().set_preview_text(QString::default());
@@ -717,8 +732,7 @@ impl qobject::ArchiveBrowser {
         let Some(session) = self.session.clone() else {
             return;
         };
-        let generation = self.preview_generation + 1;
-        self.as_mut().rust_mut().preview_generation = generation;
+        let ticket = self.as_mut().rust_mut().previews.next();
         self.as_mut().clear_preview();
         self.as_mut().set_preview_title(QString::from(&listed.name));
         let info = format!(
@@ -729,7 +743,7 @@ impl qobject::ArchiveBrowser {
         );
         match listed.kind {
             Kind::Symlink => {
-                self.as_mut().set_preview_kind(QString::from("link"));
+                self.as_mut().set_preview_kind(qobject::PreviewKind::Link);
                 self.as_mut().set_preview_info(QString::from(&info));
                 self.set_preview_text(QString::from(&format!(
                     "Link to {}",
@@ -738,7 +752,7 @@ impl qobject::ArchiveBrowser {
                 return;
             }
             Kind::Other => {
-                self.as_mut().set_preview_kind(QString::from("binary"));
+                self.as_mut().set_preview_kind(qobject::PreviewKind::Binary);
                 self.set_preview_info(QString::from(&info));
                 return;
             }
@@ -748,14 +762,14 @@ impl qobject::ArchiveBrowser {
         let qt_thread = self.qt_thread();
         runtime::spawn(async move {
             let shown = tokio::task::spawn_blocking(
-                move || -> Result<(&'static str, String, String), browse::BrowseError> {
+                move || -> Result<(qobject::PreviewKind, String, String), browse::BrowseError> {
                     let archive = session.archive(&archive_name)?;
                     let index = session.index(&archive, &mut |_| {}, &AtomicBool::new(false))?;
                     if listed.kind == Kind::Folder {
                         let e = index.entry(listed.entry);
                         let total = browse::total_size(&index, listed.entry);
                         return Ok((
-                            "folder",
+                            qobject::PreviewKind::Folder,
                             format!("{} items · {} in all", e.child_count, format_bytes(total)),
                             String::new(),
                         ));
@@ -767,42 +781,46 @@ impl qobject::ArchiveBrowser {
                             if listed.size > head.len() as u64 {
                                 text.push_str("\n…");
                             }
-                            ("text", format_bytes(listed.size), text)
+                            (qobject::PreviewKind::Text, format_bytes(listed.size), text)
                         }
                         PreviewKind::Image if listed.size <= IMAGE_PREVIEW_LIMIT => {
                             let copy = session.temporary_copy(&archive, &index, listed.entry)?;
                             (
-                                "image",
+                                qobject::PreviewKind::Image,
                                 format_bytes(listed.size),
                                 format!("file://{}", copy.display()),
                             )
                         }
-                        _ => ("binary", format_bytes(listed.size), String::new()),
+                        _ => (
+                            qobject::PreviewKind::Binary,
+                            format_bytes(listed.size),
+                            String::new(),
+                        ),
                     })
                 },
             )
             .await;
             let _ = qt_thread.queue(move |mut obj| {
-                if obj.preview_generation != generation {
+                if !obj.previews.is_current(ticket) {
                     return;
                 }
                 match shown {
                     Ok(Ok((kind, size, content))) => {
-                        obj.as_mut().set_preview_kind(QString::from(kind));
+                        obj.as_mut().set_preview_kind(kind);
                         let info = format!("{size} · {}", obj.preview_info);
                         obj.as_mut().set_preview_info(QString::from(&info));
-                        if kind == "image" {
+                        if kind == qobject::PreviewKind::Image {
                             obj.set_preview_image(QString::from(&content));
                         } else {
                             obj.set_preview_text(QString::from(&content));
                         }
                     }
                     Ok(Err(e)) => {
-                        obj.as_mut().set_preview_kind(QString::from("error"));
+                        obj.as_mut().set_preview_kind(qobject::PreviewKind::Failed);
                         obj.set_preview_text(QString::from(&e.to_string()));
                     }
                     Err(e) => {
-                        obj.as_mut().set_preview_kind(QString::from("error"));
+                        obj.as_mut().set_preview_kind(qobject::PreviewKind::Failed);
                         obj.set_preview_text(QString::from(&e.to_string()));
                     }
                 }

@@ -46,10 +46,8 @@ pub mod qobject {
     #[auto_cxx_name]
     unsafe extern "RustQt" {
         #[inherit]
-        #[cxx_name = "beginResetModel"]
         unsafe fn begin_reset_model(self: Pin<&mut ArchiveCompare>);
         #[inherit]
-        #[cxx_name = "endResetModel"]
         unsafe fn end_reset_model(self: Pin<&mut ArchiveCompare>);
 
         #[qinvokable]
@@ -57,17 +55,16 @@ pub mod qobject {
         fn data(self: &ArchiveCompare, index: &QModelIndex, role: i32) -> QVariant;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "roleNames"]
         fn role_names(self: &ArchiveCompare) -> QHash_i32_QByteArray;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "rowCount"]
         fn row_count(self: &ArchiveCompare, parent: &QModelIndex) -> i32;
     }
 }
 
 use crate::config::BorgmaticConfig;
 use crate::events::Discard;
+use crate::gui::latest::Latest;
 use crate::gui::list_rows::{self, Row};
 use crate::gui::runtime;
 use crate::process::archives::{diff_archives, DiffChange, DiffEntry};
@@ -76,7 +73,6 @@ use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
 use cxx_qt_lib::{QString, QVariant};
 use std::path::PathBuf;
-use tokio_util::sync::CancellationToken;
 
 impl Row for DiffEntry {
     const ROLES: &'static [&'static str] = &["path", "change", "sizeText", "details"];
@@ -111,8 +107,7 @@ pub struct ArchiveCompareRust {
     summary: QString,
     error_text: QString,
     rows: Vec<DiffEntry>,
-    in_flight: Option<CancellationToken>,
-    generation: u64,
+    requests: Latest,
 }
 
 impl qobject::ArchiveCompare {
@@ -124,10 +119,7 @@ impl qobject::ArchiveCompare {
         newer: &QString,
     ) {
         self.as_mut().cancel();
-        let cancel = CancellationToken::new();
-        let generation = self.generation + 1;
-        self.as_mut().rust_mut().generation = generation;
-        self.as_mut().rust_mut().in_flight = Some(cancel.clone());
+        let (ticket, cancel) = self.as_mut().rust_mut().requests.start();
         self.as_mut().replace_rows(Vec::new());
         self.as_mut().set_error_text(QString::default());
         self.as_mut()
@@ -148,10 +140,9 @@ impl qobject::ArchiveCompare {
                 Err(e) => Err(e.to_string()),
             };
             let _ = qt_thread.queue(move |mut obj| {
-                if obj.generation != generation {
+                if !obj.as_mut().rust_mut().requests.finish(ticket) {
                     return;
                 }
-                obj.as_mut().rust_mut().in_flight = None;
                 obj.as_mut().set_busy(false);
                 match result {
                     Ok(entries) => {
@@ -176,8 +167,8 @@ impl qobject::ArchiveCompare {
     }
 
     pub fn cancel(mut self: Pin<&mut Self>) {
-        if let Some(running) = self.as_mut().rust_mut().in_flight.take() {
-            running.cancel();
+        if self.requests.running() {
+            self.as_mut().rust_mut().requests.stop();
             self.as_mut().set_busy(false);
             self.set_summary(QString::default());
         }

@@ -45,6 +45,7 @@ pub mod qobject {
 use crate::config::BorgmaticConfig;
 use crate::errors::ErrorKind;
 use crate::events::Discard;
+use crate::gui::latest::Latest;
 use crate::gui::runtime;
 use crate::process::archives::{archive_info, ArchiveInfo};
 use crate::units::{format_borg_time, format_bytes, format_duration};
@@ -52,7 +53,6 @@ use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
 use cxx_qt_lib::QString;
 use std::path::PathBuf;
-use tokio_util::sync::CancellationToken;
 
 #[derive(Default)]
 pub struct ArchiveDetailsRust {
@@ -68,8 +68,7 @@ pub struct ArchiveDetailsRust {
     original_size: QString,
     compressed_size: QString,
     deduplicated_size: QString,
-    in_flight: Option<CancellationToken>,
-    generation: u64,
+    requests: Latest,
 }
 
 impl qobject::ArchiveDetails {
@@ -80,9 +79,7 @@ impl qobject::ArchiveDetails {
         archive: &QString,
     ) {
         self.as_mut().clear();
-        let generation = self.generation;
-        let cancel = CancellationToken::new();
-        self.as_mut().rust_mut().in_flight = Some(cancel.clone());
+        let (ticket, cancel) = self.as_mut().rust_mut().requests.start();
         self.as_mut().set_archive_name(archive.clone());
         self.as_mut().set_busy(true);
         let config_path = PathBuf::from(config_path.to_string());
@@ -103,7 +100,7 @@ impl qobject::ArchiveDetails {
                 Err(e) => Err((e.kind(), e.to_string())),
             };
             let _ = qt_thread.queue(move |mut obj| {
-                if obj.generation != generation {
+                if !obj.as_mut().rust_mut().requests.finish(ticket) {
                     return;
                 }
                 match result {
@@ -111,17 +108,13 @@ impl qobject::ArchiveDetails {
                     Err((ErrorKind::Cancelled, _)) => {}
                     Err((_, message)) => obj.as_mut().set_error_text(QString::from(&message)),
                 }
-                obj.as_mut().rust_mut().in_flight = None;
                 obj.set_busy(false);
             });
         });
     }
 
     pub fn clear(mut self: Pin<&mut Self>) {
-        if let Some(previous) = self.as_mut().rust_mut().in_flight.take() {
-            previous.cancel();
-        }
-        self.as_mut().rust_mut().generation += 1;
+        self.as_mut().rust_mut().requests.stop();
         self.as_mut().set_loaded(false);
         self.as_mut().set_busy(false);
         self.as_mut().set_error_text(QString::default());

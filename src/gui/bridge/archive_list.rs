@@ -54,10 +54,8 @@ pub mod qobject {
     #[auto_cxx_name]
     unsafe extern "RustQt" {
         #[inherit]
-        #[cxx_name = "beginResetModel"]
         unsafe fn begin_reset_model(self: Pin<&mut ArchiveListModel>);
         #[inherit]
-        #[cxx_name = "endResetModel"]
         unsafe fn end_reset_model(self: Pin<&mut ArchiveListModel>);
 
         #[qinvokable]
@@ -65,11 +63,9 @@ pub mod qobject {
         fn data(self: &ArchiveListModel, index: &QModelIndex, role: i32) -> QVariant;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "roleNames"]
         fn role_names(self: &ArchiveListModel) -> QHash_i32_QByteArray;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "rowCount"]
         fn row_count(self: &ArchiveListModel, parent: &QModelIndex) -> i32;
     }
 }
@@ -78,6 +74,7 @@ use crate::config::BorgmaticConfig;
 use crate::errors::ErrorKind;
 use crate::events::Event;
 use crate::gui::bridge::failure;
+use crate::gui::latest::Latest;
 use crate::gui::list_rows::{self, Row};
 use crate::gui::runtime;
 use crate::gui::throttle::{Throttle, UI_INTERVAL};
@@ -88,7 +85,6 @@ use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
 use cxx_qt_lib::{QString, QVariant};
 use std::path::PathBuf;
-use tokio_util::sync::CancellationToken;
 
 /// An archive, with the stats Kastell recorded when it created it (if it did).
 pub struct ArchiveRow {
@@ -152,10 +148,8 @@ pub struct ArchiveListRust {
     config_path: QString,
     repository: QString,
     rows: Vec<ArchiveRow>,
-    /// Cancels the load in flight when another repository is picked.
-    in_flight: Option<CancellationToken>,
-    /// Results of a superseded load are dropped by comparing this.
-    generation: u64,
+    /// A load for another repository cancels the one in flight and drops its results.
+    requests: Latest,
 }
 
 impl qobject::ArchiveListModel {
@@ -177,16 +171,7 @@ impl qobject::ArchiveListModel {
     }
 
     fn load_archives(mut self: Pin<&mut Self>, typed: Option<crate::config::Secret>) {
-        if let Some(previous) = self.as_mut().rust_mut().in_flight.take() {
-            previous.cancel();
-        }
-        let cancel = CancellationToken::new();
-        let generation = self.generation + 1;
-        {
-            let mut state = self.as_mut().rust_mut();
-            state.generation = generation;
-            state.in_flight = Some(cancel.clone());
-        }
+        let (ticket, cancel) = self.as_mut().rust_mut().requests.start();
         self.as_mut().set_error_text(QString::default());
         self.as_mut().set_error_kind(failure::code(None));
         self.as_mut().set_status_text(QString::default());
@@ -209,7 +194,7 @@ impl qobject::ArchiveListModel {
                     if throttle.ready() {
                         let text = QString::from(&line.text());
                         let _ = status_thread.queue(move |obj| {
-                            if obj.generation == generation {
+                            if obj.requests.is_current(ticket) {
                                 obj.set_status_text(text);
                             }
                         });
@@ -230,7 +215,7 @@ impl qobject::ArchiveListModel {
             };
             let result = result.map(|archives| with_recorded_stats(&config_path, archives));
             let _ = qt_thread.queue(move |mut obj| {
-                if obj.generation != generation {
+                if !obj.as_mut().rust_mut().requests.finish(ticket) {
                     return;
                 }
                 match result {
@@ -242,7 +227,6 @@ impl qobject::ArchiveListModel {
                     Err(_) => {}
                 }
                 obj.as_mut().set_status_text(QString::default());
-                obj.as_mut().rust_mut().in_flight = None;
                 obj.set_busy(false);
             });
         });

@@ -15,6 +15,8 @@ pub mod qobject {
         type QModelIndex = cxx_qt_lib::QModelIndex;
         include!("cxx-qt-lib/qstring.h");
         type QString = cxx_qt_lib::QString;
+        include!("cxx-qt-lib/qlist.h");
+        type QList_QVariant = cxx_qt_lib::QList<cxx_qt_lib::QVariant>;
     }
 
     #[auto_cxx_name]
@@ -28,10 +30,8 @@ pub mod qobject {
         /// "Backed up: … · Left out: …", or why there is no preview.
         #[qproperty(QString, totals_text)]
         #[qproperty(QString, error_text)]
-        /// `[{"reason", "entries", "size"}]` per rule, in rule order.
-        #[qproperty(QString, rules_json)]
-        /// `[{"path", "size", "reason"}]`, biggest first.
-        #[qproperty(QString, largest_json)]
+        /// Per rule, in rule order: maps with `reason`, `entries` and `size` (in words).
+        #[qproperty(QList_QVariant, rules)]
         /// What the pattern being typed would match.
         #[qproperty(QString, draft_text)]
         type ExcludePreview = super::ExcludePreviewRust;
@@ -62,10 +62,8 @@ pub mod qobject {
     #[auto_cxx_name]
     unsafe extern "RustQt" {
         #[inherit]
-        #[cxx_name = "beginResetModel"]
         unsafe fn begin_reset_model(self: Pin<&mut ExcludePreview>);
         #[inherit]
-        #[cxx_name = "endResetModel"]
         unsafe fn end_reset_model(self: Pin<&mut ExcludePreview>);
 
         #[qinvokable]
@@ -73,11 +71,9 @@ pub mod qobject {
         fn data(self: &ExcludePreview, index: &QModelIndex, role: i32) -> QVariant;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "roleNames"]
         fn role_names(self: &ExcludePreview) -> QHash_i32_QByteArray;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "rowCount"]
         fn row_count(self: &ExcludePreview, parent: &QModelIndex) -> i32;
     }
 
@@ -85,15 +81,17 @@ pub mod qobject {
 }
 
 use crate::config::BorgmaticConfig;
+use crate::gui::latest::Latest;
 use crate::gui::list_rows::{self, Row};
 use crate::gui::runtime;
 use crate::patterns::plan::{entry_rule, ListKind};
 use crate::patterns::preview::{NodeId, PreviewTree};
+use crate::patterns::summary::RuleTotal;
 use crate::patterns::{CreatePlan, EntryKind, Fate};
 use crate::units::format_bytes;
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
-use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QModelIndex, QString, QVariant};
+use cxx_qt_lib::{QHash, QHashPair_i32_QByteArray, QList, QModelIndex, QString, QVariant};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -186,14 +184,12 @@ pub struct ExcludePreviewRust {
     scanned: i32,
     totals_text: QString,
     error_text: QString,
-    rules_json: QString,
-    largest_json: QString,
+    rules: QList<QVariant>,
     draft_text: QString,
     tree: Option<Arc<PreviewTree>>,
     rows: Vec<TreeRow>,
     draft: HashSet<NodeId>,
-    generation: u64,
-    cancel: Option<Arc<AtomicBool>>,
+    requests: Latest<Arc<AtomicBool>>,
 }
 
 fn home() -> PathBuf {
@@ -202,9 +198,7 @@ fn home() -> PathBuf {
 
 impl qobject::ExcludePreview {
     pub fn refresh(mut self: Pin<&mut Self>, config_path: &QString, config_text: &QString) {
-        if let Some(cancel) = self.as_mut().rust_mut().cancel.take() {
-            cancel.store(true, Ordering::Relaxed);
-        }
+        self.as_mut().rust_mut().requests.stop();
         let path = PathBuf::from(config_path.to_string());
         let plan = BorgmaticConfig::parse(&path, &config_text.to_string())
             .map_err(|e| e.to_string())
@@ -218,10 +212,7 @@ impl qobject::ExcludePreview {
             }
         };
         self.as_mut().set_error_text(QString::default());
-        let generation = self.generation + 1;
-        self.as_mut().rust_mut().generation = generation;
-        let cancel = Arc::new(AtomicBool::new(false));
-        self.as_mut().rust_mut().cancel = Some(cancel.clone());
+        let (ticket, cancel) = self.as_mut().rust_mut().requests.start();
         self.as_mut().set_busy(true);
         self.as_mut().set_scanned(0);
         let qt_thread = self.qt_thread();
@@ -236,7 +227,7 @@ impl qobject::ExcludePreview {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         let n = i32::try_from(scanned.load(Ordering::Relaxed)).unwrap_or(i32::MAX);
                         let _ = qt_thread.queue(move |mut obj| {
-                            if obj.generation == generation {
+                            if obj.requests.is_current(ticket) {
                                 obj.as_mut().set_scanned(n);
                             }
                         });
@@ -256,7 +247,7 @@ impl qobject::ExcludePreview {
             }
             let tree = Arc::new(tree);
             let _ = qt_thread.queue(move |mut obj| {
-                if obj.generation == generation {
+                if obj.as_mut().rust_mut().requests.finish(ticket) {
                     obj.as_mut().install(tree);
                 }
             });
@@ -277,23 +268,9 @@ impl qobject::ExcludePreview {
                 String::new()
             }
         );
-        let rules: Vec<_> = s
-            .rules
-            .iter()
-            .map(|r| serde_json::json!({"reason": r.reason, "entries": r.entries, "size": format_bytes(r.bytes)}))
-            .collect();
-        let largest: Vec<_> = s
-            .largest_excluded
-            .iter()
-            .take(8)
-            .map(|i| serde_json::json!({"path": i.path, "size": format_bytes(i.bytes), "reason": i.reason}))
-            .collect();
+        let rules = list_rows::variant_list(&s.rules);
         self.as_mut().set_totals_text(QString::from(&totals));
-        self.as_mut()
-            .set_rules_json(QString::from(&serde_json::Value::Array(rules).to_string()));
-        self.as_mut().set_largest_json(QString::from(
-            &serde_json::Value::Array(largest).to_string(),
-        ));
+        self.as_mut().set_rules(rules);
         self.as_mut()
             .set_scanned(i32::try_from(tree.nodes.len()).unwrap_or(i32::MAX));
         // Keep the folders that were open open.
@@ -319,14 +296,11 @@ impl qobject::ExcludePreview {
             self.as_mut().rust_mut().draft.clear();
             self.as_mut().end_reset_model();
         }
-        self.as_mut().rust_mut().cancel = None;
         self.set_busy(false);
     }
 
     pub fn cancel(mut self: Pin<&mut Self>) {
-        if let Some(cancel) = self.as_mut().rust_mut().cancel.take() {
-            cancel.store(true, Ordering::Relaxed);
-        }
+        self.as_mut().rust_mut().requests.stop();
         self.set_busy(false);
     }
 
@@ -487,6 +461,18 @@ fn push_rows(
     if expanded {
         for &child in &n.children {
             push_rows(tree, child, depth + 1, open, false, rows);
+        }
+    }
+}
+
+impl Row for RuleTotal {
+    const ROLES: &'static [&'static str] = &["reason", "entries", "size"];
+
+    fn value(&self, role: usize) -> QVariant {
+        match role {
+            0 => QVariant::from(&QString::from(&self.reason)),
+            1 => QVariant::from(&(self.entries as f64)),
+            _ => QVariant::from(&QString::from(&format_bytes(self.bytes))),
         }
     }
 }

@@ -14,6 +14,8 @@ pub mod qobject {
         type QModelIndex = cxx_qt_lib::QModelIndex;
         include!("cxx-qt-lib/qstring.h");
         type QString = cxx_qt_lib::QString;
+        include!("cxx-qt-lib/qlist.h");
+        type QList_QVariant = cxx_qt_lib::QList<cxx_qt_lib::QVariant>;
     }
 
     #[auto_cxx_name]
@@ -25,8 +27,8 @@ pub mod qobject {
         #[qproperty(bool, exclude_caches)]
         #[qproperty(bool, exclude_nobackup)]
         #[qproperty(bool, one_file_system)]
-        /// `[{"id", "name", "description", "patterns", "enabled"}]`
-        #[qproperty(QString, presets_json)]
+        /// Maps with `id`, `name`, `description`, `patterns` (one a line) and `enabled`.
+        #[qproperty(QList_QVariant, presets)]
         #[qproperty(bool, modified)]
         #[qproperty(bool, has_errors)]
         /// The last load or save result, for people.
@@ -94,10 +96,8 @@ pub mod qobject {
     #[auto_cxx_name]
     unsafe extern "RustQt" {
         #[inherit]
-        #[cxx_name = "beginResetModel"]
         unsafe fn begin_reset_model(self: Pin<&mut ExcludeRules>);
         #[inherit]
-        #[cxx_name = "endResetModel"]
         unsafe fn end_reset_model(self: Pin<&mut ExcludeRules>);
 
         #[qinvokable]
@@ -105,11 +105,9 @@ pub mod qobject {
         fn data(self: &ExcludeRules, index: &QModelIndex, role: i32) -> QVariant;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "roleNames"]
         fn role_names(self: &ExcludeRules) -> QHash_i32_QByteArray;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "rowCount"]
         fn row_count(self: &ExcludeRules, parent: &QModelIndex) -> i32;
     }
 }
@@ -117,10 +115,11 @@ pub mod qobject {
 use crate::gui::list_rows::{self, Row};
 use crate::patterns::editor::{ExcludeEditor, RuleRow};
 use crate::patterns::plan::{entry_rule, ListKind};
+use crate::patterns::presets::Preset;
 use crate::patterns::Style;
 use core::pin::Pin;
 use cxx_qt::CxxQtType;
-use cxx_qt_lib::{QString, QVariant};
+use cxx_qt_lib::{QList, QString, QVariant};
 use std::path::PathBuf;
 
 struct RuleItem {
@@ -212,7 +211,7 @@ pub struct ExcludeRulesRust {
     exclude_caches: bool,
     exclude_nobackup: bool,
     one_file_system: bool,
-    presets_json: QString,
+    presets: QList<QVariant>,
     modified: bool,
     has_errors: bool,
     status_text: QString,
@@ -244,26 +243,23 @@ impl qobject::ExcludeRules {
             Some(e) => (
                 e.rows().iter().map(item_of).collect(),
                 (e.exclude_caches, e.exclude_nobackup, e.one_file_system),
-                serde_json::Value::Array(
-                    e.presets()
-                        .iter()
-                        .map(|(p, on)| {
-                            serde_json::json!({"id": p.id, "name": p.name,
-                                "description": p.description, "patterns": p.patterns, "enabled": on})
-                        })
-                        .collect(),
-                )
-                .to_string(),
+                list_rows::variant_list(&e.presets()),
                 e.is_modified(),
                 e.has_errors(),
             ),
-            None => (Vec::new(), (false, false, false), "[]".into(), false, false),
+            None => (
+                Vec::new(),
+                (false, false, false),
+                QList::default(),
+                false,
+                false,
+            ),
         };
         self.as_mut().replace_rows(rows);
         self.as_mut().set_exclude_caches(flags.0);
         self.as_mut().set_exclude_nobackup(flags.1);
         self.as_mut().set_one_file_system(flags.2);
-        self.as_mut().set_presets_json(QString::from(&presets));
+        self.as_mut().set_presets(presets);
         self.as_mut().set_modified(modified);
         self.as_mut().set_has_errors(errors);
         let next = self.revision.wrapping_add(1);
@@ -397,3 +393,20 @@ impl qobject::ExcludeRules {
 }
 
 list_rows::list_model!(qobject::ExcludeRules, RuleItem);
+
+/// A preset with whether the rules hold it now.
+impl Row for (&'static Preset, bool) {
+    const ROLES: &'static [&'static str] = &["id", "name", "description", "patterns", "enabled"];
+
+    fn value(&self, role: usize) -> QVariant {
+        let (preset, enabled) = self;
+        let text = match role {
+            0 => preset.id.to_string(),
+            1 => preset.name.to_string(),
+            2 => preset.description.to_string(),
+            3 => preset.patterns.join("\n"),
+            _ => return QVariant::from(enabled),
+        };
+        QVariant::from(&QString::from(&text))
+    }
+}

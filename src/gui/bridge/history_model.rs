@@ -14,6 +14,8 @@ pub mod qobject {
         type QModelIndex = cxx_qt_lib::QModelIndex;
         include!("cxx-qt-lib/qstring.h");
         type QString = cxx_qt_lib::QString;
+        include!("cxx-qt-lib/qlist.h");
+        type QList_QVariant = cxx_qt_lib::QList<cxx_qt_lib::QVariant>;
     }
 
     #[auto_cxx_name]
@@ -23,8 +25,13 @@ pub mod qobject {
         #[qml_element]
         #[qproperty(QString, config_path)]
         #[qproperty(QString, error_text)]
-        /// `[{"repository": NAME, "points": [[unix ms, original bytes, stored bytes], ...]}]`
-        #[qproperty(QString, chart_json)]
+        /// The size chart, per repository: maps with `repository` and `points`, each point
+        /// `[unix ms, original bytes, stored bytes]`.
+        #[qproperty(QList_QVariant, chart_series)]
+        /// The chart's top: the largest size any point has.
+        #[qproperty(f64, chart_max)]
+        /// The y axis' labels, in words, at 0, ¼, ½, ¾ and all of `chart_max`.
+        #[qproperty(QList_QVariant, chart_ticks)]
         type HistoryModel = super::HistoryModelRust;
 
         /// Shows the runs of the config at `config_path`.
@@ -46,10 +53,8 @@ pub mod qobject {
     #[auto_cxx_name]
     unsafe extern "RustQt" {
         #[inherit]
-        #[cxx_name = "beginResetModel"]
         unsafe fn begin_reset_model(self: Pin<&mut HistoryModel>);
         #[inherit]
-        #[cxx_name = "endResetModel"]
         unsafe fn end_reset_model(self: Pin<&mut HistoryModel>);
 
         #[qinvokable]
@@ -57,22 +62,19 @@ pub mod qobject {
         fn data(self: &HistoryModel, index: &QModelIndex, role: i32) -> QVariant;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "roleNames"]
         fn role_names(self: &HistoryModel) -> QHash_i32_QByteArray;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "rowCount"]
         fn row_count(self: &HistoryModel, parent: &QModelIndex) -> i32;
     }
 }
 
 use crate::gui::list_rows::{self, Row};
 use crate::history::{History, Run};
-use crate::units::format_duration;
+use crate::units::{format_bytes, format_duration};
 use core::pin::Pin;
 use cxx_qt::CxxQtType;
-use cxx_qt_lib::{QString, QVariant};
-use serde_json::json;
+use cxx_qt_lib::{QList, QString, QVariant};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -124,7 +126,9 @@ impl Row for HistoryRow {
 pub struct HistoryModelRust {
     config_path: QString,
     error_text: QString,
-    chart_json: QString,
+    chart_series: QList<QVariant>,
+    chart_max: f64,
+    chart_ticks: QList<QVariant>,
     rows: Vec<HistoryRow>,
     runs: Vec<Run>,
 }
@@ -174,8 +178,35 @@ fn rows_of(runs: &[Run]) -> Vec<HistoryRow> {
 
 /// Each repository's total size after each backup: everything it holds (original) and what
 /// that takes on disk (stored, after deduplication and compression).
-fn chart_json(history: &History, config: &Path) -> String {
-    let mut series: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+/// One repository's sizes over time.
+struct Series {
+    repository: String,
+    /// Unix ms, original bytes, stored bytes.
+    points: Vec<[f64; 3]>,
+}
+
+impl Row for Series {
+    const ROLES: &'static [&'static str] = &["repository", "points"];
+
+    fn value(&self, role: usize) -> QVariant {
+        if role == 0 {
+            return QVariant::from(&QString::from(&self.repository));
+        }
+        let mut points = QList::<QVariant>::default();
+        for point in &self.points {
+            let mut values = QList::<f64>::default();
+            for v in point {
+                values.append(*v);
+            }
+            points.append(QVariant::from(&values));
+        }
+        QVariant::from(&points)
+    }
+}
+
+/// The size chart's series, one per repository, from the runs that recorded sizes.
+fn chart_series(history: &History, config: &Path) -> Vec<Series> {
+    let mut series: BTreeMap<String, Vec<[f64; 3]>> = BTreeMap::new();
     if let Ok(parts) = history.repository_runs_of(config) {
         for part in parts {
             let Some(stats) = part.stats else { continue };
@@ -184,18 +215,28 @@ fn chart_json(history: &History, config: &Path) -> String {
             else {
                 continue;
             };
-            series.entry(part.repository).or_default().push(json!([
-                part.ended.unwrap_or(part.started),
-                original,
-                stored
-            ]));
+            let at = part.ended.unwrap_or(part.started);
+            series.entry(part.repository).or_default().push([
+                at as f64,
+                original as f64,
+                stored as f64,
+            ]);
         }
     }
-    let list: Vec<_> = series
+    series
         .into_iter()
-        .map(|(repository, points)| json!({"repository": repository, "points": points}))
-        .collect();
-    serde_json::Value::Array(list).to_string()
+        .map(|(repository, points)| Series { repository, points })
+        .collect()
+}
+
+/// The y axis' labels for a chart whose top is `max` bytes.
+fn chart_ticks(max: f64) -> QList<QVariant> {
+    let mut ticks = QList::<QVariant>::default();
+    for quarter in 0..=4u32 {
+        let bytes = (max * f64::from(quarter) / 4.0) as u64;
+        ticks.append(QVariant::from(&QString::from(&format_bytes(bytes))));
+    }
+    ticks
 }
 
 impl qobject::HistoryModel {
@@ -208,14 +249,21 @@ impl qobject::HistoryModel {
         let config = std::path::PathBuf::from(self.config_path.to_string());
         let loaded = History::open_default().and_then(|history| {
             let runs = history.runs(Some(&config), 200)?;
-            Ok((runs, chart_json(&history, &config)))
+            Ok((runs, chart_series(&history, &config)))
         });
         let (runs, chart, error) = match loaded {
             Ok((runs, chart)) => (runs, chart, String::new()),
-            Err(e) => (Vec::new(), "[]".to_string(), e.to_string()),
+            Err(e) => (Vec::new(), Vec::new(), e.to_string()),
         };
+        let max = chart
+            .iter()
+            .flat_map(|s| s.points.iter())
+            .fold(0.0f64, |top, p| top.max(p[1]).max(p[2]));
         self.as_mut().set_error_text(QString::from(&error));
-        self.as_mut().set_chart_json(QString::from(&chart));
+        self.as_mut()
+            .set_chart_series(list_rows::variant_list(&chart));
+        self.as_mut().set_chart_max(max);
+        self.as_mut().set_chart_ticks(chart_ticks(max));
         let rows = rows_of(&runs);
         // SAFETY: begin/end reset always come in pairs here.
         unsafe {

@@ -34,10 +34,8 @@ pub mod qobject {
     #[auto_cxx_name]
     unsafe extern "RustQt" {
         #[inherit]
-        #[cxx_name = "beginResetModel"]
         unsafe fn begin_reset_model(self: Pin<&mut RepositoryListModel>);
         #[inherit]
-        #[cxx_name = "endResetModel"]
         unsafe fn end_reset_model(self: Pin<&mut RepositoryListModel>);
 
         #[qinvokable]
@@ -45,11 +43,9 @@ pub mod qobject {
         fn data(self: &RepositoryListModel, index: &QModelIndex, role: i32) -> QVariant;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "roleNames"]
         fn role_names(self: &RepositoryListModel) -> QHash_i32_QByteArray;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "rowCount"]
         fn row_count(self: &RepositoryListModel, parent: &QModelIndex) -> i32;
     }
 }

@@ -72,10 +72,8 @@ pub mod qobject {
     #[auto_cxx_name]
     unsafe extern "RustQt" {
         #[inherit]
-        #[cxx_name = "beginResetModel"]
         unsafe fn begin_reset_model(self: Pin<&mut RestoreRunner>);
         #[inherit]
-        #[cxx_name = "endResetModel"]
         unsafe fn end_reset_model(self: Pin<&mut RestoreRunner>);
 
         #[qinvokable]
@@ -83,16 +81,15 @@ pub mod qobject {
         fn data(self: &RestoreRunner, index: &QModelIndex, role: i32) -> QVariant;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "roleNames"]
         fn role_names(self: &RestoreRunner) -> QHash_i32_QByteArray;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "rowCount"]
         fn row_count(self: &RestoreRunner, parent: &QModelIndex) -> i32;
     }
 }
 
 use crate::browse::{self, Session};
+use crate::gui::latest::Latest;
 use crate::gui::list_rows::{self, Row};
 use crate::gui::runtime;
 use crate::gui::throttle::{Throttle, UI_INTERVAL};
@@ -105,7 +102,7 @@ use cxx_qt::{CxxQtType, Threading};
 use cxx_qt_lib::{QString, QVariant};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 pub struct ConflictRow {
@@ -210,8 +207,7 @@ pub struct RestoreRunnerRust {
     error_text: QString,
     rows: Vec<ConflictRow>,
     prepared: Option<Arc<Prepared>>,
-    cancel: Option<Arc<AtomicBool>>,
-    generation: u64,
+    requests: Latest<Arc<AtomicBool>>,
 }
 
 fn plan_text(plan: &RestorePlan) -> String {
@@ -227,8 +223,7 @@ impl qobject::RestoreRunner {
         paths_json: &QString,
         into_folder: &QString,
     ) {
-        let generation = self.generation + 1;
-        self.as_mut().rust_mut().generation = generation;
+        let ticket = self.as_mut().rust_mut().requests.next();
         self.as_mut().rust_mut().prepared = None;
         self.as_mut().replace_rows(Vec::new());
         self.as_mut().set_plan_text(QString::default());
@@ -291,7 +286,7 @@ impl qobject::RestoreRunner {
                 Err(e) => Err(e.to_string()),
             };
             let _ = qt_thread.queue(move |mut obj| {
-                if obj.generation != generation {
+                if !obj.requests.is_current(ticket) {
                     return;
                 }
                 match planned {
@@ -347,8 +342,7 @@ impl qobject::RestoreRunner {
         if self.state.to_string() == "running" {
             return;
         }
-        let generation = self.generation + 1;
-        self.as_mut().rust_mut().generation = generation;
+        self.as_mut().rust_mut().requests.stop();
         self.as_mut().rust_mut().prepared = None;
         self.as_mut().replace_rows(Vec::new());
         self.as_mut().set_plan_text(QString::default());
@@ -404,9 +398,7 @@ impl qobject::RestoreRunner {
             .iter()
             .filter_map(|r| r.decision.map(|d| (r.target.clone(), d)))
             .collect();
-        let cancel = Arc::new(AtomicBool::new(false));
-        self.as_mut().rust_mut().cancel = Some(cancel.clone());
-        let generation = self.generation;
+        let (ticket, cancel) = self.as_mut().rust_mut().requests.start();
         self.as_mut().set_state(QString::from("running"));
         self.as_mut().set_progress(0.0);
         let qt_thread = self.qt_thread();
@@ -428,7 +420,7 @@ impl qobject::RestoreRunner {
                             p.files_done
                         );
                         let _ = progress_thread.queue(move |mut obj| {
-                            if obj.generation == generation {
+                            if obj.requests.is_current(ticket) {
                                 obj.as_mut().set_progress(share);
                                 obj.set_progress_text(QString::from(&text));
                             }
@@ -462,10 +454,9 @@ impl qobject::RestoreRunner {
             })
             .await;
             let _ = qt_thread.queue(move |mut obj| {
-                if obj.generation != generation {
+                if !obj.as_mut().rust_mut().requests.finish(ticket) {
                     return;
                 }
-                obj.as_mut().rust_mut().cancel = None;
                 match done {
                     Ok(Ok(summary)) => {
                         let text = summary.lines(10).join("\n");
@@ -493,9 +484,7 @@ impl qobject::RestoreRunner {
     }
 
     pub fn cancel(self: Pin<&mut Self>) {
-        if let Some(cancel) = &self.cancel {
-            cancel.store(true, Ordering::Relaxed);
-        }
+        self.requests.cancel();
     }
 }
 

@@ -46,10 +46,8 @@ pub mod qobject {
     #[auto_cxx_name]
     unsafe extern "RustQt" {
         #[inherit]
-        #[cxx_name = "beginResetModel"]
         unsafe fn begin_reset_model(self: Pin<&mut VersionList>);
         #[inherit]
-        #[cxx_name = "endResetModel"]
         unsafe fn end_reset_model(self: Pin<&mut VersionList>);
 
         #[qinvokable]
@@ -57,16 +55,15 @@ pub mod qobject {
         fn data(self: &VersionList, index: &QModelIndex, role: i32) -> QVariant;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "roleNames"]
         fn role_names(self: &VersionList) -> QHash_i32_QByteArray;
         #[qinvokable]
         #[cxx_override]
-        #[cxx_name = "rowCount"]
         fn row_count(self: &VersionList, parent: &QModelIndex) -> i32;
     }
 }
 
 use crate::browse;
+use crate::gui::latest::Latest;
 use crate::gui::list_rows::{self, Row};
 use crate::gui::runtime;
 use crate::index::Version;
@@ -105,7 +102,7 @@ pub struct VersionListRust {
     status_text: QString,
     error_text: QString,
     rows: Vec<Version>,
-    generation: u64,
+    requests: Latest,
 }
 
 impl qobject::VersionList {
@@ -115,8 +112,7 @@ impl qobject::VersionList {
         repository: &QString,
         path: &QString,
     ) {
-        let generation = self.generation + 1;
-        self.as_mut().rust_mut().generation = generation;
+        let ticket = self.as_mut().rust_mut().requests.next();
         self.as_mut().set_path(path.clone());
         self.as_mut().set_error_text(QString::default());
         self.as_mut().replace_rows(Vec::new());
@@ -138,7 +134,7 @@ impl qobject::VersionList {
                 Err(e) => Err(e.to_string()),
             };
             let _ = qt_thread.queue(move |mut obj| {
-                if obj.generation != generation {
+                if !obj.requests.is_current(ticket) {
                     return;
                 }
                 obj.as_mut().set_busy(false);
