@@ -13,11 +13,10 @@ use std::time::{Duration, Instant};
 
 pub const PASSPHRASE: &str = "correct horse battery staple seven words";
 
-/// Finds a tool as Kastell does (PATH, then `make setup`'s cache).
 /// Every Kastell that mounts cleans every stale Kastell mount it finds (as it should, on a
 /// desktop). A test that makes a stale mount on purpose holds this exclusively so that the
-/// tests running beside it, which hold it shared while they mount or start a window, do not
-/// clean it first.
+/// tests running beside it (the mount and the window tests share one test binary), which hold
+/// it shared while they mount or start a window, do not clean it first.
 static STALE_MOUNTS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 pub fn making_stale_mounts() -> std::sync::RwLockWriteGuard<'static, ()> {
@@ -32,6 +31,7 @@ pub fn cleaning_stale_mounts() -> std::sync::RwLockReadGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Finds a tool as Kastell does (PATH, then `make setup`'s cache).
 pub fn tool(name: &str) -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())

@@ -202,16 +202,15 @@ fn decoders_bound_every_length_under_a_memory_limit() {
         // This test again, in a child with 1 GiB of address space: an allocation sized by a
         // claimed length instead of the bytes received would abort it.
         let me = std::env::current_exe().unwrap();
+        // The test's name in the harness: its module path without the crate's name.
+        let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+        let name = format!("{module}::decoders_bound_every_length_under_a_memory_limit");
         let out = std::process::Command::new("bash")
             .arg("-c")
             .arg("ulimit -v 1048576; exec \"$@\"")
             .arg("fuzz")
             .arg(me)
-            .args([
-                "--exact",
-                "decoders_bound_every_length_under_a_memory_limit",
-                "--test-threads=1",
-            ])
+            .args(["--exact", &name, "--test-threads=1"])
             .env(UNDER_LIMIT, "1")
             .output()
             .unwrap();
@@ -221,6 +220,11 @@ fn decoders_bound_every_length_under_a_memory_limit() {
             out.status,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+            "the child ran no test named {name}:\n{}",
+            String::from_utf8_lossy(&out.stdout)
         );
         return;
     }

@@ -1,11 +1,9 @@
 //! The real window under Xvfb, driven through AT-SPI inside its own D-Bus session.
 #![cfg(feature = "gui")]
 
-mod support;
-
+use crate::support::{self, Fixture};
 use std::path::PathBuf;
 use std::process::Command;
-use support::Fixture;
 
 fn artifacts() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");

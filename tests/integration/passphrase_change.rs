@@ -1,10 +1,8 @@
 //! "Change passphrase": every repository's key through borgmatic, then the config.
 
-mod support;
-
+use crate::support::{self, Fixture};
 use std::io::Write;
 use std::process::{Command, Stdio};
-use support::Fixture;
 
 fn change(fx: &Fixture, new: &str) -> std::process::Output {
     let mut child = Command::new(support::kastell_bin())

@@ -1,11 +1,9 @@
 //! The passphrase moved into a real Secret Service (gnome-keyring, unlocked inside its own
 //! `dbus-run-session`) and used headless by plain borgmatic; a locked wallet is named as such.
 
-mod support;
-
+use crate::support::{self, Fixture};
 use std::path::Path;
 use std::process::Command;
-use support::Fixture;
 
 #[test]
 fn passphrase_moves_to_the_wallet_and_headless_borgmatic_still_backs_up() {

@@ -4,8 +4,6 @@
 //! layout with `latest`, the whole config's layout, a kill -9 leaving a stale mount that the next mount cleans, and the
 //! loopback NAS. Needs root here (/dev/fuse is 0600).
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -13,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::Fixture;
+use crate::support::{self, Fixture};
 
 fn can_mount() -> bool {
     let root = nix::unistd::geteuid().is_root();

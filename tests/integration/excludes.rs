@@ -5,8 +5,6 @@
 //! (as a set: order is free), and for configs `borgmatic create --dry-run --list`'s.
 //! Fixed seeds; a mismatch prints the case.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::symlink;
@@ -17,6 +15,8 @@ use std::sync::Mutex;
 
 use kastell::patterns::{walk, CreatePlan, Entry, Matcher, PatternFile, WalkOptions};
 use serde_json::{json, Value};
+
+use crate::support;
 
 /// xorshift64*: small, seeded, the same on every machine.
 struct Rng(u64);

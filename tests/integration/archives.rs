@@ -1,9 +1,7 @@
 //! `kastell archives` and `kastell info` against real borg, borgmatic and a loopback NAS.
 
-mod support;
-
+use crate::support::{self, Fixture};
 use serde_json::Value;
-use support::Fixture;
 
 fn json(out: &std::process::Output) -> Value {
     assert!(

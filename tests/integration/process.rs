@@ -1,20 +1,34 @@
 //! The process layer against real borg: the passphrase over a pipe, and a clean cancel.
 
-mod support;
-
+use crate::support::{self, Fixture};
 use kastell::config::Secret;
 use kastell::events::{Discard, Event};
-use kastell::process::{BorgCommand, FailureKind, Invocation, LogLine, ProcessError, Tools};
+use kastell::process::{
+    BorgCommand, FailureKind, Invocation, LogLine, ProcessError, ToolInfo, Tools, Version,
+};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::Fixture;
 use tokio_util::sync::CancellationToken;
 
-/// Kastell's tools, found as the fixture found them (the same for every test here).
-async fn tools(fx: &Fixture) -> Tools {
-    std::env::set_var("KASTELL_BORG", &fx.borg);
-    std::env::set_var("KASTELL_BORGMATIC", &fx.borgmatic);
-    Tools::detect().await.expect("borg and borgmatic")
+/// Kastell's tools: the fixture's borg and borgmatic with their versions. (Not
+/// `Tools::detect`, which reads `KASTELL_BORG` from the environment: setting that here would
+/// change it for every test running beside this one.)
+fn tools(fx: &Fixture) -> Tools {
+    let info = |path: &std::path::Path| {
+        let out = std::process::Command::new(path)
+            .arg("--version")
+            .output()
+            .expect("--version");
+        let text = String::from_utf8_lossy(&out.stdout);
+        ToolInfo {
+            path: path.to_path_buf(),
+            version: Version::parse(&text).unwrap_or_else(|| panic!("a version in {text:?}")),
+        }
+    };
+    Tools {
+        borg: info(&fx.borg),
+        borgmatic: info(&fx.borgmatic),
+    }
 }
 
 /// A borg call in the fixture's HOME (where its keyfile lives).
@@ -29,7 +43,7 @@ fn in_fixture(fx: &Fixture, command: BorgCommand, tools: &Tools) -> Invocation {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passphrase_reaches_borg_through_a_pipe_and_a_wrong_one_is_typed() {
     let fx = Fixture::new(1);
-    let tools = tools(&fx).await;
+    let tools = tools(&fx);
     let repo = fx.local_repo.to_string_lossy().to_string();
 
     let lines = Arc::new(Mutex::new(Vec::new()));
@@ -85,7 +99,7 @@ async fn passphrase_reaches_borg_through_a_pipe_and_a_wrong_one_is_typed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_borg_with_sigint_and_it_releases_its_lock() {
     let fx = Fixture::new(0);
-    let tools = tools(&fx).await;
+    let tools = tools(&fx);
     let repo = fx.local_repo.to_string_lossy().to_string();
     let cancel = CancellationToken::new();
     let lock = fx.local_repo.join("lock.exclusive");

@@ -10,8 +10,6 @@
 //! and a restore equals `borg extract` on a tree like borg's own test suite's, in every key and
 //! compression mode.
 
-mod support;
-
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -27,7 +25,8 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-use support::tree::set_mtime;
+use crate::support;
+use crate::support::tree::set_mtime;
 
 fn c(s: &[u8]) -> std::ffi::CString {
     std::ffi::CString::new(s).unwrap()
@@ -629,10 +628,15 @@ fn a_folder_the_archive_never_stored_is_never_removed_or_changed() {
     );
 }
 
+/// The process's umask, read without setting it (setting it would change the files that tests
+/// running beside this one create meanwhile).
 fn current_umask() -> u32 {
-    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
-    nix::sys::stat::umask(old);
-    old.bits()
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let umask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .expect("Umask in /proc/self/status");
+    u32::from_str_radix(umask.trim(), 8).unwrap()
 }
 
 #[test]

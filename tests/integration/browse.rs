@@ -3,8 +3,6 @@
 //! rebuilt when damaged, never left half-written by a cancelled build, pruned when their
 //! archive is deleted; the same through the loopback NAS.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -12,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+
+use crate::support;
 
 const PASSPHRASE: &str = "browse test passphrase";
 

@@ -2,15 +2,13 @@
 //! (sshd with a forced `borg serve`): progress, stats, history, cancel, faults and notifications
 //! observed on a real notification server (dunst) through D-Bus.
 
-mod support;
-
+use crate::support::desktop::NotificationServer;
+use crate::support::{self, kastell_bin, output_text, Fixture};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use support::desktop::NotificationServer;
-use support::{kastell_bin, output_text, Fixture};
 
 /// Files the backup reads: `random_mb` of incompressible data and many small files.
 fn fill(dir: &Path, random_mb: usize, small_files: usize) {

@@ -5,8 +5,6 @@
 //! Then corruption: flipped bytes, a truncated segment, a wrong passphrase, a missing keyfile,
 //! a stale index.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -15,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+
+use crate::support;
 
 const MODES: &[&str] = &[
     "none",

@@ -1,12 +1,12 @@
 //! Lossless edits through the command line and the editing core, on the seed's `user.yaml` and
 //! on the reference config that the installed borgmatic generates; atomic saves under kill -9.
 
-mod support;
-
 use kastell::config::{save, ConfigDocument, Scalar};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use crate::support;
 
 fn seed_text() -> String {
     std::fs::read_to_string(
