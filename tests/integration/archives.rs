@@ -1,6 +1,6 @@
 //! `kastell archives` and `kastell info` against real borg, borgmatic and a loopback NAS.
 
-use crate::support::{self, Fixture};
+use crate::support::{self, stderr, Fixture};
 use serde_json::Value;
 
 fn json(out: &std::process::Output) -> Value {
@@ -10,10 +10,6 @@ fn json(out: &std::process::Output) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("kastell prints JSON")
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// `borg list --json` of one repository as (name, id, time), newest first.
@@ -156,19 +152,10 @@ fn faults_get_plain_messages_wrong_passphrase_missing_repository_stopped_nas_hel
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
 
     // A lock held by another borg process (as during a backup).
-    let mut holder = fx
-        .borg_cmd(&["with-lock", &local, "sleep", "60"])
-        .spawn()
-        .expect("borg with-lock");
-    let lock_dir = fx.local_repo.join("lock.exclusive");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-    while !lock_dir.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "borg did not take the lock"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let holder = support::hold_lock(
+        fx.borg_cmd(&["with-lock", &local, "sleep", "60"]),
+        &fx.local_repo,
+    );
     let out = fx.kastell(&[
         "archives",
         "--config",
@@ -176,8 +163,7 @@ fn faults_get_plain_messages_wrong_passphrase_missing_repository_stopped_nas_hel
         "--repository",
         "local",
     ]);
-    let _ = holder.kill();
-    let _ = holder.wait();
+    drop(holder);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("is locked by another borg process"),

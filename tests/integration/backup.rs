@@ -519,18 +519,10 @@ fn a_full_disk_is_reported_as_such_and_notified() {
 fn a_repository_locked_by_a_live_borg_names_the_holder_and_its_lock_is_not_broken() {
     let fx = Fixture::new(1);
     let local = fx.local_repo.display().to_string();
-    let mut holder = fx
-        .borg_cmd(&["with-lock", &local, "sleep", "60"])
-        .spawn()
-        .expect("borg with-lock");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !fx.local_repo.join("lock.exclusive").exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "borg did not take the lock"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let holder = support::hold_lock(
+        fx.borg_cmd(&["with-lock", &local, "sleep", "60"]),
+        &fx.local_repo,
+    );
     let out = quiet_backup(&fx, &fx.config, &["--repository", "local"]);
     assert!(!out.status.success());
     let report = repository_report(&parse_events(&out.stdout), "local").clone();
@@ -556,8 +548,7 @@ fn a_repository_locked_by_a_live_borg_names_the_holder_and_its_lock_is_not_broke
         output_text(&refused)
     );
     assert!(fx.local_repo.join("lock.exclusive").exists());
-    let _ = holder.kill();
-    let _ = holder.wait();
+    drop(holder);
 }
 
 #[test]

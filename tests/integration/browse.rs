@@ -6,123 +6,46 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::support;
+use crate::support::bed::{at, Bed};
+use crate::support::{self, stderr};
 
-const PASSPHRASE: &str = "browse test passphrase";
-
-struct Bed {
-    dir: tempfile::TempDir,
-    borg: PathBuf,
+/// A bed with a tree of folders (deep, empty, with spaces), odd names (unicode, a newline, a
+/// byte that is not UTF-8), an empty, a sparse and a bigger file, a symlink and a hard link.
+fn bed() -> Bed {
+    let bed = Bed::new("browse");
+    let t = bed.tree();
+    std::fs::create_dir_all(t.join("docs/deep/er")).unwrap();
+    std::fs::create_dir_all(t.join("empty folder")).unwrap();
+    std::fs::create_dir_all(t.join("photos 2026")).unwrap();
+    std::fs::write(t.join("docs/Notes.TXT"), "notes\n").unwrap();
+    std::fs::write(t.join("docs/deep/er/report.txt"), "report v1\n").unwrap();
+    std::fs::write(t.join("docs/ünïcödé 日本.txt"), "unicode\n").unwrap();
+    std::fs::write(t.join("docs/new\nline.txt"), "newline").unwrap();
+    std::fs::write(t.join(OsStr::from_bytes(b"docs/bad\xffname")), "bytes").unwrap();
+    std::fs::write(t.join("photos 2026/IMG_0001.jpg"), vec![7u8; 300_000]).unwrap();
+    std::fs::write(t.join("empty.txt"), "").unwrap();
+    let sparse = std::fs::File::create(t.join("sparse.img")).unwrap();
+    sparse.set_len(20 << 20).unwrap();
+    std::os::unix::fs::symlink("docs/Notes.TXT", t.join("link")).unwrap();
+    std::fs::hard_link(t.join("docs/Notes.TXT"), t.join("hardlink")).unwrap();
+    bed
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-impl Bed {
-    fn new() -> Bed {
-        let bed = Bed {
-            borg: support::tool("borg"),
-            dir: tempfile::Builder::new()
-                .prefix("kastell-browse-")
-                .tempdir()
-                .unwrap(),
-        };
-        let t = bed.tree();
-        std::fs::create_dir_all(t.join("docs/deep/er")).unwrap();
-        std::fs::create_dir_all(t.join("empty folder")).unwrap();
-        std::fs::create_dir_all(t.join("photos 2026")).unwrap();
-        std::fs::write(t.join("docs/Notes.TXT"), "notes\n").unwrap();
-        std::fs::write(t.join("docs/deep/er/report.txt"), "report v1\n").unwrap();
-        std::fs::write(t.join("docs/ünïcödé 日本.txt"), "unicode\n").unwrap();
-        std::fs::write(t.join("docs/new\nline.txt"), "newline").unwrap();
-        std::fs::write(t.join(OsStr::from_bytes(b"docs/bad\xffname")), "bytes").unwrap();
-        std::fs::write(t.join("photos 2026/IMG_0001.jpg"), vec![7u8; 300_000]).unwrap();
-        std::fs::write(t.join("empty.txt"), "").unwrap();
-        let sparse = std::fs::File::create(t.join("sparse.img")).unwrap();
-        sparse.set_len(20 << 20).unwrap();
-        std::os::unix::fs::symlink("docs/Notes.TXT", t.join("link")).unwrap();
-        std::fs::hard_link(t.join("docs/Notes.TXT"), t.join("hardlink")).unwrap();
-        bed
-    }
-
-    fn tree(&self) -> PathBuf {
-        self.dir.path().join("src")
-    }
-
-    fn repo(&self) -> PathBuf {
-        self.dir.path().join("repo")
-    }
-
-    fn borg(&self, args: &[&str]) -> Output {
-        let out = Command::new(&self.borg)
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("BORG_PASSPHRASE", PASSPHRASE)
-            .env("BORG_BASE_DIR", self.dir.path())
-            .env("BORG_CACHE_DIR", self.dir.path().join("borg-cache"))
-            .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "borg {args:?}: {}", stderr(&out));
-        out
-    }
-
-    fn config(&self, location: &str, extra: &str) -> PathBuf {
-        let path = self
-            .dir
-            .path()
-            .join(format!("config-{}.yaml", location.len()));
-        std::fs::write(
-            &path,
-            format!(
-                "source_directories: [{}]\nrepositories:\n    - path: {location}\n      label: r\nencryption_passphrase: \"{PASSPHRASE}\"\n{extra}",
-                self.tree().display()
-            ),
-        )
-        .unwrap();
-        path
-    }
-
-    fn kastell(&self, config: &Path, args: &[&str]) -> Output {
-        Command::new(support::kastell_bin())
-            .args([
-                args[0],
-                "--config",
-                config.to_str().unwrap(),
-                "--repository",
-                "r",
-            ])
-            .args(&args[1..])
-            .env("HOME", self.dir.path())
-            .env("BORG_BASE_DIR", self.dir.path())
-            .env("BORG_CACHE_DIR", self.dir.path().join("borg-cache"))
-            .env_remove("XDG_CACHE_HOME")
-            .env_remove("BORG_PASSPHRASE")
-            .output()
-            .unwrap()
-    }
-
-    fn cache(&self) -> PathBuf {
-        self.dir.path().join(".cache/kastell/archives")
-    }
-
-    fn index_files(&self) -> BTreeSet<PathBuf> {
-        let mut out = BTreeSet::new();
-        if let Ok(dirs) = std::fs::read_dir(self.cache()) {
-            for d in dirs.flatten() {
-                for f in std::fs::read_dir(d.path()).unwrap().flatten() {
-                    out.insert(f.path());
-                }
+/// The index files Kastell keeps for this bed's archives.
+fn index_files(bed: &Bed) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    if let Ok(dirs) = std::fs::read_dir(bed.index_cache()) {
+        for d in dirs.flatten() {
+            for f in std::fs::read_dir(d.path()).unwrap().flatten() {
+                out.insert(f.path());
             }
         }
-        out
     }
+    out
 }
 
 /// borg's objects keyed by path, only the fields the index keeps.
@@ -145,13 +68,13 @@ fn parent_of(path: &str) -> &str {
 
 #[test]
 fn every_folder_lists_exactly_what_borg_list_says() {
-    let bed = Bed::new();
-    let repo = bed.repo();
-    bed.borg(&["init", "-e", "repokey-blake2", repo.to_str().unwrap()]);
-    bed.borg(&["create", &format!("{}::one", repo.display()), "src"]);
-    let config = bed.config(repo.to_str().unwrap(), "");
+    let bed = bed();
+    let repo = bed.path().join("repo");
+    bed.init(&repo, "repokey-blake2");
+    bed.borg(&["create", &at(&repo, "one"), "src"]);
+    let config = bed.config("local", repo.to_str().unwrap(), "");
     let theirs = borg_objects(
-        &bed.borg(&["list", "--json-lines", &format!("{}::one", repo.display())])
+        &bed.borg(&["list", "--json-lines", &at(&repo, "one")])
             .stdout,
     );
     // Every folder of the archive, plus the top level.
@@ -162,9 +85,10 @@ fn every_folder_lists_exactly_what_borg_list_says() {
         .collect();
     folders.insert(String::new());
     for folder in &folders {
-        let out = bed.kastell(
+        let out = bed.kastell_on(
+            "ls",
             &config,
-            &["ls", "--archive", "one", "--json", &format!("/{folder}")],
+            &["--archive", "one", "--json", &format!("/{folder}")],
         );
         assert!(out.status.success(), "{folder}: {}", stderr(&out));
         let ours: Vec<Value> = serde_json::from_slice(&out.stdout)
@@ -183,13 +107,13 @@ fn every_folder_lists_exactly_what_borg_list_says() {
         }
     }
     // The index was built once: a second listing says nothing about indexing.
-    assert_eq!(bed.index_files().len(), 1);
-    let again = bed.kastell(&config, &["ls", "--archive", "latest", "src/docs"]);
+    assert_eq!(index_files(&bed).len(), 1);
+    let again = bed.kastell_on("ls", &config, &["--archive", "latest", "src/docs"]);
     assert!(again.status.success());
     assert!(!stderr(&again).contains("indexing"), "{}", stderr(&again));
     assert!(String::from_utf8_lossy(&again.stdout).contains("Notes.TXT"));
     // A path that is not there is said so.
-    let missing = bed.kastell(&config, &["ls", "--archive", "one", "/src/nothing"]);
+    let missing = bed.kastell_on("ls", &config, &["--archive", "one", "/src/nothing"]);
     assert!(!missing.status.success());
     assert!(
         stderr(&missing).contains("/src/nothing is not in archive one"),
@@ -198,7 +122,7 @@ fn every_folder_lists_exactly_what_borg_list_says() {
     );
 
     // A damaged index file is noticed and built again.
-    let file = bed.index_files().into_iter().next().unwrap();
+    let file = index_files(&bed).into_iter().next().unwrap();
     let len = std::fs::metadata(&file).unwrap().len();
     std::fs::OpenOptions::new()
         .write(true)
@@ -206,7 +130,7 @@ fn every_folder_lists_exactly_what_borg_list_says() {
         .unwrap()
         .set_len(len - 7)
         .unwrap();
-    let rebuilt = bed.kastell(&config, &["ls", "--archive", "one", "--json", "/src/docs"]);
+    let rebuilt = bed.kastell_on("ls", &config, &["--archive", "one", "--json", "/src/docs"]);
     assert!(rebuilt.status.success(), "{}", stderr(&rebuilt));
     assert!(stderr(&rebuilt).contains("indexing"));
     assert_eq!(std::fs::metadata(&file).unwrap().len(), len);
@@ -214,25 +138,23 @@ fn every_folder_lists_exactly_what_borg_list_says() {
 
 #[test]
 fn find_and_versions_answer_across_archives_and_deleted_archives_lose_their_index() {
-    let bed = Bed::new();
-    let repo = bed.repo();
-    bed.borg(&["init", "-e", "keyfile-blake2", repo.to_str().unwrap()]);
+    let bed = bed();
+    let repo = bed.path().join("repo");
+    bed.init(&repo, "keyfile-blake2");
     let report = bed.tree().join("docs/deep/er/report.txt");
-    bed.borg(&["create", &format!("{}::a1", repo.display()), "src"]);
+    bed.borg(&["create", &at(&repo, "a1"), "src"]);
     std::fs::write(&report, "report v2, longer\n").unwrap();
-    bed.borg(&["create", &format!("{}::a2", repo.display()), "src"]);
-    bed.borg(&["create", &format!("{}::a3", repo.display()), "src"]);
+    bed.borg(&["create", &at(&repo, "a2"), "src"]);
+    bed.borg(&["create", &at(&repo, "a3"), "src"]);
     std::fs::remove_file(&report).unwrap();
-    bed.borg(&["create", &format!("{}::a4", repo.display()), "src"]);
+    bed.borg(&["create", &at(&repo, "a4"), "src"]);
     let config = bed.config(
+        "local",
         repo.to_str().unwrap(),
-        &format!(
-            "borg_keys_directory: {}\n",
-            bed.dir.path().join(".config/borg/keys").display()
-        ),
+        &format!("borg_keys_directory: {}\n", bed.keys().display()),
     );
 
-    let found = bed.kastell(&config, &["find", "*.txt"]);
+    let found = bed.kastell_on("find", &config, &["*.txt"]);
     assert!(found.status.success(), "{}", stderr(&found));
     let lines: BTreeSet<String> = String::from_utf8_lossy(&found.stdout)
         .lines()
@@ -248,22 +170,20 @@ fn find_and_versions_answer_across_archives_and_deleted_archives_lose_their_inde
     assert!(lines.contains("a3 src/docs/deep/er/report.txt"));
     assert!(!lines.contains("a4 src/docs/deep/er/report.txt"));
     // borg agrees on what a1 holds that ends in .txt (case-insensitive, names only).
-    let a1: BTreeSet<String> = borg_objects(
-        &bed.borg(&["list", "--json-lines", &format!("{}::a1", repo.display())])
-            .stdout,
-    )
-    .into_keys()
-    .filter(|p| {
-        p.rsplit('/')
-            .next()
-            .unwrap()
-            .to_lowercase()
-            .ends_with(".txt")
-    })
-    .map(|p| format!("a1 {p}"))
-    .collect();
+    let a1: BTreeSet<String> =
+        borg_objects(&bed.borg(&["list", "--json-lines", &at(&repo, "a1")]).stdout)
+            .into_keys()
+            .filter(|p| {
+                p.rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_lowercase()
+                    .ends_with(".txt")
+            })
+            .map(|p| format!("a1 {p}"))
+            .collect();
     // (Through --json: one name has a newline, which a line per hit cannot show.)
-    let json_a1 = bed.kastell(&config, &["find", "--archive", "a1", "--json", "*.txt"]);
+    let json_a1 = bed.kastell_on("find", &config, &["--archive", "a1", "--json", "*.txt"]);
     let json_a1: Value = serde_json::from_slice(&json_a1.stdout).unwrap();
     let ours_a1: BTreeSet<String> = json_a1
         .as_array()
@@ -272,15 +192,16 @@ fn find_and_versions_answer_across_archives_and_deleted_archives_lose_their_inde
         .map(|v| format!("a1 {}", v["path"].as_str().unwrap()))
         .collect();
     assert_eq!(ours_a1, a1);
-    let one = bed.kastell(&config, &["find", "--archive", "a2", "--json", "IMG_*.JPG"]);
+    let one = bed.kastell_on("find", &config, &["--archive", "a2", "--json", "IMG_*.JPG"]);
     let one: Value = serde_json::from_slice(&one.stdout).unwrap();
     assert_eq!(one[0]["path"], "src/photos 2026/IMG_0001.jpg");
     assert_eq!(one[0]["size"], 300_000);
     assert_eq!(one.as_array().unwrap().len(), 1);
 
-    let versions = bed.kastell(
+    let versions = bed.kastell_on(
+        "versions",
         &config,
-        &["versions", "--json", "/src/docs/deep/er/report.txt"],
+        &["--json", "/src/docs/deep/er/report.txt"],
     );
     assert!(versions.status.success(), "{}", stderr(&versions));
     let versions: Value = serde_json::from_slice(&versions.stdout).unwrap();
@@ -297,7 +218,7 @@ fn find_and_versions_answer_across_archives_and_deleted_archives_lose_their_inde
     );
 
     // Comparing archives: borg diff's own answer, grouped as added / removed / changed.
-    let diff = bed.kastell(&config, &["diff", "--json", "a1", "a2"]);
+    let diff = bed.kastell_on("diff", &config, &["--json", "a1", "a2"]);
     assert!(diff.status.success(), "{}", stderr(&diff));
     let diff: Value = serde_json::from_slice(&diff.stdout).unwrap();
     let changed: Vec<&Value> = diff.as_array().unwrap().iter().collect();
@@ -308,7 +229,7 @@ fn find_and_versions_answer_across_archives_and_deleted_archives_lose_their_inde
         .as_array()
         .unwrap()
         .contains(&Value::from("modified")));
-    let removed = bed.kastell(&config, &["diff", "--json", "a3", "latest"]);
+    let removed = bed.kastell_on("diff", &config, &["--json", "a3", "latest"]);
     let removed: Value = serde_json::from_slice(&removed.stdout).unwrap();
     let removed_paths: BTreeSet<(String, String)> = removed
         .as_array()
@@ -327,37 +248,31 @@ fn find_and_versions_answer_across_archives_and_deleted_archives_lose_their_inde
     );
 
     // Deleting an archive removes its index at the next use.
-    assert_eq!(bed.index_files().len(), 4);
-    bed.borg(&["delete", &format!("{}::a2", repo.display())]);
-    let after = bed.kastell(&config, &["ls", "--archive", "a1"]);
+    assert_eq!(index_files(&bed).len(), 4);
+    bed.borg(&["delete", &at(&repo, "a2")]);
+    let after = bed.kastell_on("ls", &config, &["--archive", "a1"]);
     assert!(after.status.success(), "{}", stderr(&after));
     assert!(
         stderr(&after).contains("removed 1 index"),
         "{}",
         stderr(&after)
     );
-    assert_eq!(bed.index_files().len(), 3);
+    assert_eq!(index_files(&bed).len(), 3);
 }
 
 #[test]
 fn a_cancelled_build_leaves_nothing_and_the_nas_lists_the_same() {
     use kastell::index::{build_index, index_path, IndexError};
     use std::sync::atomic::AtomicBool;
-    let bed = Bed::new();
-    let mut nas = support::Nas::start(bed.dir.path(), &support::tool("borg"));
+    let bed = bed();
+    let mut nas = support::Nas::start(bed.path(), &support::tool("borg"));
     let repo = nas.serve_dir.join("repo");
-    bed.borg(&["init", "-e", "repokey", repo.to_str().unwrap()]);
-    bed.borg(&["create", &format!("{}::n", repo.display()), "src"]);
+    bed.init(&repo, "repokey");
+    bed.borg(&["create", &at(&repo, "n"), "src"]);
 
-    let reader = support::open_reader(
-        &repo,
-        bed.dir.path(),
-        &bed.dir.path().join("borg-cache"),
-        None,
-        PASSPHRASE,
-    );
+    let reader = bed.reader(&repo);
     let archive = reader.archive("n").unwrap();
-    let target = index_path(&bed.cache(), reader.repository_id(), &archive.id);
+    let target = index_path(&bed.index_cache(), reader.repository_id(), &archive.id);
     let cancelled = build_index(
         &reader,
         &archive,
@@ -366,14 +281,16 @@ fn a_cancelled_build_leaves_nothing_and_the_nas_lists_the_same() {
         &AtomicBool::new(true),
     );
     assert!(matches!(cancelled, Err(IndexError::Cancelled)));
-    assert!(bed.index_files().is_empty(), "{:?}", bed.index_files());
+    assert!(index_files(&bed).is_empty(), "{:?}", index_files(&bed));
 
     // The same repository at two addresses: borg's security record asks, as borg does.
     let local = bed.config(
+        "local",
         repo.to_str().unwrap(),
         "relocated_repo_access_is_ok: true\n",
     );
     let remote = bed.config(
+        "remote",
         &nas.repo_url("repo"),
         &format!(
             "ssh_command: {}\nrelocated_repo_access_is_ok: true\n",
@@ -381,8 +298,8 @@ fn a_cancelled_build_leaves_nothing_and_the_nas_lists_the_same() {
         ),
     );
     for folder in ["", "/src", "/src/docs"] {
-        let a = bed.kastell(&local, &["ls", "--archive", "n", "--json", folder]);
-        let b = bed.kastell(&remote, &["ls", "--archive", "n", "--json", folder]);
+        let a = bed.kastell_on("ls", &local, &["--archive", "n", "--json", folder]);
+        let b = bed.kastell_on("ls", &remote, &["--archive", "n", "--json", folder]);
         assert!(b.status.success(), "{}", stderr(&b));
         assert_eq!(
             serde_json::from_slice::<Value>(&a.stdout).unwrap(),

@@ -1,7 +1,7 @@
 //! The real window under Xvfb, driven through AT-SPI inside its own D-Bus session.
 #![cfg(feature = "gui")]
 
-use crate::support::{self, Fixture};
+use crate::support::{self, is_mounted, Fixture};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -638,13 +638,6 @@ fn browser_shows_a_file_its_versions_and_restores_it_by_point_and_click() {
         1,
         "nothing else, no partial file"
     );
-}
-
-fn is_mounted(path: &std::path::Path) -> bool {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(&*path.to_string_lossy()))
 }
 
 /// A mount whose Kastell was killed (kill -9): "Transport endpoint is not connected".

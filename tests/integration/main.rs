@@ -5,8 +5,8 @@
 //! The tests of every area run side by side in threads of this one process, so none of them
 //! may change what the process shares:
 //!
-//! - Every test has its own HOME, XDG and borg folders (`support::Fixture`, each area's
-//!   bed), its own sshd port, Xvfb display and D-Bus session.
+//! - Every test has its own HOME, XDG, runtime and borg folders (`support::Fixture`,
+//!   `support::bed::Bed`), its own sshd port, Xvfb display and D-Bus session.
 //! - No test sets an environment variable, the umask or a resource limit of this process:
 //!   children get their environment on their command, and memory limits are set in a child
 //!   (`ulimit -v` in `bash -c`).

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{self, Fixture};
+use crate::support::bed::{at, Bed};
+use crate::support::{self, is_mounted, Fixture};
 
 fn can_mount() -> bool {
     let root = nix::unistd::geteuid().is_root();
@@ -32,13 +33,6 @@ impl Drop for Mounted {
             .stderr(Stdio::null())
             .status();
     }
-}
-
-fn is_mounted(path: &Path) -> bool {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(&*path.to_string_lossy()))
 }
 
 fn furnish(source: &Path) {
@@ -481,77 +475,23 @@ fn a_file_whose_chunks_a_compact_removed_reads_as_an_io_error_not_wrong_bytes() 
     assert_eq!(failed.raw_os_error(), Some(5), "{failed}: EIO expected");
 }
 
-const TREE_PASSPHRASE: &str = "mount fidelity passphrase";
-
-/// A temporary folder with borg's folders in it, for archives made by plain borg.
-struct BorgBed {
-    dir: tempfile::TempDir,
-}
-
-impl BorgBed {
-    fn new() -> BorgBed {
-        BorgBed {
-            dir: tempfile::Builder::new()
-                .prefix("kastell-mount-bed-")
-                .tempdir()
-                .unwrap(),
-        }
-    }
-
-    fn borg(&self) -> Command {
-        let mut cmd = Command::new(support::tool("borg"));
-        cmd.current_dir(self.dir.path())
-            .env("BORG_PASSPHRASE", TREE_PASSPHRASE)
-            .env("BORG_BASE_DIR", self.dir.path())
-            .env("BORG_CACHE_DIR", self.dir.path().join("borg-cache"))
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn borg_ok(&self, args: &[&str]) {
-        let out = self.borg().args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "borg {args:?}: {}",
-            support::output_text(&out)
-        );
-    }
-
-    fn config(&self, name: &str, repo: &Path) -> PathBuf {
-        let path = self.dir.path().join(format!("{name}.yaml"));
-        std::fs::write(
-            &path,
-            format!(
-                "source_directories: [/nonexistent]\nrepositories:\n    - path: {}\n      label: r\nencryption_passphrase: \"{TREE_PASSPHRASE}\"\n",
-                repo.display()
-            ),
-        )
-        .unwrap();
-        path
-    }
-
-    /// `kastell mount --background` of one archive; unmounted when the guard goes.
-    fn mount(&self, config: &Path, archive: &str, at: &Path) -> Mounted {
-        std::fs::create_dir_all(at).unwrap();
-        let out = Command::new(support::kastell_bin())
-            .args(["mount", "--config"])
-            .arg(config)
-            .args(["--repository", "r", "--archive", archive, "--background"])
-            .arg(at)
-            .env("HOME", self.dir.path())
-            .env("BORG_BASE_DIR", self.dir.path())
-            .env("BORG_CACHE_DIR", self.dir.path().join("borg-cache"))
-            .env("XDG_RUNTIME_DIR", self.dir.path())
-            .env_remove("XDG_CACHE_HOME")
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("XDG_STATE_HOME")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", support::output_text(&out));
-        assert!(is_mounted(at));
-        Mounted(at.to_path_buf())
-    }
+/// `kastell mount --background` of one archive of the bed's repository `r`; unmounted when the
+/// guard goes.
+fn mount(bed: &Bed, config: &Path, archive: &str, mountpoint: &Path) -> Mounted {
+    std::fs::create_dir_all(mountpoint).unwrap();
+    let out = bed.kastell_on(
+        "mount",
+        config,
+        &[
+            "--archive",
+            archive,
+            "--background",
+            mountpoint.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", support::output_text(&out));
+    assert!(is_mounted(mountpoint));
+    Mounted(mountpoint.to_path_buf())
 }
 
 #[test]
@@ -560,8 +500,8 @@ fn a_mounted_archive_equals_a_borg_extract_tree_in_every_key_and_compression_mod
         return;
     }
     let _shared = support::cleaning_stale_mounts();
-    let bed = BorgBed::new();
-    let root = bed.dir.path();
+    let bed = Bed::new("mount");
+    let root = bed.path();
     let input = root.join("input");
     let built = support::tree::build(&input);
     let archived = input.strip_prefix("/").unwrap();
@@ -573,26 +513,25 @@ fn a_mounted_archive_equals_a_borg_extract_tree_in_every_key_and_compression_mod
         ("repokey-blake2", "obfuscate,110,zstd,3"),
     ] {
         let repo = root.join(format!("repo-{mode}"));
-        bed.borg_ok(&["init", "-e", mode, repo.to_str().unwrap()]);
-        bed.borg_ok(&[
+        bed.init(&repo, mode);
+        bed.borg(&[
             "create",
             "-C",
             compression,
-            &format!("{}::a", repo.display()),
+            &at(&repo, "a"),
             input.to_str().unwrap(),
         ]);
         let theirs = root.join(format!("extracted-{mode}"));
         std::fs::create_dir_all(&theirs).unwrap();
         let out = bed
-            .borg()
-            .args(["extract", &format!("{}::a", repo.display())])
+            .borg_cmd(&["extract", &at(&repo, "a")])
             .current_dir(&theirs)
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", support::output_text(&out));
         let mnt = root.join(format!("mnt-{mode}"));
-        let config = bed.config(mode, &repo);
-        let _mounted = bed.mount(&config, "a", &mnt);
+        let config = bed.config(mode, repo.to_str().unwrap(), "");
+        let _mounted = mount(&bed, &config, "a", &mnt);
         let differences = support::tree::differences(
             &mnt.join(archived),
             &theirs.join(archived),
@@ -632,20 +571,24 @@ fn a_crafted_archive_is_shown_inside_the_mount() {
         return;
     }
     let _shared = support::cleaning_stale_mounts();
-    let bed = BorgBed::new();
-    let root = bed.dir.path();
+    let bed = Bed::new("mount");
+    let root = bed.path();
     let repo = root.join("repo");
-    bed.borg_ok(&["init", "-e", "repokey-blake2", repo.to_str().unwrap()]);
+    bed.init(&repo, "repokey-blake2");
     std::fs::create_dir_all(root.join("d")).unwrap();
     std::fs::create_dir_all(root.join("outside")).unwrap();
     std::fs::write(root.join("d/ok.txt"), "fine\n").unwrap();
     std::os::unix::fs::symlink(root.join("outside"), root.join("d/link")).unwrap();
     for (archive, name) in [("slip", "d/link/pwned"), ("dots", "d/../../outside/x")] {
         let mut child = bed
-            .borg()
-            .args(["create", "--stdin-name", name])
-            .arg(format!("{}::{archive}", repo.display()))
-            .args(["-", "d"])
+            .borg_cmd(&[
+                "create",
+                "--stdin-name",
+                name,
+                &at(&repo, archive),
+                "-",
+                "d",
+            ])
             .stdin(Stdio::piped())
             .spawn()
             .unwrap();
@@ -653,7 +596,7 @@ fn a_crafted_archive_is_shown_inside_the_mount() {
         child.stdin.take().unwrap().write_all(b"X\n").unwrap();
         assert!(child.wait().unwrap().success());
     }
-    let config = bed.config("crafted", &repo);
+    let config = bed.config("crafted", repo.to_str().unwrap(), "");
     let temp_logs = || {
         std::fs::read_dir(std::env::temp_dir())
             .unwrap()
@@ -668,7 +611,7 @@ fn a_crafted_archive_is_shown_inside_the_mount() {
     let temp_logs_before = temp_logs();
     for archive in ["slip", "dots"] {
         let mnt = root.join(format!("mnt-{archive}"));
-        let _mounted = bed.mount(&config, archive, &mnt);
+        let _mounted = mount(&bed, &config, archive, &mnt);
         let mut listed: Vec<String> = std::fs::read_dir(mnt.join("d"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

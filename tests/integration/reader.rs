@@ -14,7 +14,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support;
+use crate::support::bed::{at, Bed};
+use crate::support::{self, stderr, PASSPHRASE};
 
 const MODES: &[&str] = &[
     "none",
@@ -33,116 +34,72 @@ const COMPRESSIONS: &[&str] = &[
     "lzma,1",
     "obfuscate,3,zstd,1",
 ];
-const PASSPHRASE: &str = "reader test passphrase";
 
-struct Bed {
-    dir: tempfile::TempDir,
-    borg: PathBuf,
+/// A bed with the tree of this file's header: unicode, non-UTF-8, space and newline names, an
+/// empty folder, a multi-chunk file, a sparse file, symlinks (one dangling) and a hard link.
+fn bed() -> Bed {
+    furnished(Bed::new("reader"))
 }
 
-impl Bed {
-    fn new() -> Bed {
-        Bed::with_borg(support::tool("borg"))
+fn furnished(bed: Bed) -> Bed {
+    let t = bed.tree();
+    std::fs::create_dir_all(t.join("deep/er/est")).unwrap();
+    std::fs::create_dir_all(t.join("empty dir")).unwrap();
+    std::fs::write(t.join("hello.txt"), "hello\n").unwrap();
+    std::fs::write(t.join("ünïcödé 日本.txt"), "unicode\n").unwrap();
+    std::fs::write(t.join("with space"), "").unwrap();
+    std::fs::write(t.join("new\nline"), "newline in name").unwrap();
+    std::fs::write(t.join(OsStr::from_bytes(b"bad\xffname\xc3")), "not utf-8").unwrap();
+    // Several chunks (borg's chunker cuts around 2 MiB), partly compressible.
+    let mut big = Vec::with_capacity(9 << 20);
+    let mut x: u64 = 0x1234_5678;
+    for i in 0..(9u64 << 20) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        big.push(if i % 4096 < 2048 {
+            (x & 0xff) as u8
+        } else {
+            b'a'
+        });
     }
+    std::fs::write(t.join("deep/er/est/big.bin"), &big).unwrap();
+    let sparse = std::fs::File::create(t.join("sparse.img")).unwrap();
+    sparse.set_len(5 << 20).unwrap();
+    std::os::unix::fs::symlink("hello.txt", t.join("link")).unwrap();
+    std::os::unix::fs::symlink("/nowhere/at/all", t.join("dangling")).unwrap();
+    std::fs::hard_link(t.join("hello.txt"), t.join("deep/hardlink")).unwrap();
+    bed
+}
 
-    fn with_borg(borg: PathBuf) -> Bed {
-        let bed = Bed {
-            borg,
-            dir: tempfile::Builder::new()
-                .prefix("kastell-reader-")
-                .tempdir()
-                .unwrap(),
-        };
-        std::fs::create_dir_all(bed.keys()).unwrap();
-        bed.make_tree();
-        bed
-    }
+fn repo_path(bed: &Bed, mode: &str) -> PathBuf {
+    bed.path().join(format!("repo-{mode}"))
+}
 
-    fn keys(&self) -> PathBuf {
-        self.dir.path().join("keys")
-    }
+/// A config for the repository of `mode`, keyfiles named in it.
+fn mode_config(bed: &Bed, mode: &str) -> PathBuf {
+    config_at(bed, mode, repo_path(bed, mode).to_str().unwrap(), "")
+}
 
-    fn tree(&self) -> PathBuf {
-        self.dir.path().join("src")
-    }
+/// A config whose repository `r` is `location` (a path or an ssh:// URL), keyfiles named in it.
+fn config_at(bed: &Bed, name: &str, location: &str, extra: &str) -> PathBuf {
+    bed.config(
+        &format!("config-{name}"),
+        location,
+        &format!("borg_keys_directory: {}\n{extra}", bed.keys().display()),
+    )
+}
 
-    fn make_tree(&self) {
-        let t = self.tree();
-        std::fs::create_dir_all(t.join("deep/er/est")).unwrap();
-        std::fs::create_dir_all(t.join("empty dir")).unwrap();
-        std::fs::write(t.join("hello.txt"), "hello\n").unwrap();
-        std::fs::write(t.join("ünïcödé 日本.txt"), "unicode\n").unwrap();
-        std::fs::write(t.join("with space"), "").unwrap();
-        std::fs::write(t.join("new\nline"), "newline in name").unwrap();
-        std::fs::write(t.join(OsStr::from_bytes(b"bad\xffname\xc3")), "not utf-8").unwrap();
-        // Several chunks (borg's chunker cuts around 2 MiB), partly compressible.
-        let mut big = Vec::with_capacity(9 << 20);
-        let mut x: u64 = 0x1234_5678;
-        for i in 0..(9u64 << 20) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            big.push(if i % 4096 < 2048 {
-                (x & 0xff) as u8
-            } else {
-                b'a'
-            });
-        }
-        std::fs::write(t.join("deep/er/est/big.bin"), &big).unwrap();
-        let sparse = std::fs::File::create(t.join("sparse.img")).unwrap();
-        sparse.set_len(5 << 20).unwrap();
-        std::os::unix::fs::symlink("hello.txt", t.join("link")).unwrap();
-        std::os::unix::fs::symlink("/nowhere/at/all", t.join("dangling")).unwrap();
-        std::fs::hard_link(t.join("hello.txt"), t.join("deep/hardlink")).unwrap();
-    }
+fn ls_json(bed: &Bed, config: &Path, archive: &str) -> Output {
+    bed.kastell_on(
+        "ls",
+        config,
+        &["--archive", archive, "--recursive", "--json-lines"],
+    )
+}
 
-    fn borg(&self, args: &[&str]) -> Output {
-        let out = Command::new(&self.borg)
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("BORG_PASSPHRASE", PASSPHRASE)
-            .env("BORG_KEYS_DIR", self.keys())
-            .env("BORG_CACHE_DIR", self.dir.path().join("cache"))
-            .env("BORG_BASE_DIR", self.dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "borg {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn repo(&self, mode: &str) -> PathBuf {
-        self.dir.path().join(format!("repo-{mode}"))
-    }
-
-    fn config(&self, mode: &str, passphrase: &str) -> PathBuf {
-        let path = self.dir.path().join(format!("config-{mode}.yaml"));
-        std::fs::write(
-            &path,
-            format!(
-                "source_directories: [{}]\nrepositories:\n    - path: {}\n      label: r\nencryption_passphrase: \"{passphrase}\"\nborg_keys_directory: {}\n",
-                self.tree().display(),
-                self.repo(mode).display(),
-                self.keys().display()
-            ),
-        )
-        .unwrap();
-        path
-    }
-
-    fn kastell(&self, args: &[&str]) -> Output {
-        Command::new(support::kastell_bin())
-            .args(args)
-            .env("HOME", self.dir.path())
-            .env("BORG_BASE_DIR", self.dir.path())
-            .env("BORG_KEYS_DIR", self.keys())
-            .env_remove("BORG_PASSPHRASE")
-            .output()
-            .unwrap()
-    }
+fn cat_file(bed: &Bed, config: &Path, archive: &str, path: &str) -> Output {
+    bed.kastell_on("cat", config, &["--archive", archive, path])
 }
 
 /// The objects of a json-lines text, keyed by path (order and key order are free).
@@ -158,43 +115,27 @@ fn objects(text: &[u8]) -> BTreeMap<String, Value> {
 
 #[test]
 fn every_mode_and_compression_lists_and_reads_like_borg() {
-    let bed = Bed::new();
+    let bed = bed();
     for mode in MODES {
-        let repo = bed.repo(mode);
-        bed.borg(&["init", "-e", mode, repo.to_str().unwrap()]);
-        let config = bed.config(mode, PASSPHRASE);
+        let repo = repo_path(&bed, mode);
+        bed.init(&repo, mode);
+        let config = mode_config(&bed, mode);
         for (n, compression) in COMPRESSIONS.iter().enumerate() {
             let archive = format!("a{n}");
-            bed.borg(&[
-                "create",
-                "-C",
-                compression,
-                &format!("{}::{archive}", repo.display()),
-                "src",
-            ]);
-            let theirs = bed.borg(&[
-                "list",
-                "--json-lines",
-                &format!("{}::{archive}", repo.display()),
-            ]);
-            let ours = bed.kastell(&[
+            bed.borg(&["create", "-C", compression, &at(&repo, &archive), "src"]);
+            let theirs = bed.borg(&["list", "--json-lines", &at(&repo, &archive)]);
+            let ours = bed.kastell_on(
                 "ls",
-                "--config",
-                config.to_str().unwrap(),
-                "--repository",
-                "r",
-                "--archive",
-                &archive,
-                "--recursive",
-                "--json-lines",
-            ]);
+                &config,
+                &["--archive", &archive, "--recursive", "--json-lines"],
+            );
             assert!(
                 ours.status.success(),
                 "{mode} {compression}: {}",
-                String::from_utf8_lossy(&ours.stderr)
+                stderr(&ours)
             );
             assert!(
-                !String::from_utf8_lossy(&ours.stderr).contains("using borg"),
+                !stderr(&ours).contains("using borg"),
                 "{mode} {compression}: fell back to borg"
             );
             let (a, b) = (objects(&ours.stdout), objects(&theirs.stdout));
@@ -208,22 +149,13 @@ fn every_mode_and_compression_lists_and_reads_like_borg() {
                 "src/deep/hardlink",
                 "src/hello.txt",
             ] {
-                let ours = bed.kastell(&[
-                    "cat",
-                    "--config",
-                    config.to_str().unwrap(),
-                    "--repository",
-                    "r",
-                    "--archive",
-                    &archive,
-                    file,
-                ]);
+                let ours = bed.kastell_on("cat", &config, &["--archive", &archive, file]);
                 assert!(
                     ours.status.success(),
                     "{mode} {compression} {file}: {}",
-                    String::from_utf8_lossy(&ours.stderr)
+                    stderr(&ours)
                 );
-                let expected = std::fs::read(bed.dir.path().join(file)).unwrap();
+                let expected = std::fs::read(bed.path().join(file)).unwrap();
                 assert!(
                     ours.stdout == expected,
                     "{mode} {compression} {file}: bytes differ"
@@ -232,23 +164,18 @@ fn every_mode_and_compression_lists_and_reads_like_borg() {
         }
     }
     // The non-UTF-8 name and `latest`, against borg extract --stdout.
-    let config = bed.config("repokey-blake2", PASSPHRASE);
-    let ours = bed.kastell(&[
+    let config = mode_config(&bed, "repokey-blake2");
+    let ours = bed.kastell_on(
         "cat",
-        "--config",
-        config.to_str().unwrap(),
-        "--repository",
-        "r",
-        "--archive",
-        "latest",
-        "src/deep/er/est/big.bin",
-    ]);
+        &config,
+        &["--archive", "latest", "src/deep/er/est/big.bin"],
+    );
     let theirs = bed.borg(&[
         "extract",
         "--stdout",
         &format!(
             "{}::a{}",
-            bed.repo("repokey-blake2").display(),
+            repo_path(&bed, "repokey-blake2").display(),
             COMPRESSIONS.len() - 1
         ),
         "src/deep/er/est/big.bin",
@@ -275,68 +202,43 @@ fn flip_a_byte(repo: &Path) {
 
 #[test]
 fn damage_and_wrong_keys_give_clear_errors_never_wrong_bytes() {
-    let bed = Bed::new();
+    let bed = bed();
     for mode in ["repokey-blake2", "keyfile"] {
-        bed.borg(&["init", "-e", mode, bed.repo(mode).to_str().unwrap()]);
-        bed.borg(&[
-            "create",
-            "-C",
-            "lz4",
-            &format!("{}::a", bed.repo(mode).display()),
-            "src",
-        ]);
+        let repo = repo_path(&bed, mode);
+        bed.init(&repo, mode);
+        bed.borg(&["create", "-C", "lz4", &at(&repo, "a"), "src"]);
     }
-    let ls = |mode: &str, passphrase: &str| {
-        let config = bed.config(mode, passphrase);
-        bed.kastell(&[
-            "ls",
-            "--config",
-            config.to_str().unwrap(),
-            "--repository",
-            "r",
-            "--archive",
-            "a",
-            "--recursive",
-        ])
-    };
-    let wrong = ls("repokey-blake2", "not the passphrase");
+    let ls = |config: &Path| bed.kastell_on("ls", config, &["--archive", "a", "--recursive"]);
+    let right = mode_config(&bed, "repokey-blake2");
+    let wrong = bed.path().join("config-wrong.yaml");
+    let text = std::fs::read_to_string(&right).unwrap();
+    std::fs::write(&wrong, text.replace(PASSPHRASE, "not the passphrase")).unwrap();
+    let wrong = ls(&wrong);
     assert!(!wrong.status.success());
     assert!(
-        String::from_utf8_lossy(&wrong.stderr).contains("the passphrase is wrong"),
+        stderr(&wrong).contains("the passphrase is wrong"),
         "{}",
-        String::from_utf8_lossy(&wrong.stderr)
+        stderr(&wrong)
     );
 
     // The keyfile moved away.
-    let moved = bed.dir.path().join("keys-moved");
+    let moved = bed.path().join("keys-moved");
     std::fs::rename(bed.keys(), &moved).unwrap();
     std::fs::create_dir_all(bed.keys()).unwrap();
-    let missing = ls("keyfile", PASSPHRASE);
+    let missing = ls(&mode_config(&bed, "keyfile"));
     assert!(
-        String::from_utf8_lossy(&missing.stderr)
-            .contains("keyfile of this repository was not found"),
+        stderr(&missing).contains("keyfile of this repository was not found"),
         "{}",
-        String::from_utf8_lossy(&missing.stderr)
+        stderr(&missing)
     );
     std::fs::remove_dir_all(bed.keys()).unwrap();
     std::fs::rename(&moved, bed.keys()).unwrap();
 
     // A flipped byte in the data: the big file no longer reads, and nothing wrong comes out.
-    flip_a_byte(&bed.repo("repokey-blake2"));
-    let config = bed.config("repokey-blake2", PASSPHRASE);
-    let cat = bed.kastell(&[
-        "cat",
-        "--config",
-        config.to_str().unwrap(),
-        "--repository",
-        "r",
-        "--archive",
-        "a",
-        "src/deep/er/est/big.bin",
-    ]);
-    let listing = ls("repokey-blake2", PASSPHRASE);
-    let err = String::from_utf8_lossy(&cat.stderr).to_string()
-        + &String::from_utf8_lossy(&listing.stderr);
+    flip_a_byte(&repo_path(&bed, "repokey-blake2"));
+    let cat = cat_file(&bed, &right, "a", "src/deep/er/est/big.bin");
+    let listing = ls(&right);
+    let err = stderr(&cat) + &stderr(&listing);
     assert!(
         !cat.status.success() || !listing.status.success(),
         "a damaged repository read without an error"
@@ -349,11 +251,8 @@ fn damage_and_wrong_keys_give_clear_errors_never_wrong_bytes() {
     );
 
     // A stale index: the newest index removed, an older one left; newer segments are replayed.
-    let repo = bed.repo("keyfile");
-    let expected = objects(
-        &bed.borg(&["list", "--json-lines", &format!("{}::a", repo.display())])
-            .stdout,
-    );
+    let repo = repo_path(&bed, "keyfile");
+    let expected = objects(&bed.borg(&["list", "--json-lines", &at(&repo, "a")]).stdout);
     let old_index: Vec<PathBuf> = std::fs::read_dir(&repo)
         .unwrap()
         .flatten()
@@ -365,9 +264,9 @@ fn damage_and_wrong_keys_give_clear_errors_never_wrong_bytes() {
                 .starts_with("index.")
         })
         .collect();
-    let saved = bed.dir.path().join("index.saved");
+    let saved = bed.path().join("index.saved");
     std::fs::copy(&old_index[0], &saved).unwrap();
-    bed.borg(&["create", &format!("{}::b", repo.display()), "src"]);
+    bed.borg(&["create", &at(&repo, "b"), "src"]);
     for e in std::fs::read_dir(&repo).unwrap().flatten() {
         let name = e.file_name().to_string_lossy().to_string();
         if name.starts_with("index.")
@@ -378,19 +277,13 @@ fn damage_and_wrong_keys_give_clear_errors_never_wrong_bytes() {
         }
     }
     std::fs::copy(&saved, &old_index[0]).unwrap();
-    let config = bed.config("keyfile", PASSPHRASE);
-    let b = bed.kastell(&[
+    let config = mode_config(&bed, "keyfile");
+    let b = bed.kastell_on(
         "ls",
-        "--config",
-        config.to_str().unwrap(),
-        "--repository",
-        "r",
-        "--archive",
-        "b",
-        "--recursive",
-        "--json-lines",
-    ]);
-    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+        &config,
+        &["--archive", "b", "--recursive", "--json-lines"],
+    );
+    assert!(b.status.success(), "{}", stderr(&b));
     assert_eq!(objects(&b.stdout).len(), expected.len());
 }
 
@@ -401,50 +294,29 @@ fn repositories_made_by_debian_borg_1_2_read_the_same() {
         eprintln!("apt's borg 1.2 is not installed; skipped");
         return;
     }
-    let bed = Bed::with_borg(borg);
+    let bed = furnished(Bed::with_borg("reader", borg));
     for (mode, compression) in [
         ("repokey", "zstd,3"),
         ("keyfile-blake2", "lz4"),
         ("none", "zlib,6"),
     ] {
-        let repo = bed.repo(mode);
-        bed.borg(&["init", "-e", mode, repo.to_str().unwrap()]);
-        bed.borg(&[
-            "create",
-            "-C",
-            compression,
-            &format!("{}::old", repo.display()),
-            "src",
-        ]);
-        let config = bed.config(mode, PASSPHRASE);
-        let theirs = bed.borg(&["list", "--json-lines", &format!("{}::old", repo.display())]);
-        let ours = bed.kastell(&[
+        let repo = repo_path(&bed, mode);
+        bed.init(&repo, mode);
+        bed.borg(&["create", "-C", compression, &at(&repo, "old"), "src"]);
+        let config = mode_config(&bed, mode);
+        let theirs = bed.borg(&["list", "--json-lines", &at(&repo, "old")]);
+        let ours = bed.kastell_on(
             "ls",
-            "--config",
-            config.to_str().unwrap(),
-            "--repository",
-            "r",
-            "--archive",
-            "latest",
-            "--recursive",
-            "--json-lines",
-        ]);
-        assert!(
-            ours.status.success(),
-            "{mode}: {}",
-            String::from_utf8_lossy(&ours.stderr)
+            &config,
+            &["--archive", "latest", "--recursive", "--json-lines"],
         );
+        assert!(ours.status.success(), "{mode}: {}", stderr(&ours));
         assert_eq!(objects(&ours.stdout), objects(&theirs.stdout), "{mode}");
-        let cat = bed.kastell(&[
+        let cat = bed.kastell_on(
             "cat",
-            "--config",
-            config.to_str().unwrap(),
-            "--repository",
-            "r",
-            "--archive",
-            "old",
-            "src/deep/er/est/big.bin",
-        ]);
+            &config,
+            &["--archive", "old", "src/deep/er/est/big.bin"],
+        );
         assert!(
             cat.stdout == std::fs::read(bed.tree().join("deep/er/est/big.bin")).unwrap(),
             "{mode}"
@@ -452,70 +324,17 @@ fn repositories_made_by_debian_borg_1_2_read_the_same() {
     }
 }
 
-impl Bed {
-    /// A config whose repository `r` is `location` (a path or an ssh:// URL).
-    fn config_at(&self, name: &str, location: &str, extra: &str) -> PathBuf {
-        let path = self.dir.path().join(format!("config-{name}.yaml"));
-        std::fs::write(
-            &path,
-            format!(
-                "source_directories: [{}]\nrepositories:\n    - path: {location}\n      label: r\nencryption_passphrase: \"{PASSPHRASE}\"\nborg_keys_directory: {}\n{extra}",
-                self.tree().display(),
-                self.keys().display()
-            ),
-        )
-        .unwrap();
-        path
-    }
-
-    fn ls_json(&self, config: &Path, archive: &str) -> Output {
-        self.kastell(&[
-            "ls",
-            "--config",
-            config.to_str().unwrap(),
-            "--repository",
-            "r",
-            "--archive",
-            archive,
-            "--recursive",
-            "--json-lines",
-        ])
-    }
-
-    fn cat(&self, config: &Path, archive: &str, path: &str) -> Output {
-        self.kastell(&[
-            "cat",
-            "--config",
-            config.to_str().unwrap(),
-            "--repository",
-            "r",
-            "--archive",
-            archive,
-            path,
-        ])
-    }
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 #[test]
 fn reading_through_the_nas_forced_command_equals_borg() {
-    let bed = Bed::new();
-    let mut nas = support::Nas::start(bed.dir.path(), &support::tool("borg"));
+    let bed = bed();
+    let mut nas = support::Nas::start(bed.path(), &support::tool("borg"));
     for (mode, compression) in [("repokey-blake2", "lz4"), ("keyfile", "zstd,3")] {
         let repo = nas.serve_dir.join(mode);
-        bed.borg(&["init", "-e", mode, repo.to_str().unwrap()]);
-        bed.borg(&[
-            "create",
-            "-C",
-            compression,
-            &format!("{}::a", repo.display()),
-            "src",
-        ]);
+        bed.init(&repo, mode);
+        bed.borg(&["create", "-C", compression, &at(&repo, "a"), "src"]);
         // Made through the local path, read through ssh: borg's record asks, as borg would.
-        let config = bed.config_at(
+        let config = config_at(
+            &bed,
             mode,
             &nas.repo_url(mode),
             &format!(
@@ -523,12 +342,12 @@ fn reading_through_the_nas_forced_command_equals_borg() {
                 nas.ssh_command()
             ),
         );
-        let theirs = bed.borg(&["list", "--json-lines", &format!("{}::a", repo.display())]);
-        let ours = bed.ls_json(&config, "latest");
+        let theirs = bed.borg(&["list", "--json-lines", &at(&repo, "a")]);
+        let ours = ls_json(&bed, &config, "latest");
         assert!(ours.status.success(), "{mode}: {}", stderr(&ours));
         assert!(!stderr(&ours).contains("using borg"), "{mode}: fell back");
         assert_eq!(objects(&ours.stdout), objects(&theirs.stdout), "{mode}");
-        let big = bed.cat(&config, "a", "src/deep/er/est/big.bin");
+        let big = cat_file(&bed, &config, "a", "src/deep/er/est/big.bin");
         assert!(big.status.success(), "{mode}: {}", stderr(&big));
         assert!(
             big.stdout == std::fs::read(bed.tree().join("deep/er/est/big.bin")).unwrap(),
@@ -538,12 +357,13 @@ fn reading_through_the_nas_forced_command_equals_borg() {
         assert!(!repo.join("lock.roster").exists(), "{mode}: lock left");
     }
     // A path outside --restrict-to-path is refused by the server, and said so.
-    let outside = bed.config_at(
+    let outside = config_at(
+        &bed,
         "outside",
         &nas.repo_url("../elsewhere"),
         &format!("ssh_command: {}\n", nas.ssh_command()),
     );
-    let refused = bed.ls_json(&outside, "latest");
+    let refused = ls_json(&bed, &outside, "latest");
     assert!(!refused.status.success());
     assert!(
         stderr(&refused).contains("does not allow this path"),
@@ -552,12 +372,13 @@ fn reading_through_the_nas_forced_command_equals_borg() {
     );
     // The NAS switched off: ssh's own reason reaches the user.
     nas.stop();
-    let config = bed.config_at(
+    let config = config_at(
+        &bed,
         "off",
         &nas.repo_url("repokey-blake2"),
         &format!("ssh_command: {}\n", nas.ssh_command()),
     );
-    let off = bed.ls_json(&config, "latest");
+    let off = ls_json(&bed, &config, "latest");
     assert!(!off.status.success());
     assert!(
         stderr(&off).contains("Connection refused"),
@@ -569,18 +390,14 @@ fn reading_through_the_nas_forced_command_equals_borg() {
 #[test]
 fn a_backup_started_while_kastell_reads_succeeds_and_a_running_backup_is_named() {
     use std::sync::atomic::{AtomicBool, Ordering};
-    let bed = Bed::new();
-    let repo = bed.repo("repokey-blake2");
-    bed.borg(&["init", "-e", "repokey-blake2", repo.to_str().unwrap()]);
-    bed.borg(&["create", &format!("{}::first", repo.display()), "src"]);
-    let config = bed.config_at("live", repo.to_str().unwrap(), "");
+    let bed = bed();
+    let repo = repo_path(&bed, "repokey-blake2");
+    bed.init(&repo, "repokey-blake2");
+    bed.borg(&["create", &at(&repo, "first"), "src"]);
+    let config = config_at(&bed, "live", repo.to_str().unwrap(), "");
     let expected = objects(
-        &bed.borg(&[
-            "list",
-            "--json-lines",
-            &format!("{}::first", repo.display()),
-        ])
-        .stdout,
+        &bed.borg(&["list", "--json-lines", &at(&repo, "first")])
+            .stdout,
     );
 
     // Kastell lists and reads in a loop while borgmatic makes three archives.
@@ -589,10 +406,10 @@ fn a_backup_started_while_kastell_reads_succeeds_and_a_running_backup_is_named()
         let reads = scope.spawn(|| {
             let mut runs = 0;
             while !stop.load(Ordering::Relaxed) {
-                let listed = bed.ls_json(&config, "first");
+                let listed = ls_json(&bed, &config, "first");
                 assert!(listed.status.success(), "{}", stderr(&listed));
                 assert_eq!(objects(&listed.stdout).len(), expected.len());
-                let cat = bed.cat(&config, "first", "src/hello.txt");
+                let cat = cat_file(&bed, &config, "first", "src/hello.txt");
                 assert_eq!(cat.stdout, b"hello\n", "{}", stderr(&cat));
                 runs += 1;
             }
@@ -607,17 +424,13 @@ fn a_backup_started_while_kastell_reads_succeeds_and_a_running_backup_is_named()
                     "--verbosity",
                     "1",
                 ])
-                .env("HOME", bed.dir.path())
-                .env("BORG_KEYS_DIR", bed.keys())
-                .env("BORG_CACHE_DIR", bed.dir.path().join("cache"))
-                .env("BORG_BASE_DIR", bed.dir.path())
-                .env("XDG_RUNTIME_DIR", bed.dir.path())
+                .envs(bed.envs())
                 .output()
                 .unwrap();
             assert!(
                 out.status.success(),
                 "borgmatic create {n} failed while Kastell read: {}",
-                String::from_utf8_lossy(&out.stderr)
+                stderr(&out)
             );
         }
         stop.store(true, Ordering::Relaxed);
@@ -638,24 +451,12 @@ fn a_backup_started_while_kastell_reads_succeeds_and_a_running_backup_is_named()
     );
 
     // A borg holding the exclusive lock (as a running backup does) is named, not waited on.
-    let mut holder = Command::new(&bed.borg)
-        .args(["with-lock", repo.to_str().unwrap(), "sleep", "60"])
-        .env("BORG_PASSPHRASE", PASSPHRASE)
-        .env("BORG_BASE_DIR", bed.dir.path())
-        .env("BORG_CACHE_DIR", bed.dir.path().join("cache"))
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !repo.join("lock.exclusive").exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "borg with-lock did not lock"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let locked = bed.ls_json(&config, "first");
-    let _ = holder.kill();
-    let _ = holder.wait();
+    let holder = support::hold_lock(
+        bed.borg_cmd(&["with-lock", repo.to_str().unwrap(), "sleep", "60"]),
+        &repo,
+    );
+    let locked = ls_json(&bed, &config, "first");
+    drop(holder);
     assert!(!locked.status.success());
     assert!(
         stderr(&locked).contains("locked by borg (process")
@@ -667,27 +468,21 @@ fn a_backup_started_while_kastell_reads_succeeds_and_a_running_backup_is_named()
 
 #[test]
 fn objects_moved_by_a_compact_are_found_again_and_a_cut_segment_is_reported() {
-    let bed = Bed::new();
-    let repo = bed.repo("keyfile-blake2");
-    bed.borg(&["init", "-e", "keyfile-blake2", repo.to_str().unwrap()]);
+    let bed = bed();
+    let repo = repo_path(&bed, "keyfile-blake2");
+    bed.init(&repo, "keyfile-blake2");
     // Archive "gone" holds most of the data; "kept" shares its segments.
-    bed.borg(&["create", &format!("{}::gone", repo.display()), "src"]);
+    bed.borg(&["create", &at(&repo, "gone"), "src"]);
     std::fs::write(bed.tree().join("kept.txt"), "kept").unwrap();
     bed.borg(&[
         "create",
         "-C",
         "zstd,3",
-        &format!("{}::kept", repo.display()),
+        &at(&repo, "kept"),
         "src/kept.txt",
         "src/hello.txt",
     ]);
-    let reader = support::open_reader(
-        &repo,
-        bed.dir.path(),
-        &bed.dir.path().join("cache"),
-        Some(&bed.keys()),
-        PASSPHRASE,
-    );
+    let reader = bed.reader(&repo);
     let segments = |repo: &Path| -> Vec<PathBuf> {
         let mut out = Vec::new();
         for dir in std::fs::read_dir(repo.join("data")).unwrap().flatten() {
@@ -698,7 +493,7 @@ fn objects_moved_by_a_compact_are_found_again_and_a_cut_segment_is_reported() {
         out
     };
     let before = segments(&repo);
-    bed.borg(&["delete", &format!("{}::gone", repo.display())]);
+    bed.borg(&["delete", &at(&repo, "gone")]);
     bed.borg(&["compact", "--threshold", "0", repo.to_str().unwrap()]);
     assert!(
         before.iter().any(|s| !s.exists()),
@@ -721,9 +516,9 @@ fn objects_moved_by_a_compact_are_found_again_and_a_cut_segment_is_reported() {
     assert_eq!(bytes, b"kept");
 
     // A segment cut short: a clear error, never short data passed off as the file.
-    let other = bed.repo("repokey");
-    bed.borg(&["init", "-e", "repokey", other.to_str().unwrap()]);
-    bed.borg(&["create", &format!("{}::a", other.display()), "src"]);
+    let other = repo_path(&bed, "repokey");
+    bed.init(&other, "repokey");
+    bed.borg(&["create", &at(&other, "a"), "src"]);
     let biggest = segments(&other)
         .into_iter()
         .max_by_key(|p| p.metadata().unwrap().len())
@@ -735,9 +530,9 @@ fn objects_moved_by_a_compact_are_found_again_and_a_cut_segment_is_reported() {
         .unwrap()
         .set_len(len / 3)
         .unwrap();
-    let config = bed.config("repokey", PASSPHRASE);
-    let cat = bed.cat(&config, "a", "src/deep/er/est/big.bin");
-    let listing = bed.ls_json(&config, "a");
+    let config = mode_config(&bed, "repokey");
+    let cat = cat_file(&bed, &config, "a", "src/deep/er/est/big.bin");
+    let listing = ls_json(&bed, &config, "a");
     let said = stderr(&cat) + &stderr(&listing);
     assert!(!cat.status.success() || !listing.status.success());
     assert!(said.contains("cut short"), "{said}");
@@ -747,24 +542,20 @@ fn objects_moved_by_a_compact_are_found_again_and_a_cut_segment_is_reported() {
 
 #[test]
 fn a_credential_file_passphrase_is_read_like_borgmatic_and_other_hooks_go_to_borg() {
-    let bed = Bed::new();
-    let repo = bed.repo("repokey");
-    bed.borg(&["init", "-e", "repokey", repo.to_str().unwrap()]);
-    bed.borg(&["create", &format!("{}::a", repo.display()), "src/hello.txt"]);
-    let secret = bed.dir.path().join("passphrase.txt");
+    let bed = bed();
+    let repo = repo_path(&bed, "repokey");
+    bed.init(&repo, "repokey");
+    bed.borg(&["create", &at(&repo, "a"), "src/hello.txt"]);
+    let secret = bed.path().join("passphrase.txt");
     std::fs::write(&secret, format!("{PASSPHRASE}\n")).unwrap();
-    let config = bed.dir.path().join("config-credential.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "source_directories: [{}]\nrepositories:\n    - path: {}\n      label: r\nencryption_passphrase: \"{{credential file {}}}\"\n",
-            bed.tree().display(),
-            repo.display(),
-            secret.display()
-        ),
-    )
-    .unwrap();
-    let cat = bed.cat(&config, "a", "src/hello.txt");
+    // The bed's config, the passphrase read from a file instead.
+    let config = bed.config("config-credential", repo.to_str().unwrap(), "");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("\"{PASSPHRASE}\""),
+        &format!("\"{{credential file {}}}\"", secret.display()),
+    );
+    std::fs::write(&config, text).unwrap();
+    let cat = cat_file(&bed, &config, "a", "src/hello.txt");
     assert_eq!(cat.stdout, b"hello\n", "{}", stderr(&cat));
     assert!(!stderr(&cat).contains("using borg"), "{}", stderr(&cat));
     // A keepassxc credential is borgmatic's business: the borg path answers, and says why.
@@ -773,7 +564,7 @@ fn a_credential_file_passphrase_is_read_like_borgmatic_and_other_hooks_go_to_bor
         "{credential keepassxc db.kdbx entry}",
     );
     std::fs::write(&config, text).unwrap();
-    let other = bed.cat(&config, "a", "src/hello.txt");
+    let other = cat_file(&bed, &config, "a", "src/hello.txt");
     assert!(
         stderr(&other).contains(
             "using borg (the passphrase comes from borgmatic's keepassxc credential hook)"
@@ -791,7 +582,7 @@ fn borgs_python() -> PathBuf {
 
 #[test]
 fn a_hostile_borg_serve_gets_a_clear_error_not_an_abort_under_a_memory_limit() {
-    let bed = Bed::new();
+    let bed = bed();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/hostile_serve.py");
     for (attack, said) in [
         ("nils", "more than"),
@@ -799,7 +590,7 @@ fn a_hostile_borg_serve_gets_a_clear_error_not_an_abort_under_a_memory_limit() {
         ("bin", "reaching past"),
     ] {
         // The "ssh command" starts the hostile server directly (no ssh needed to be hostile).
-        let serve = bed.dir.path().join(format!("serve-{attack}"));
+        let serve = bed.path().join(format!("serve-{attack}"));
         std::fs::write(
             &serve,
             format!(
@@ -810,7 +601,8 @@ fn a_hostile_borg_serve_gets_a_clear_error_not_an_abort_under_a_memory_limit() {
         )
         .unwrap();
         std::fs::set_permissions(&serve, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let config = bed.config_at(
+        let config = config_at(
+            &bed,
             attack,
             "ssh://backup@nas.example/srv/repo",
             &format!("ssh_command: {}\n", serve.display()),
@@ -823,8 +615,7 @@ fn a_hostile_borg_serve_gets_a_clear_error_not_an_abort_under_a_memory_limit() {
             .arg(support::kastell_bin())
             .args(["ls", "--config", config.to_str().unwrap()])
             .args(["--repository", "r", "--archive", "latest"])
-            .env("HOME", bed.dir.path())
-            .env("BORG_BASE_DIR", bed.dir.path())
+            .envs(bed.envs())
             .output()
             .unwrap();
         let text = stderr(&out);

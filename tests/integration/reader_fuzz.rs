@@ -222,7 +222,7 @@ fn decoders_bound_every_length_under_a_memory_limit() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(
-            String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+            String::from_utf8_lossy(&out.stdout).contains("test result: ok. 1 passed"),
             "the child ran no test named {name}:\n{}",
             String::from_utf8_lossy(&out.stdout)
         );

@@ -15,174 +15,82 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-const PASSPHRASE: &str = "restore test passphrase";
+use crate::support::bed::{at, repository_id, Bed};
+use crate::support::tree::{set_mtime, walk, xattrs};
+use crate::support::{self, output_text, stderr};
 
-struct Bed {
-    dir: tempfile::TempDir,
+/// A bed with letters, a private file, a 12 MiB file, a script, a symlink, a fifo, an xattr
+/// and exact modification times.
+fn bed() -> Bed {
+    let bed = Bed::new("restore");
+    let t = bed.tree();
+    std::fs::create_dir_all(t.join("docs/sub")).unwrap();
+    std::fs::write(t.join("docs/letter.txt"), "dear reader\n").unwrap();
+    std::fs::write(t.join("docs/sub/deep.txt"), "deep\n").unwrap();
+    std::fs::write(t.join("docs/private.txt"), "secret").unwrap();
+    std::fs::set_permissions(
+        t.join("docs/private.txt"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::write(
+        t.join("docs/big.bin"),
+        support::tree::pseudo_random(12 << 20, 7),
+    )
+    .unwrap();
+    std::fs::write(t.join("script.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    std::fs::set_permissions(t.join("script.sh"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    std::os::unix::fs::symlink("docs/letter.txt", t.join("link")).unwrap();
+    // A fifo: borg archives it, and a restore makes it again.
+    nix::unistd::mkfifo(
+        &t.join("docs/pipe"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    // (A filesystem without user xattrs skips that part of the check.)
+    let _ = rustix::fs::lsetxattr(
+        t.join("docs/letter.txt"),
+        "user.kastell",
+        b"kept",
+        rustix::fs::XattrFlags::empty(),
+    );
+    set_mtime(&t.join("docs/letter.txt"), 1_600_000_000, 123_456_789);
+    set_mtime(&t.join("link"), 1_500_000_000, 0);
+    bed
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+/// The tree backed up as archive `a` of a new repository `name` in `mode`, and a config for
+/// it.
+fn backed_up_as(bed: &Bed, name: &str, mode: &str) -> (PathBuf, PathBuf) {
+    let repo = bed.path().join(name);
+    bed.init(&repo, mode);
+    bed.borg(&["create", &at(&repo, "a"), bed.tree().to_str().unwrap()]);
+    let config = bed.config(name, repo.to_str().unwrap(), "");
+    (repo, config)
 }
 
-use crate::support;
-use crate::support::tree::set_mtime;
-
-fn c(s: &[u8]) -> std::ffi::CString {
-    std::ffi::CString::new(s).unwrap()
+fn backed_up(bed: &Bed, mode: &str) -> (PathBuf, PathBuf) {
+    backed_up_as(bed, "repo", mode)
 }
 
-fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
-    use std::os::unix::ffi::OsStrExt;
-    let mut buf = vec![0u8; 256];
-    // SAFETY: valid strings and a buffer with its length.
-    let n = unsafe {
-        nix::libc::lgetxattr(
-            c(path.as_os_str().as_bytes()).as_ptr(),
-            c(name.as_bytes()).as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    (n >= 0).then(|| {
-        buf.truncate(n as usize);
-        buf
-    })
+/// `kastell restore` from archive `a`.
+fn restore_a(bed: &Bed, config: &Path, args: &[&str]) -> Output {
+    bed.kastell_on("restore", config, &[&["--archive", "a"], args].concat())
 }
 
-fn set_xattr(path: &Path, name: &str, value: &[u8]) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    // SAFETY: valid strings and a buffer with its length.
-    unsafe {
-        nix::libc::lsetxattr(
-            c(path.as_os_str().as_bytes()).as_ptr(),
-            c(name.as_bytes()).as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        ) == 0
-    }
+fn ls(bed: &Bed, config: &Path, archive: &str) -> Output {
+    bed.kastell_on("ls", config, &["--archive", archive])
 }
 
-impl Bed {
-    /// The tree backed up as archive `a` of a new repository `name` in `mode`, and a config
-    /// for it.
-    fn backed_up_as(&self, name: &str, mode: &str) -> (PathBuf, PathBuf) {
-        let repo = self.dir.path().join(name);
-        self.borg(&["init", "-e", mode, repo.to_str().unwrap()]);
-        self.borg(&[
-            "create",
-            &format!("{}::a", repo.display()),
-            self.tree().to_str().unwrap(),
-        ]);
-        let config = self.config(name, repo.to_str().unwrap(), "");
-        (repo, config)
-    }
+/// `borg list` of the repository (borg reads and updates the same security record).
+fn borg_list(bed: &Bed, repo: &Path) -> Output {
+    bed.borg_cmd(&["list", repo.to_str().unwrap()])
+        .output()
+        .unwrap()
+}
 
-    fn backed_up(&self, mode: &str) -> (PathBuf, PathBuf) {
-        self.backed_up_as("repo", mode)
-    }
-
-    fn new() -> Bed {
-        let bed = Bed {
-            dir: tempfile::Builder::new()
-                .prefix("kastell-restore-")
-                .tempdir()
-                .unwrap(),
-        };
-        let t = bed.tree();
-        std::fs::create_dir_all(t.join("docs/sub")).unwrap();
-        std::fs::write(t.join("docs/letter.txt"), "dear reader\n").unwrap();
-        std::fs::write(t.join("docs/sub/deep.txt"), "deep\n").unwrap();
-        std::fs::write(t.join("docs/private.txt"), "secret").unwrap();
-        std::fs::set_permissions(
-            t.join("docs/private.txt"),
-            std::fs::Permissions::from_mode(0o600),
-        )
-        .unwrap();
-        let mut big = Vec::with_capacity(12 << 20);
-        let mut x: u32 = 7;
-        for _ in 0..(12 << 20) {
-            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            big.push((x >> 16) as u8);
-        }
-        std::fs::write(t.join("docs/big.bin"), &big).unwrap();
-        std::fs::write(t.join("script.sh"), "#!/bin/sh\necho hi\n").unwrap();
-        std::fs::set_permissions(t.join("script.sh"), std::fs::Permissions::from_mode(0o750))
-            .unwrap();
-        std::os::unix::fs::symlink("docs/letter.txt", t.join("link")).unwrap();
-        // A fifo: borg archives it; the native restore leaves it out and says so.
-        let fifo = Command::new("mkfifo")
-            .arg(t.join("docs/pipe"))
-            .status()
-            .unwrap();
-        assert!(fifo.success());
-        // (A filesystem without user xattrs skips that part of the check.)
-        set_xattr(&t.join("docs/letter.txt"), "user.kastell", b"kept");
-        set_mtime(&t.join("docs/letter.txt"), 1_600_000_000, 123_456_789);
-        set_mtime(&t.join("link"), 1_500_000_000, 0);
-        bed
-    }
-
-    fn tree(&self) -> PathBuf {
-        self.dir.path().join("src")
-    }
-
-    fn borg(&self, args: &[&str]) -> Output {
-        let out = Command::new(support::tool("borg"))
-            .args(args)
-            .env("BORG_PASSPHRASE", PASSPHRASE)
-            .env("BORG_BASE_DIR", self.dir.path())
-            .env("BORG_CACHE_DIR", self.dir.path().join("borg-cache"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "borg {args:?}: {}", stderr(&out));
-        out
-    }
-
-    fn config(&self, name: &str, location: &str, extra: &str) -> PathBuf {
-        let path = self.dir.path().join(format!("{name}.yaml"));
-        std::fs::write(
-            &path,
-            format!(
-                "source_directories: [{}]\nrepositories:\n    - path: {location}\n      label: r\nencryption_passphrase: \"{PASSPHRASE}\"\n{extra}",
-                self.tree().display()
-            ),
-        )
-        .unwrap();
-        path
-    }
-
-    fn restore(&self, config: &Path, args: &[&str]) -> Output {
-        self.kastell(
-            &[
-                "restore",
-                "--config",
-                config.to_str().unwrap(),
-                "--repository",
-                "r",
-                "--archive",
-                "a",
-            ],
-            args,
-        )
-    }
-
-    /// Kastell as the user runs it: this bed's HOME, borg's folders where the bed's borg keeps
-    /// them.
-    fn kastell(&self, command: &[&str], args: &[&str]) -> Output {
-        Command::new(support::kastell_bin())
-            .args(command)
-            .args(args)
-            .env("HOME", self.dir.path())
-            .env("BORG_BASE_DIR", self.dir.path())
-            .env("BORG_CACHE_DIR", self.dir.path().join("borg-cache"))
-            .env_remove("XDG_CACHE_HOME")
-            .env_remove("XDG_CONFIG_HOME")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
+fn user_xattr(path: &Path) -> Option<Vec<u8>> {
+    xattrs(path).remove(&b"user.kastell"[..])
 }
 
 fn same_file(restored: &Path, original: &Path) {
@@ -222,27 +130,15 @@ fn no_partial_files(dir: &Path) {
     }
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            out.push(e.path());
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                out.extend(walk(&e.path()));
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn restoring_into_a_folder_keeps_bytes_modes_times_links_and_xattrs() {
-    let bed = Bed::new();
-    let (_, config) = bed.backed_up("repokey-blake2");
-    let out_dir = bed.dir.path().join("out");
+    let bed = bed();
+    let (_, config) = backed_up(&bed, "repokey-blake2");
+    let out_dir = bed.path().join("out");
     std::fs::create_dir_all(&out_dir).unwrap();
     let src = bed.tree();
-    let run = bed.restore(
+    let run = restore_a(
+        &bed,
         &config,
         &[
             "--to",
@@ -276,9 +172,9 @@ fn restoring_into_a_folder_keeps_bytes_modes_times_links_and_xattrs() {
     ] {
         same_file(&out_dir.join(rel), &src.join(rel));
     }
-    if xattr(&src.join("docs/letter.txt"), "user.kastell").is_some() {
+    if user_xattr(&src.join("docs/letter.txt")).is_some() {
         assert_eq!(
-            xattr(&out_dir.join("docs/letter.txt"), "user.kastell").as_deref(),
+            user_xattr(&out_dir.join("docs/letter.txt")).as_deref(),
             Some(&b"kept"[..])
         );
     }
@@ -286,17 +182,13 @@ fn restoring_into_a_folder_keeps_bytes_modes_times_links_and_xattrs() {
     assert!(!out_dir.join(src.strip_prefix("/").unwrap()).exists());
     no_partial_files(&out_dir);
     // The index (every path name of the archive) is the user's alone, as borg's cache is.
-    support::assert_private(&bed.dir.path().join(".cache/kastell"));
+    support::assert_private(&bed.path().join(".cache/kastell"));
 
     // The same from the loopback NAS through the forced borg serve key.
-    let mut nas = support::Nas::start(bed.dir.path(), &support::tool("borg"));
+    let mut nas = support::Nas::start(bed.path(), &support::tool("borg"));
     let nas_repo = nas.serve_dir.join("repo");
-    bed.borg(&["init", "-e", "keyfile-blake2", nas_repo.to_str().unwrap()]);
-    bed.borg(&[
-        "create",
-        &format!("{}::a", nas_repo.display()),
-        bed.tree().to_str().unwrap(),
-    ]);
+    bed.init(&nas_repo, "keyfile-blake2");
+    bed.borg(&["create", &at(&nas_repo, "a"), bed.tree().to_str().unwrap()]);
     // Made through the local path, read through ssh: borg's record asks, as borg would.
     let remote = bed.config(
         "remote",
@@ -306,9 +198,10 @@ fn restoring_into_a_folder_keeps_bytes_modes_times_links_and_xattrs() {
             nas.ssh_command()
         ),
     );
-    let from_nas = bed.dir.path().join("from-nas");
+    let from_nas = bed.path().join("from-nas");
     std::fs::create_dir_all(&from_nas).unwrap();
-    let run = bed.restore(
+    let run = restore_a(
+        &bed,
         &remote,
         &[
             "--to",
@@ -328,8 +221,8 @@ fn restoring_into_a_folder_keeps_bytes_modes_times_links_and_xattrs() {
 
 #[test]
 fn conflicts_at_the_original_location_need_a_decision_and_each_choice_does_what_it_says() {
-    let bed = Bed::new();
-    let (_, config) = bed.backed_up("repokey");
+    let bed = bed();
+    let (_, config) = backed_up(&bed, "repokey");
     let docs = bed.tree().join("docs");
     let letter = docs.join("letter.txt");
     let original = std::fs::read(&letter).unwrap();
@@ -339,7 +232,7 @@ fn conflicts_at_the_original_location_need_a_decision_and_each_choice_does_what_
     let docs_arg = docs.to_str().unwrap();
 
     // No terminal, no decision: nothing happens, and the conflict is named.
-    let refused = bed.restore(&config, &[docs_arg]);
+    let refused = restore_a(&bed, &config, &[docs_arg]);
     assert!(!refused.status.success());
     assert!(
         stderr(&refused).contains("1 new, 1 changed"),
@@ -359,7 +252,7 @@ fn conflicts_at_the_original_location_need_a_decision_and_each_choice_does_what_
     assert!(!docs.join("sub/deep.txt").exists());
 
     // Skip: the missing file comes back, the changed one stays as it is.
-    let skip = bed.restore(&config, &["--on-conflict", "skip", docs_arg]);
+    let skip = restore_a(&bed, &config, &["--on-conflict", "skip", docs_arg]);
     assert!(skip.status.success(), "{}", stderr(&skip));
     assert_eq!(std::fs::read(docs.join("sub/deep.txt")).unwrap(), b"deep\n");
     assert_eq!(
@@ -368,7 +261,7 @@ fn conflicts_at_the_original_location_need_a_decision_and_each_choice_does_what_
     );
 
     // Keep both: the archive's version beside the current one.
-    let both = bed.restore(&config, &["--on-conflict", "keep-both", docs_arg]);
+    let both = restore_a(&bed, &config, &["--on-conflict", "keep-both", docs_arg]);
     assert!(both.status.success(), "{}", stderr(&both));
     assert_eq!(
         std::fs::read(docs.join("letter (restored).txt")).unwrap(),
@@ -380,7 +273,8 @@ fn conflicts_at_the_original_location_need_a_decision_and_each_choice_does_what_
     );
 
     // Overwrite: the archive's version in place; what exists only on disk is left alone.
-    let over = bed.restore(
+    let over = restore_a(
+        &bed,
         &config,
         &["--on-conflict", "overwrite", letter.to_str().unwrap()],
     );
@@ -399,26 +293,16 @@ fn a_cancelled_restore_leaves_no_partial_file_and_the_old_file_intact() {
     use kastell::index::{ensure_index, name_pattern};
     use kastell::restore::{plan, restore, Conflict, Destination, RestoreError, RestoreOptions};
     let _ = name_pattern;
-    let bed = Bed::new();
-    let repo = bed.dir.path().join("repo");
-    bed.borg(&["init", "-e", "repokey-blake2", repo.to_str().unwrap()]);
-    bed.borg(&[
-        "create",
-        &format!("{}::a", repo.display()),
-        bed.tree().to_str().unwrap(),
-    ]);
-    let reader = support::open_reader(
-        &repo,
-        bed.dir.path(),
-        &bed.dir.path().join("borg-cache"),
-        None,
-        PASSPHRASE,
-    );
+    let bed = bed();
+    let repo = bed.path().join("repo");
+    bed.init(&repo, "repokey-blake2");
+    bed.borg(&["create", &at(&repo, "a"), bed.tree().to_str().unwrap()]);
+    let reader = bed.reader(&repo);
     let archive = reader.archive("a").unwrap();
     let index = ensure_index(
         &reader,
         &archive,
-        &bed.dir.path().join("cache"),
+        &bed.path().join("cache"),
         &mut |_| {},
         &AtomicBool::new(false),
     )
@@ -450,10 +334,6 @@ fn a_cancelled_restore_leaves_no_partial_file_and_the_old_file_intact() {
     no_partial_files(&bed.tree());
 }
 
-fn both(out: &Output) -> String {
-    support::output_text(out)
-}
-
 /// A home backed up as borgmatic 2 backs it up: a config file first, then the home folder; the
 /// folders above both exist in the archive only as made-up parents.
 struct Home {
@@ -465,8 +345,8 @@ struct Home {
 
 impl Home {
     fn new() -> Home {
-        let bed = Bed::new();
-        let root = bed.dir.path();
+        let bed = bed();
+        let root = bed.path();
         let home = root.join("home");
         let me = home.join("me");
         std::fs::create_dir_all(me.join("Documents")).unwrap();
@@ -485,11 +365,11 @@ impl Home {
         .unwrap();
         std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o751)).unwrap();
         let repo = root.join("repo");
-        bed.borg(&["init", "-e", "repokey-blake2", repo.to_str().unwrap()]);
+        bed.init(&repo, "repokey-blake2");
         // The config file first: the archive's first item, where made-up folders point.
         bed.borg(&[
             "create",
-            &format!("{}::a", repo.display()),
+            &at(&repo, "a"),
             root.join("etc/app.conf").to_str().unwrap(),
             me.to_str().unwrap(),
         ]);
@@ -514,7 +394,7 @@ impl Home {
             b"never backed up\n",
             "{after}"
         );
-        for entry in walk(&self.home) {
+        for entry in walk(&self.home).iter().map(|e| self.home.join(e)) {
             if entry.is_file() {
                 assert_ne!(
                     std::fs::read(&entry).unwrap(),
@@ -534,10 +414,8 @@ fn a_folder_the_archive_never_stored_is_never_removed_or_changed() {
     std::fs::write(h.me.join("notes.txt"), "changed since\n").unwrap();
     std::fs::remove_file(h.me.join("Documents/letter.txt")).unwrap();
 
-    let skip = h
-        .bed
-        .restore(&h.config, &["--on-conflict", "skip", home_arg]);
-    assert!(skip.status.success(), "{}", both(&skip));
+    let skip = restore_a(&h.bed, &h.config, &["--on-conflict", "skip", home_arg]);
+    assert!(skip.status.success(), "{}", output_text(&skip));
     h.assert_home_untouched("skip");
     assert_eq!(
         std::fs::read(h.me.join("notes.txt")).unwrap(),
@@ -552,10 +430,8 @@ fn a_folder_the_archive_never_stored_is_never_removed_or_changed() {
         ("keep-both", "notes (restored).txt", "the backed-up notes\n"),
         ("overwrite", "notes.txt", "the backed-up notes\n"),
     ] {
-        let run = h
-            .bed
-            .restore(&h.config, &["--on-conflict", choice, home_arg]);
-        assert!(run.status.success(), "{choice}: {}", both(&run));
+        let run = restore_a(&h.bed, &h.config, &["--on-conflict", choice, home_arg]);
+        assert!(run.status.success(), "{choice}: {}", output_text(&run));
         h.assert_home_untouched(choice);
         assert_eq!(
             std::fs::read_to_string(h.me.join(file)).unwrap(),
@@ -566,13 +442,11 @@ fn a_folder_the_archive_never_stored_is_never_removed_or_changed() {
 
     // The whole archive into a folder: the folder and what it held stay; made-up folders are
     // made as mkdir makes them, not with the first item's mode.
-    let out = h.bed.dir.path().join("out");
+    let out = h.bed.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("keep.txt"), "mine\n").unwrap();
-    let all = h
-        .bed
-        .restore(&h.config, &["--to", out.to_str().unwrap(), "/"]);
-    assert!(all.status.success(), "{}", both(&all));
+    let all = restore_a(&h.bed, &h.config, &["--to", out.to_str().unwrap(), "/"]);
+    assert!(all.status.success(), "{}", output_text(&all));
     assert!(out.is_dir());
     assert_eq!(std::fs::read(out.join("keep.txt")).unwrap(), b"mine\n");
     let inside = out.join(h.me.strip_prefix("/").unwrap());
@@ -589,7 +463,7 @@ fn a_folder_the_archive_never_stored_is_never_removed_or_changed() {
     );
     assert_eq!(
         std::fs::read(
-            out.join(h.bed.dir.path().strip_prefix("/").unwrap())
+            out.join(h.bed.path().strip_prefix("/").unwrap())
                 .join("etc/app.conf")
         )
         .unwrap(),
@@ -597,14 +471,15 @@ fn a_folder_the_archive_never_stored_is_never_removed_or_changed() {
     );
 
     // A file where a made-up folder would go: never replaced, whatever the choice.
-    let blocked = h.bed.dir.path().join("blocked");
+    let blocked = h.bed.path().join("blocked");
     std::fs::create_dir_all(&blocked).unwrap();
     std::fs::write(blocked.join("home"), "a file of mine\n").unwrap();
     for (choice, says) in [
         ("overwrite", "left as it was"),
         ("keep-both", "kept both 1"),
     ] {
-        let run = h.bed.restore(
+        let run = restore_a(
+            &h.bed,
             &h.config,
             &[
                 "--to",
@@ -614,8 +489,12 @@ fn a_folder_the_archive_never_stored_is_never_removed_or_changed() {
                 home_arg,
             ],
         );
-        assert!(run.status.success(), "{choice}: {}", both(&run));
-        assert!(both(&run).contains(says), "{choice}: {}", both(&run));
+        assert!(run.status.success(), "{choice}: {}", output_text(&run));
+        assert!(
+            output_text(&run).contains(says),
+            "{choice}: {}",
+            output_text(&run)
+        );
         assert_eq!(
             std::fs::read(blocked.join("home")).unwrap(),
             b"a file of mine\n",
@@ -641,18 +520,19 @@ fn current_umask() -> u32 {
 
 #[test]
 fn a_folder_that_became_a_file_comes_back_whole() {
-    let bed = Bed::new();
-    let (_, config) = bed.backed_up("repokey");
+    let bed = bed();
+    let (_, config) = backed_up(&bed, "repokey");
     let docs = bed.tree().join("docs");
-    let aside = bed.dir.path().join("docs-as-it-was");
+    let aside = bed.path().join("docs-as-it-was");
     std::fs::rename(&docs, &aside).unwrap();
     std::fs::write(&docs, "i was a folder\n").unwrap();
 
-    let beside = bed.restore(
+    let beside = restore_a(
+        &bed,
         &config,
         &["--on-conflict", "keep-both", docs.to_str().unwrap()],
     );
-    assert!(beside.status.success(), "{}", both(&beside));
+    assert!(beside.status.success(), "{}", output_text(&beside));
     assert_eq!(std::fs::read(&docs).unwrap(), b"i was a folder\n");
     let kept = bed.tree().join("docs (restored)");
     assert_eq!(
@@ -661,18 +541,23 @@ fn a_folder_that_became_a_file_comes_back_whole() {
     );
     assert_eq!(std::fs::read(kept.join("sub/deep.txt")).unwrap(), b"deep\n");
 
-    let over = bed.restore(
+    let over = restore_a(
+        &bed,
         &config,
         &["--on-conflict", "overwrite", docs.to_str().unwrap()],
     );
-    assert!(over.status.success(), "{}", both(&over));
-    assert!(both(&over).contains("overwrote 1"), "{}", both(&over));
+    assert!(over.status.success(), "{}", output_text(&over));
+    assert!(
+        output_text(&over).contains("overwrote 1"),
+        "{}",
+        output_text(&over)
+    );
     assert!(docs.is_dir());
     for rel in ["letter.txt", "sub/deep.txt", "private.txt", "big.bin"] {
         same_file(&docs.join(rel), &aside.join(rel));
     }
     // What the plan counted is what was written.
-    let plan_line = both(&over)
+    let plan_line = output_text(&over)
         .lines()
         .find(|l| l.contains("to write"))
         .map(str::to_string)
@@ -683,15 +568,15 @@ fn a_folder_that_became_a_file_comes_back_whole() {
 
 /// `borg create` with a crafted `--stdin-name`: real borg stores the name as given.
 fn crafted(bed: &Bed, repo: &Path, archive: &str, stdin_name: &str, paths: &[&str], content: &str) {
-    let mut child = Command::new(support::tool("borg"))
-        .args(["create", "--stdin-name", stdin_name])
-        .arg(format!("{}::{archive}", repo.display()))
-        .arg("-")
+    let mut child = bed
+        .borg_cmd(&[
+            "create",
+            "--stdin-name",
+            stdin_name,
+            &at(repo, archive),
+            "-",
+        ])
         .args(paths)
-        .current_dir(bed.dir.path())
-        .env("BORG_PASSPHRASE", PASSPHRASE)
-        .env("BORG_BASE_DIR", bed.dir.path())
-        .env("BORG_CACHE_DIR", bed.dir.path().join("borg-cache"))
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -709,10 +594,10 @@ fn crafted(bed: &Bed, repo: &Path, archive: &str, stdin_name: &str, paths: &[&st
 
 #[test]
 fn crafted_archives_write_nothing_outside_the_target() {
-    let bed = Bed::new();
-    let root = bed.dir.path();
+    let bed = bed();
+    let root = bed.path();
     let repo = root.join("repo");
-    bed.borg(&["init", "-e", "repokey-blake2", repo.to_str().unwrap()]);
+    bed.init(&repo, "repokey-blake2");
     let outside = root.join("outside");
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::create_dir_all(root.join("d")).unwrap();
@@ -741,17 +626,10 @@ fn crafted_archives_write_nothing_outside_the_target() {
     );
     let config = bed.config("local", repo.to_str().unwrap(), "");
     let restore = |archive: &str, args: &[&str]| {
-        bed.kastell(
-            &[
-                "restore",
-                "--config",
-                config.to_str().unwrap(),
-                "--repository",
-                "r",
-                "--archive",
-                archive,
-            ],
-            args,
+        bed.kastell_on(
+            "restore",
+            &config,
+            &[&["--archive", archive], args].concat(),
         )
     };
     let out = root.join("out");
@@ -759,8 +637,17 @@ fn crafted_archives_write_nothing_outside_the_target() {
     for archive in ["slip", "dots"] {
         let run = restore(archive, &["--to", out.to_str().unwrap(), "d"]);
         // Refused paths are a warning (exit 1), as borg extract warns; the rest is restored.
-        assert_eq!(run.status.code(), Some(1), "{archive}: {}", both(&run));
-        assert!(both(&run).contains("refused"), "{archive}: {}", both(&run));
+        assert_eq!(
+            run.status.code(),
+            Some(1),
+            "{archive}: {}",
+            output_text(&run)
+        );
+        assert!(
+            output_text(&run).contains("refused"),
+            "{archive}: {}",
+            output_text(&run)
+        );
         assert_eq!(std::fs::read(out.join("d/ok.txt")).unwrap(), b"fine\n");
         assert!(std::fs::symlink_metadata(out.join("d/link"))
             .unwrap()
@@ -768,7 +655,8 @@ fn crafted_archives_write_nothing_outside_the_target() {
             .is_symlink());
     }
     assert!(
-        both(&restore("dots", &["--to", out.to_str().unwrap(), "d"])).contains("leads outside"),
+        output_text(&restore("dots", &["--to", out.to_str().unwrap(), "d"]))
+            .contains("leads outside"),
         "the .. path is named with its reason"
     );
     for (archive, choice) in [
@@ -780,7 +668,7 @@ fn crafted_archives_write_nothing_outside_the_target() {
         assert!(
             run.status.code() == Some(0) || run.status.code() == Some(1),
             "{archive} {choice}: {}",
-            both(&run)
+            output_text(&run)
         );
     }
     // Keep both puts the made-up folder beside the symlink, inside the target.
@@ -788,7 +676,7 @@ fn crafted_archives_write_nothing_outside_the_target() {
         "abs-slip",
         &["--on-conflict", "keep-both", d.to_str().unwrap()],
     );
-    assert!(kept.status.success(), "{}", both(&kept));
+    assert!(kept.status.success(), "{}", output_text(&kept));
     assert_eq!(
         std::fs::read(d.join("link (restored)/pwned")).unwrap(),
         b"Z\n"
@@ -804,12 +692,9 @@ fn crafted_archives_write_nothing_outside_the_target() {
     // borg extract refuses the `..` path too (the reference).
     let ex = root.join("ex");
     std::fs::create_dir_all(&ex).unwrap();
-    let theirs = Command::new(support::tool("borg"))
-        .args(["extract", &format!("{}::dots", repo.display())])
+    let theirs = bed
+        .borg_cmd(&["extract", &at(&repo, "dots")])
         .current_dir(&ex)
-        .env("BORG_PASSPHRASE", PASSPHRASE)
-        .env("BORG_BASE_DIR", root)
-        .env("BORG_CACHE_DIR", root.join("borg-cache"))
         .output()
         .unwrap();
     assert!(
@@ -860,69 +745,24 @@ fn swap_data(repo: &Path, other: &Path) {
     }
 }
 
-fn repository_id(repo: &Path) -> String {
-    let config = std::fs::read_to_string(repo.join("config")).unwrap();
-    config
-        .lines()
-        .find_map(|l| l.strip_prefix("id = "))
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
-impl Bed {
-    fn security_dir(&self, repo: &Path) -> PathBuf {
-        self.dir
-            .path()
-            .join(".config/borg/security")
-            .join(repository_id(repo))
-    }
-
-    fn ls(&self, config: &Path, archive: &str) -> Output {
-        self.kastell(
-            &[
-                "ls",
-                "--config",
-                config.to_str().unwrap(),
-                "--repository",
-                "r",
-                "--archive",
-                archive,
-            ],
-            &[],
-        )
-    }
-
-    /// `borg list` of the repository (borg reads and updates the same security record).
-    fn borg_list(&self, repo: &Path) -> Output {
-        Command::new(support::tool("borg"))
-            .args(["list", repo.to_str().unwrap()])
-            .env("BORG_PASSPHRASE", PASSPHRASE)
-            .env("BORG_BASE_DIR", self.dir.path())
-            .env("BORG_CACHE_DIR", self.dir.path().join("borg-cache"))
-            .output()
-            .unwrap()
-    }
-}
-
 #[test]
 fn a_repository_swapped_for_an_unencrypted_one_is_refused_after_kastell_or_borg_saw_it() {
-    let bed = Bed::new();
-    let root = bed.dir.path();
+    let bed = bed();
+    let root = bed.path();
     let plain = root.join("plain");
-    bed.borg(&["init", "-e", "none", plain.to_str().unwrap()]);
+    bed.init(&plain, "none");
     bed.borg(&[
         "create",
-        &format!("{}::a", plain.display()),
+        &at(&plain, "a"),
         bed.tree().join("docs/letter.txt").to_str().unwrap(),
     ]);
     for seen_by in ["borg", "kastell"] {
-        let (repo, config) = bed.backed_up_as(&format!("genuine-{seen_by}"), "repokey-blake2");
+        let (repo, config) = backed_up_as(&bed, &format!("genuine-{seen_by}"), "repokey-blake2");
         if seen_by == "kastell" {
             // A repository made elsewhere: Kastell is the first on this computer to see it.
             std::fs::remove_dir_all(bed.security_dir(&repo)).unwrap();
-            let first = bed.ls(&config, "a");
-            assert!(first.status.success(), "{}", both(&first));
+            let first = ls(&bed, &config, "a");
+            assert!(first.status.success(), "{}", output_text(&first));
             assert_eq!(
                 std::fs::read_to_string(bed.security_dir(&repo).join("key-type")).unwrap(),
                 "5",
@@ -931,32 +771,32 @@ fn a_repository_swapped_for_an_unencrypted_one_is_refused_after_kastell_or_borg_
             // A verified manifest that requires TAMs: the marker borg keeps is made too.
             assert!(bed.security_dir(&repo).join("tam_required").is_file());
         } else {
-            assert!(bed.borg_list(&repo).status.success());
+            assert!(borg_list(&bed, &repo).status.success());
         }
         let index_dir = root.join(".cache/kastell/archives");
         let indexes_before = walk(&index_dir).len();
         swap_data(&repo, &plain);
-        let ls = bed.ls(&config, "a");
+        let ls = ls(&bed, &config, "a");
         assert!(
             !ls.status.success(),
             "{seen_by}: a swapped repository was read"
         );
         assert!(
-            both(&ls).contains("encryption changed"),
+            output_text(&ls).contains("encryption changed"),
             "{seen_by}: {}",
-            both(&ls)
+            output_text(&ls)
         );
-        let restore = bed.restore(&config, &["--to", root.to_str().unwrap(), "/"]);
+        let restore = restore_a(&bed, &config, &["--to", root.to_str().unwrap(), "/"]);
         assert!(!restore.status.success());
         assert!(
-            both(&restore).contains("encryption changed"),
+            output_text(&restore).contains("encryption changed"),
             "{}",
-            both(&restore)
+            output_text(&restore)
         );
         // The genuine archive's index is not dropped.
         assert_eq!(walk(&index_dir).len(), indexes_before);
         // borg refuses it too, from the same record.
-        let theirs = bed.borg_list(&repo);
+        let theirs = borg_list(&bed, &repo);
         assert!(!theirs.status.success());
         assert!(
             stderr(&theirs).contains("encryption method changed"),
@@ -967,62 +807,58 @@ fn a_repository_swapped_for_an_unencrypted_one_is_refused_after_kastell_or_borg_
     // Never seen, and unencrypted: borg asks first; Kastell refuses unless the config says yes.
     // (A repository made elsewhere: no record and no borg cache here.)
     let unknown = root.join("unknown");
-    bed.borg(&["init", "-e", "none", unknown.to_str().unwrap()]);
+    bed.init(&unknown, "none");
     bed.borg(&[
         "create",
-        &format!("{}::a", unknown.display()),
+        &at(&unknown, "a"),
         bed.tree().join("docs/letter.txt").to_str().unwrap(),
     ]);
     std::fs::remove_dir_all(bed.security_dir(&unknown)).unwrap();
     std::fs::remove_dir_all(root.join("borg-cache").join(repository_id(&unknown))).unwrap();
     let config = bed.config("unknown", unknown.to_str().unwrap(), "");
-    let refused = bed.ls(&config, "a");
+    let refused = ls(&bed, &config, "a");
     assert!(!refused.status.success());
     assert!(
-        both(&refused).contains("not encrypted"),
+        output_text(&refused).contains("not encrypted"),
         "{}",
-        both(&refused)
+        output_text(&refused)
     );
     let allowed = bed.config(
         "allowed",
         unknown.to_str().unwrap(),
         "unknown_unencrypted_repo_access_is_ok: true\n",
     );
-    assert!(bed.ls(&allowed, "a").status.success());
+    assert!(ls(&bed, &allowed, "a").status.success());
 }
 
 #[test]
 fn a_repository_rolled_back_is_refused_and_what_kastell_saw_protects_borg() {
-    let bed = Bed::new();
-    let root = bed.dir.path();
+    let bed = bed();
+    let root = bed.path();
     for seen_by in ["borg", "kastell"] {
-        let (repo, config) = bed.backed_up_as(&format!("repo-{seen_by}"), "keyfile-blake2");
+        let (repo, config) = backed_up_as(&bed, &format!("repo-{seen_by}"), "keyfile-blake2");
         let snapshot = root.join(format!("snapshot-{seen_by}"));
         copy_tree(&repo, &snapshot);
-        bed.borg(&[
-            "create",
-            &format!("{}::b", repo.display()),
-            bed.tree().to_str().unwrap(),
-        ]);
+        bed.borg(&["create", &at(&repo, "b"), bed.tree().to_str().unwrap()]);
         if seen_by == "kastell" {
             std::fs::remove_dir_all(bed.security_dir(&repo)).unwrap();
-            assert!(bed.ls(&config, "b").status.success());
+            assert!(ls(&bed, &config, "b").status.success());
         }
         // The server goes back to the older state.
         std::fs::remove_dir_all(&repo).unwrap();
         std::fs::rename(&snapshot, &repo).unwrap();
-        let ls = bed.ls(&config, "a");
+        let ls = ls(&bed, &config, "a");
         assert!(
             !ls.status.success(),
             "{seen_by}: a rolled-back repository was read"
         );
         assert!(
-            both(&ls).contains("older than when it was last used"),
+            output_text(&ls).contains("older than when it was last used"),
             "{}",
-            both(&ls)
+            output_text(&ls)
         );
         // borg refuses it from the record, whoever wrote it.
-        let theirs = bed.borg_list(&repo);
+        let theirs = borg_list(&bed, &repo);
         assert!(!theirs.status.success(), "{seen_by}: borg read it");
         assert!(
             stderr(&theirs).contains("newer than repository"),
@@ -1034,8 +870,8 @@ fn a_repository_rolled_back_is_refused_and_what_kastell_saw_protects_borg() {
 
 #[test]
 fn a_restore_equals_borg_extract_in_every_key_and_compression_mode() {
-    let bed = Bed::new();
-    let root = bed.dir.path();
+    let bed = bed();
+    let root = bed.path();
     let input = root.join("input");
     let built = support::tree::build(&input);
     if !built.root {
@@ -1054,26 +890,23 @@ fn a_restore_equals_borg_extract_in_every_key_and_compression_mode() {
     {
         let sparse = n % 2 == 0;
         let repo = root.join(format!("repo-{mode}"));
-        bed.borg(&["init", "-e", mode, repo.to_str().unwrap()]);
+        bed.init(&repo, mode);
         bed.borg(&[
             "create",
             "-C",
             compression,
-            &format!("{}::a", repo.display()),
+            &at(&repo, "a"),
             input.to_str().unwrap(),
         ]);
         let theirs = root.join(format!("borg-{mode}"));
         std::fs::create_dir_all(&theirs).unwrap();
-        let mut extract = Command::new(support::tool("borg"));
-        extract
-            .arg("extract")
+        let out = bed
+            .borg_cmd(&["extract"])
             .args(sparse.then_some("--sparse"))
-            .arg(format!("{}::a", repo.display()))
+            .arg(at(&repo, "a"))
             .current_dir(&theirs)
-            .env("BORG_PASSPHRASE", PASSPHRASE)
-            .env("BORG_BASE_DIR", root)
-            .env("BORG_CACHE_DIR", root.join("borg-cache"));
-        let out = extract.output().unwrap();
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "borg extract ({mode}): {}",
@@ -1087,8 +920,8 @@ fn a_restore_equals_borg_extract_in_every_key_and_compression_mode() {
         if sparse {
             args.insert(0, "--sparse");
         }
-        let run = bed.restore(&config, &args);
-        assert!(run.status.success(), "{mode}: {}", both(&run));
+        let run = restore_a(&bed, &config, &args);
+        assert!(run.status.success(), "{mode}: {}", output_text(&run));
         let differences = support::tree::differences(
             &ours.join("input"),
             &theirs.join(archived),

@@ -1,7 +1,8 @@
 //! Real components for integration tests: a test HOME, a "NAS" (sshd on 127.0.0.1 whose only
-//! key is forced to `borg serve --restrict-to-path`), and repositories made by real borgmatic.
-#![allow(dead_code)]
+//! key is forced to `borg serve --restrict-to-path`), repositories made by real borgmatic
+//! ([`Fixture`]) or by plain borg ([`bed::Bed`]).
 
+pub mod bed;
 pub mod desktop;
 pub mod tree;
 
@@ -365,6 +366,11 @@ impl Fixture {
     }
 }
 
+/// stderr of a finished process, for assertions and failure messages.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// stdout and stderr of a finished process, for assertions and failure messages.
 pub fn output_text(out: &Output) -> String {
     format!(
@@ -381,6 +387,37 @@ impl Fixture {
         std::fs::create_dir_all(&dir).expect("runtime dir");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
         dir
+    }
+}
+
+/// Whether something is mounted at `path` (this process's mount table).
+pub fn is_mounted(path: &Path) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(&*path.to_string_lossy()))
+}
+
+/// A borg holding a repository's exclusive lock, as a running backup holds it; killed when
+/// dropped.
+pub struct HeldLock(Child);
+
+/// Starts `with_lock` (a `borg with-lock REPO sleep …` command) and waits until it holds the
+/// lock of `repo` (a local path).
+pub fn hold_lock(mut with_lock: Command, repo: &Path) -> HeldLock {
+    let held = HeldLock(with_lock.spawn().expect("borg with-lock"));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !repo.join("lock.exclusive").exists() {
+        assert!(Instant::now() < deadline, "borg did not take the lock");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    held
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

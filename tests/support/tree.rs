@@ -198,7 +198,8 @@ pub struct Compare {
     pub blocks: bool,
 }
 
-fn xattrs(path: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
+/// Every extended attribute of `path` (not following a symlink), by name.
+pub fn xattrs(path: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut names = vec![0u8; 1 << 16];
     let n = rustix::fs::llistxattr(path, &mut names[..]).unwrap_or(0);
