@@ -8,12 +8,12 @@ Frame {
     id: frame
     required property var runner
     signal detailsRequested(int runId)
-    visible: runner.running || runner.lastOutcome !== ""
+    visible: runner.running || runner.lastOutcome !== BackupRunner.None
     Accessible.name: qsTr("Backup progress")
 
-    readonly property color outcomeColor: runner.lastOutcome === "success" ? "#2e7d32"
-        : runner.lastOutcome === "warning" ? "#b26a00"
-        : runner.lastOutcome === "cancelled" ? palette.text : "#c62828"
+    readonly property color outcomeColor: runner.lastOutcome === BackupRunner.Success ? "#2e7d32"
+        : runner.lastOutcome === BackupRunner.Warning ? "#b26a00"
+        : runner.lastOutcome === BackupRunner.Cancelled ? palette.text : "#c62828"
 
     ColumnLayout {
         anchors.fill: parent
@@ -28,9 +28,9 @@ Frame {
                 text: frame.runner.running
                     ? qsTr("%1 · “%2” (%3 of %4)").arg(frame.runner.actions === "backup" ? qsTr("Backup") : frame.runner.actions)
                         .arg(frame.runner.repository).arg(frame.runner.repositoryIndex + 1).arg(Math.max(frame.runner.repositoryCount, 1))
-                    : frame.runner.lastOutcome === "success" ? qsTr("Backup finished")
-                    : frame.runner.lastOutcome === "warning" ? qsTr("Backup finished with warnings")
-                    : frame.runner.lastOutcome === "cancelled" ? qsTr("Backup cancelled")
+                    : frame.runner.lastOutcome === BackupRunner.Success ? qsTr("Backup finished")
+                    : frame.runner.lastOutcome === BackupRunner.Warning ? qsTr("Backup finished with warnings")
+                    : frame.runner.lastOutcome === BackupRunner.Cancelled ? qsTr("Backup cancelled")
                     : qsTr("Backup failed")
                 color: frame.runner.running ? palette.text : frame.outcomeColor
                 Accessible.name: text

@@ -18,7 +18,7 @@ Dialog {
     property string mode: "original"
     title: mode === "original" ? qsTr("Restore to original location") : qsTr("Restore to a folder")
     modal: true
-    closePolicy: runner.state === "running" ? Popup.NoAutoClose : Popup.CloseOnEscape
+    closePolicy: runner.state === RestoreRunner.Running ? Popup.NoAutoClose : Popup.CloseOnEscape
     width: Math.min(parent ? parent.width - 40 : 900, 900)
     height: Math.min(parent ? parent.height - 40 : 620, 620)
     parent: Overlay.overlay
@@ -76,17 +76,17 @@ Dialog {
             Button {
                 id: checkButton
                 text: qsTr("Check")
-                enabled: folderField.text !== "" && runner.state !== "running"
+                enabled: folderField.text !== "" && runner.state !== RestoreRunner.Running
                 Accessible.name: qsTr("Check what would change")
                 Accessible.onPressAction: clicked()
                 onClicked: runner.prepare(dialog.configPath, dialog.repository, dialog.archive, JSON.stringify(dialog.paths), folderField.text)
             }
         }
         RowLayout {
-            BusyIndicator { running: runner.state === "planning"; visible: running; implicitWidth: 22; implicitHeight: 22 }
+            BusyIndicator { running: runner.state === RestoreRunner.Planning; visible: running; implicitWidth: 22; implicitHeight: 22 }
             Label {
                 Layout.fillWidth: true
-                text: runner.state === "planning" ? qsTr("Comparing the archive with the disk…") : runner.planText
+                text: runner.state === RestoreRunner.Planning ? qsTr("Comparing the archive with the disk…") : runner.planText
                 wrapMode: Text.Wrap
                 Accessible.name: text
             }
@@ -110,9 +110,9 @@ Dialog {
                     font.bold: true
                 }
                 Label { text: qsTr("All:"); opacity: 0.7 }
-                Button { text: qsTr("Overwrite"); Accessible.name: qsTr("Overwrite all"); Accessible.onPressAction: clicked(); onClicked: runner.decideAll("overwrite") }
-                Button { text: qsTr("Keep both"); Accessible.name: qsTr("Keep both for all"); Accessible.onPressAction: clicked(); onClicked: runner.decideAll("keep") }
-                Button { text: qsTr("Skip"); Accessible.name: qsTr("Skip all"); Accessible.onPressAction: clicked(); onClicked: runner.decideAll("skip") }
+                Button { text: qsTr("Overwrite"); Accessible.name: qsTr("Overwrite all"); Accessible.onPressAction: clicked(); onClicked: runner.decideAll(RestoreRunner.Overwrite) }
+                Button { text: qsTr("Keep both"); Accessible.name: qsTr("Keep both for all"); Accessible.onPressAction: clicked(); onClicked: runner.decideAll(RestoreRunner.KeepBoth) }
+                Button { text: qsTr("Skip"); Accessible.name: qsTr("Skip all"); Accessible.onPressAction: clicked(); onClicked: runner.decideAll(RestoreRunner.Skip) }
             }
             ListView {
                 Layout.fillWidth: true
@@ -126,7 +126,7 @@ Dialog {
                     required property int index
                     required property string target
                     required property string sizeText
-                    required property string decision
+                    required property int decision
                     required property string archiveText
                     required property string diskText
                     required property bool canOverwrite
@@ -151,12 +151,12 @@ Dialog {
                             }
                         }
                         Repeater {
-                            model: [["overwrite", qsTr("Overwrite")], ["keep", qsTr("Keep both")], ["skip", qsTr("Skip")]]
+                            model: [[RestoreRunner.Overwrite, qsTr("Overwrite")], [RestoreRunner.KeepBoth, qsTr("Keep both")], [RestoreRunner.Skip, qsTr("Skip")]]
                             delegate: RadioButton {
                                 required property var modelData
                                 text: modelData[1]
                                 checked: conflictRow.decision === modelData[0]
-                                enabled: modelData[0] !== "overwrite" || conflictRow.canOverwrite
+                                enabled: modelData[0] !== RestoreRunner.Overwrite || conflictRow.canOverwrite
                                 Accessible.name: qsTr("%1 %2").arg(modelData[1]).arg(conflictRow.target)
                                 Accessible.onPressAction: clicked()
                                 onClicked: runner.decide(conflictRow.index, modelData[0])
@@ -170,7 +170,7 @@ Dialog {
 
         ProgressBar {
             Layout.fillWidth: true
-            visible: runner.state === "running" || runner.state === "done" || runner.state === "cancelled"
+            visible: runner.state === RestoreRunner.Running || runner.state === RestoreRunner.Done || runner.state === RestoreRunner.Cancelled
             from: 0
             to: 1
             value: runner.progress
@@ -178,7 +178,7 @@ Dialog {
         }
         Label {
             Layout.fillWidth: true
-            visible: runner.state === "running"
+            visible: runner.state === RestoreRunner.Running
             text: runner.progressText
             opacity: 0.8
         }
@@ -194,7 +194,7 @@ Dialog {
             Layout.fillWidth: true
             Item { Layout.fillWidth: true }
             Label {
-                visible: runner.state === "planned" && runner.undecidedCount > 0
+                visible: runner.state === RestoreRunner.Planned && runner.undecidedCount > 0
                 text: qsTr("%1 item(s) still need a decision").arg(runner.undecidedCount)
                 color: "#ef6c00"
             }
@@ -202,7 +202,7 @@ Dialog {
                 text: qsTr("Restore")
                 icon.name: "document-revert"
                 highlighted: true
-                visible: runner.state === "planned"
+                visible: runner.state === RestoreRunner.Planned
                 enabled: runner.undecidedCount === 0
                 Accessible.name: qsTr("Start restoring")
                 Accessible.onPressAction: clicked()
@@ -210,14 +210,14 @@ Dialog {
             }
             Button {
                 text: qsTr("Cancel restore")
-                visible: runner.state === "running"
+                visible: runner.state === RestoreRunner.Running
                 Accessible.name: text
                 Accessible.onPressAction: clicked()
                 onClicked: runner.cancel()
             }
             Button {
-                text: runner.state === "done" ? qsTr("Done") : qsTr("Close")
-                enabled: runner.state !== "running"
+                text: runner.state === RestoreRunner.Done ? qsTr("Done") : qsTr("Close")
+                enabled: runner.state !== RestoreRunner.Running
                 Accessible.name: qsTr("Close restore")
                 Accessible.onPressAction: clicked()
                 onClicked: dialog.close()

@@ -1,12 +1,13 @@
 //! `kastell configs`, `kastell archives` and `kastell info`.
 
+use super::configure::typed_passphrase;
 use crate::config::{discover_configs, BorgmaticConfig, RepositoryConfig, Secret};
 use crate::events::Discard;
 use crate::process::archives::{archive_info, list_archives_with, Archive};
 use crate::units::{format_borg_time, format_bytes, format_duration};
 use anyhow::{anyhow, Context};
 use serde_json::json;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
@@ -35,7 +36,16 @@ fn select<'a>(
     }
 }
 
-pub fn configs(json: bool) -> anyhow::Result<ExitCode> {
+/// List the borgmatic configs Kastell finds and their repositories.
+#[derive(Debug, clap::Args)]
+pub struct ConfigsArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn configs(args: ConfigsArgs) -> anyhow::Result<ExitCode> {
+    let ConfigsArgs { json } = args;
     let paths = discover_configs(None);
     let mut out = Vec::new();
     for path in &paths {
@@ -74,18 +84,36 @@ pub fn configs(json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn archives(
-    config: &Path,
-    repository: Option<&str>,
+/// List archives, newest first, of every repository of a config (or of one).
+#[derive(Debug, clap::Args)]
+pub struct ArchivesArgs {
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// A repository label (or path); all repositories when omitted.
+    #[arg(long, value_name = "LABEL")]
+    repository: Option<String>,
+    /// Print a JSON array of {"repository", "name", "time", "id"}.
+    #[arg(long)]
     json: bool,
-    typed_passphrase: Option<&Secret>,
-    cancel: &CancellationToken,
-) -> anyhow::Result<ExitCode> {
-    let cfg = load(config)?;
+    /// Read the passphrase from standard input and use it for this run only (e.g. while
+    /// the wallet is locked). It is handed to borgmatic through a private socket.
+    #[arg(long)]
+    ask_passphrase: bool,
+}
+
+pub async fn archives(args: ArchivesArgs, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
+    let ArchivesArgs {
+        config,
+        repository,
+        json,
+        ask_passphrase,
+    } = args;
+    let typed_passphrase: Option<Secret> = typed_passphrase(ask_passphrase)?;
+    let cfg = load(&config)?;
     let mut all: Vec<Archive> = Vec::new();
     let mut failed = false;
-    for repo in select(&cfg, repository)? {
-        match list_archives_with(&cfg, repo, typed_passphrase, &Discard, cancel).await {
+    for repo in select(&cfg, repository.as_deref())? {
+        match list_archives_with(&cfg, repo, typed_passphrase.as_ref(), &Discard, cancel).await {
             Ok(list) => {
                 if !json {
                     println!("{} ({})", repo.display_name(), repo.path);
@@ -114,16 +142,30 @@ pub async fn archives(
     })
 }
 
-pub async fn info(
-    config: &Path,
-    repository: &str,
-    archive: &str,
+/// Show one archive's details: sizes, file count, duration, host.
+#[derive(Debug, clap::Args)]
+pub struct InfoArgs {
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    #[arg(long, value_name = "LABEL")]
+    repository: String,
+    /// An archive name, or `latest`.
+    #[arg(long, value_name = "NAME")]
+    archive: String,
+    #[arg(long)]
     json: bool,
-    cancel: &CancellationToken,
-) -> anyhow::Result<ExitCode> {
-    let cfg = load(config)?;
-    let repo = select(&cfg, Some(repository))?[0];
-    let info = archive_info(&cfg, repo, archive, &Discard, cancel)
+}
+
+pub async fn info(args: InfoArgs, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
+    let InfoArgs {
+        config,
+        repository,
+        archive,
+        json,
+    } = args;
+    let cfg = load(&config)?;
+    let repo = select(&cfg, Some(&repository))?[0];
+    let info = archive_info(&cfg, repo, &archive, &Discard, cancel)
         .await
         .map_err(|e| anyhow!(e.user_message(Some(repo.display_name()))))
         .context("archive details")?;

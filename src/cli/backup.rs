@@ -1,8 +1,9 @@
 //! `kastell backup`, `kastell status`, `kastell history` and `kastell log`: the backup engine and
 //! its history in a terminal. The schedule calls `kastell backup`.
 
+use super::configure::typed_passphrase;
 use crate::backup::{run_backup, Actions, BackupEvent, BackupRequest, Phase, Progress, RunReport};
-use crate::config::{discovered_repositories, BorgmaticConfig, Secret};
+use crate::config::{discovered_repositories, BorgmaticConfig};
 use crate::desktop::notify;
 use crate::events::{Event, EventSink};
 use crate::history::{History, Outcome, Run};
@@ -12,7 +13,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::io::Write;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -115,26 +116,59 @@ impl EventSink for TerminalSink {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn backup(
-    config: &Path,
-    repository: Option<&str>,
-    actions: Actions,
-    trigger: &str,
+/// Back up now: borgmatic's actions for each repository in turn, with progress; the run
+/// is recorded in the history and a failure notifies. What the schedule runs.
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// One repository (label or path); all of them when omitted.
+    #[arg(long, value_name = "LABEL")]
+    repository: Option<String>,
+    /// `backup` (create, prune, compact, check as the config says), or one of `create`,
+    /// `prune`, `compact`, `check` alone.
+    #[arg(long, value_name = "ACTION", default_value = "backup", value_parser = parse_actions)]
+    only: Actions,
+    /// Print the engine's events as JSON lines instead of a progress bar.
+    #[arg(long)]
     json: bool,
-    typed_passphrase: Option<Secret>,
-    notify_user: bool,
-    cancel: &CancellationToken,
-) -> anyhow::Result<ExitCode> {
+    /// Who started the run, for the history (`command line`, `schedule`).
+    #[arg(long, value_name = "WHO", default_value = "command line")]
+    trigger: String,
+    /// Read the passphrase from standard input and use it for this run only.
+    #[arg(long)]
+    ask_passphrase: bool,
+    /// Do not show desktop notifications.
+    #[arg(long)]
+    no_notify: bool,
+}
+
+/// `--only`: an action name as `Actions` knows it.
+fn parse_actions(name: &str) -> Result<Actions, String> {
+    Actions::parse(name)
+        .ok_or_else(|| format!("“{name}” is not one of backup, create, prune, compact, check"))
+}
+
+pub async fn backup(args: BackupArgs, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
+    let BackupArgs {
+        config,
+        repository,
+        only,
+        json,
+        trigger,
+        ask_passphrase,
+        no_notify,
+    } = args;
+    let typed_passphrase = typed_passphrase(ask_passphrase)?;
     let sink = TerminalSink {
         json,
         bar: Mutex::new(None),
     };
     let request = BackupRequest {
-        config: config.to_path_buf(),
-        repository: repository.map(str::to_string),
-        actions,
-        trigger: trigger.to_string(),
+        config,
+        repository,
+        actions: only,
+        trigger,
         typed_passphrase,
     };
     let report = run_backup(request, &sink, cancel).await?;
@@ -155,7 +189,7 @@ pub async fn backup(
                 .unwrap_or_default()
         );
     }
-    if notify_user {
+    if !no_notify {
         notify_run(&report).await;
     }
     Ok(match report.outcome {
@@ -176,7 +210,18 @@ async fn notify_run(report: &RunReport) {
     let _ = notify::notify_stale(&discovered_repositories(), &preferences).await;
 }
 
-pub async fn status(json: bool, notify_stale: bool) -> anyhow::Result<ExitCode> {
+/// Per config and repository: the last run, its outcome and the last success.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[arg(long)]
+    json: bool,
+    /// Also notify (once) about repositories without a recent successful backup.
+    #[arg(long)]
+    notify_stale: bool,
+}
+
+pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let StatusArgs { json, notify_stale } = args;
     let history = History::open_default()?;
     let mut entries = Vec::new();
     for (config, repositories) in discovered_repositories() {
@@ -237,9 +282,25 @@ fn ago(ms: i64) -> String {
     format!("{} ago", format_duration(seconds))
 }
 
-pub fn history(config: &Path, json: bool, limit: usize) -> anyhow::Result<ExitCode> {
+/// The runs of a config, newest first.
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    #[arg(long)]
+    json: bool,
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+}
+
+pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
+    let HistoryArgs {
+        config,
+        json,
+        limit,
+    } = args;
     let history = History::open_default()?;
-    let config = std::path::absolute(config).unwrap_or(config.to_path_buf());
+    let config = std::path::absolute(&config).unwrap_or(config);
     let runs = history.runs(Some(&config), limit)?;
     if json {
         println!("{}", serde_json::to_string(&runs)?);
@@ -279,7 +340,15 @@ fn print_run(run: &Run) {
     }
 }
 
-pub fn log(run_id: i64) -> anyhow::Result<ExitCode> {
+/// Print a run's full log.
+#[derive(Debug, clap::Args)]
+pub struct LogArgs {
+    #[arg(long, value_name = "ID")]
+    run: i64,
+}
+
+pub fn log(args: LogArgs) -> anyhow::Result<ExitCode> {
+    let LogArgs { run: run_id } = args;
     let history = History::open_default()?;
     let run = history
         .run(run_id)?
@@ -293,14 +362,24 @@ pub fn log(run_id: i64) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Remove a repository's stale lock (`borgmatic break-lock`), only when no live borg
+/// process holds it.
+#[derive(Debug, clap::Args)]
+pub struct BreakLockArgs {
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    #[arg(long, value_name = "LABEL")]
+    repository: String,
+}
+
 pub async fn break_lock(
-    config: &Path,
-    repository: &str,
+    args: BreakLockArgs,
     cancel: &CancellationToken,
 ) -> anyhow::Result<ExitCode> {
-    let config = BorgmaticConfig::load(config)?;
+    let BreakLockArgs { config, repository } = args;
+    let config = BorgmaticConfig::load(&config)?;
     let repo = config
-        .repository(repository)
+        .repository(&repository)
         .with_context(|| format!("the config has no repository “{repository}”"))?;
     crate::backup::break_lock(&config, repo, cancel).await?;
     println!("The lock of “{repository}” is broken.");

@@ -3,7 +3,7 @@
 //! instant).
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
@@ -54,17 +54,35 @@ fn archives_for(session: &Session, archive: Option<&str>) -> anyhow::Result<Vec<
     })
 }
 
-/// `kastell find`: entries whose name matches PATTERN, in one archive or all of them.
-pub async fn find(
-    config: &Path,
-    repository: &str,
-    archive: Option<&str>,
-    pattern: &str,
+/// Find entries by name (shell-style, case-insensitive) in one archive or all of them.
+#[derive(Debug, clap::Args)]
+pub struct FindArgs {
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    #[arg(long, value_name = "LABEL")]
+    repository: String,
+    /// One archive (a name or `latest`); without it, every archive of the repository.
+    #[arg(long, value_name = "NAME")]
+    archive: Option<String>,
+    /// A JSON array of {"archive", "path", "type", "size", "mtime"}.
+    #[arg(long)]
     json: bool,
-) -> anyhow::Result<ExitCode> {
-    let regex = index::name_pattern(pattern).map_err(anyhow::Error::msg)?;
-    let session = session_for(config, repository).await?;
-    let archives = archives_for(&session, archive)?;
+    /// `*.jpg`, `report-202?.odt`, `[Rr]eadme*`.
+    pattern: String,
+}
+
+/// `kastell find`: entries whose name matches PATTERN, in one archive or all of them.
+pub async fn find(args: FindArgs) -> anyhow::Result<ExitCode> {
+    let FindArgs {
+        config,
+        repository,
+        archive,
+        json,
+        pattern,
+    } = args;
+    let regex = index::name_pattern(&pattern).map_err(anyhow::Error::msg)?;
+    let session = session_for(&config, &repository).await?;
+    let archives = archives_for(&session, archive.as_deref())?;
     let matches = session.search(
         &archives,
         &regex,
@@ -104,15 +122,30 @@ pub async fn find(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `kastell versions`: PATH in every archive that has it, oldest first.
-pub async fn versions(
-    config: &Path,
-    repository: &str,
-    path: &str,
+/// Every archive's version of a path, oldest first.
+#[derive(Debug, clap::Args)]
+pub struct VersionsArgs {
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    #[arg(long, value_name = "LABEL")]
+    repository: String,
+    /// A JSON array of {"archive", "time", "size", "mtime", "changed"}.
+    #[arg(long)]
     json: bool,
-) -> anyhow::Result<ExitCode> {
-    let session = session_for(config, repository).await?;
-    let found = session.versions(path, &mut say_indexing, &AtomicBool::new(false))?;
+    /// A path as you know it (`/home/me/notes.txt`; the leading slash is optional).
+    path: String,
+}
+
+/// `kastell versions`: PATH in every archive that has it, oldest first.
+pub async fn versions(args: VersionsArgs) -> anyhow::Result<ExitCode> {
+    let VersionsArgs {
+        config,
+        repository,
+        json,
+        path,
+    } = args;
+    let session = session_for(&config, &repository).await?;
+    let found = session.versions(&path, &mut say_indexing, &AtomicBool::new(false))?;
     let wanted = path.trim_matches('/');
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -149,14 +182,27 @@ pub async fn versions(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Build the archive indexes that browsing, `find` and `versions` use (once per archive).
+#[derive(Debug, clap::Args)]
+pub struct IndexArgs {
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    #[arg(long, value_name = "LABEL")]
+    repository: String,
+    /// One archive; without it, every archive of the repository.
+    #[arg(long, value_name = "NAME")]
+    archive: Option<String>,
+}
+
 /// `kastell index`: builds the missing indexes of a repository's archives (all, or one).
-pub async fn build(
-    config: &Path,
-    repository: &str,
-    archive: Option<&str>,
-) -> anyhow::Result<ExitCode> {
-    let session = session_for(config, repository).await?;
-    for archive in archives_for(&session, archive)? {
+pub async fn build(args: IndexArgs) -> anyhow::Result<ExitCode> {
+    let IndexArgs {
+        config,
+        repository,
+        archive,
+    } = args;
+    let session = session_for(&config, &repository).await?;
+    for archive in archives_for(&session, archive.as_deref())? {
         let started = std::time::Instant::now();
         let index = index_of(&session, &archive)?;
         println!(
@@ -171,22 +217,39 @@ pub async fn build(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `kastell diff`: paths added, removed or changed from OLDER to NEWER (`borg diff`).
-pub async fn diff(
-    config: &Path,
-    repository: &str,
-    older: &str,
-    newer: &str,
+/// What changed between two archives (added, removed and changed paths, from borg diff).
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    #[arg(long, value_name = "LABEL")]
+    repository: String,
+    /// A JSON array of {"path", "change", "added_bytes", "removed_bytes", "kinds"}.
+    #[arg(long)]
     json: bool,
-) -> anyhow::Result<ExitCode> {
-    let cfg = BorgmaticConfig::load(config)?;
+    /// The older archive (`latest` works).
+    older: String,
+    /// The newer archive (`latest` works).
+    newer: String,
+}
+
+/// `kastell diff`: paths added, removed or changed from OLDER to NEWER (`borg diff`).
+pub async fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let DiffArgs {
+        config,
+        repository,
+        json,
+        older,
+        newer,
+    } = args;
+    let cfg = BorgmaticConfig::load(&config)?;
     let repo = cfg
-        .repository(repository)
+        .repository(&repository)
         .with_context(|| format!("{} has no repository {repository}", cfg.path.display()))?;
     // `latest` is resolved here: borg diff itself knows no such name.
-    let (older, newer) = match crate::browse::open_uncached(config, repository).await {
-        Ok(session) => (session.archive(older)?.name, session.archive(newer)?.name),
-        Err(_) => (older.to_string(), newer.to_string()),
+    let (older, newer) = match crate::browse::open_uncached(&config, &repository).await {
+        Ok(session) => (session.archive(&older)?.name, session.archive(&newer)?.name),
+        Err(_) => (older, newer),
     };
     let cancel = tokio_util::sync::CancellationToken::new();
     let entries = crate::process::archives::diff_archives(

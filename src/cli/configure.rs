@@ -1,78 +1,33 @@
-//! `kastell excludes`, `kastell config validate` and `kastell passphrase`: the same editing
-//! core as the window's settings pages.
+//! `kastell config validate` and `kastell passphrase`: the same core as the window's settings
+//! pages. Also the passphrase typed for one run (`--ask-passphrase`).
 
-use crate::config::{save, BorgmaticConfig, ConfigDocument, Secret};
+use crate::config::{BorgmaticConfig, Secret};
 use crate::credentials::passphrase::{change, from_wallet, to_wallet};
 use crate::credentials::wallet;
 use crate::process::{locate, Tool};
 use anyhow::{anyhow, bail, Context};
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub fn excludes_list(config: &Path) -> anyhow::Result<ExitCode> {
-    let doc = ConfigDocument::load(config)?;
-    for pattern in doc.string_list("exclude_patterns") {
-        println!("{pattern}");
-    }
-    Ok(ExitCode::SUCCESS)
+/// Check a config file.
+#[derive(Debug, clap::Subcommand)]
+pub enum ConfigCommand {
+    /// Parse the config (errors with line and column) and run `borgmatic config validate`.
+    Validate {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
-pub fn excludes_edit(config: &Path, pattern: &str, add: bool) -> anyhow::Result<ExitCode> {
-    if pattern.is_empty() {
-        bail!("an empty pattern would exclude nothing");
+/// `kastell config ...`.
+pub fn config(command: ConfigCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ConfigCommand::Validate { config } => validate(&config),
     }
-    if add {
-        let home = dirs::home_dir().unwrap_or_else(|| "/".into());
-        if let Err(error) = crate::patterns::plan::entry_rule(
-            crate::patterns::plan::ListKind::ExcludePatterns,
-            pattern,
-            &home,
-        ) {
-            bail!(
-                "borg would refuse the pattern {pattern:?}: {error}\n  {pattern}\n  {}^",
-                " ".repeat(error.offset)
-            );
-        }
-    }
-    let mut doc = ConfigDocument::load(config)?;
-    let changed = if add {
-        doc.list_add("exclude_patterns", pattern)?
-    } else {
-        doc.list_remove("exclude_patterns", pattern)?
-    };
-    if !changed {
-        eprintln!(
-            "kastell: {pattern} is {} exclude_patterns; nothing to do",
-            if add { "already in" } else { "not in" }
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    let outcome = save(&doc)?;
-    report_save(
-        config,
-        outcome.backup.as_deref(),
-        outcome.validated_by_borgmatic,
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
-fn report_save(config: &Path, backup: Option<&Path>, validated: bool) {
-    eprintln!(
-        "kastell: saved {}{}{}",
-        config.display(),
-        backup
-            .map(|b| format!(" (previous version: {})", b.display()))
-            .unwrap_or_default(),
-        if validated {
-            "; borgmatic validated it"
-        } else {
-            ""
-        }
-    );
-}
-
-pub fn validate(config: &Path) -> anyhow::Result<ExitCode> {
+fn validate(config: &Path) -> anyhow::Result<ExitCode> {
     BorgmaticConfig::load(config)?;
     let Some(borgmatic) = locate(Tool::Borgmatic) else {
         println!(
@@ -134,7 +89,68 @@ pub(crate) fn read_passphrase(prompt: &str) -> anyhow::Result<Secret> {
     Ok(Secret::new(passphrase))
 }
 
-pub fn passphrase_store(config: &Path) -> anyhow::Result<ExitCode> {
+/// With `--ask-passphrase`, the passphrase for this run, read from standard input.
+pub(crate) fn typed_passphrase(ask: bool) -> anyhow::Result<Option<Secret>> {
+    ask.then(|| read_passphrase("Passphrase for this run: "))
+        .transpose()
+}
+
+/// Keep the repository passphrase in the wallet (Secret Service / KWallet).
+#[derive(Debug, clap::Subcommand)]
+pub enum PassphraseCommand {
+    /// Store a passphrase (read from standard input, never from the command line).
+    Store {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Print the stored passphrase (what `encryption_passcommand` runs).
+    Get {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Remove the stored passphrase from the wallet.
+    Forget {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Move the config's plaintext encryption_passphrase into the wallet, verified with borg.
+    ToWallet {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Change the passphrase of every repository's key (`borg key change-passphrase`), then
+    /// store the new one where the old one was (config or wallet). Reads it from stdin.
+    Change {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Print the passphrase served for one run (the passcommand Kastell gives borgmatic when
+    /// a passphrase was typed for that run).
+    Relay {
+        #[arg(long, value_name = "PATH")]
+        socket: PathBuf,
+    },
+    /// The reverse: write the wallet's passphrase back into the config and forget the entry.
+    FromWallet {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+/// `kastell passphrase ...`.
+pub async fn passphrase(command: PassphraseCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        PassphraseCommand::Store { config } => passphrase_store(&config),
+        PassphraseCommand::Get { config } => passphrase_get(&config),
+        PassphraseCommand::Forget { config } => passphrase_forget(&config),
+        PassphraseCommand::ToWallet { config } => passphrase_to_wallet(&config).await,
+        PassphraseCommand::Change { config } => passphrase_change(&config).await,
+        PassphraseCommand::Relay { socket } => passphrase_relay(&socket),
+        PassphraseCommand::FromWallet { config } => passphrase_from_wallet(&config).await,
+    }
+}
+
+fn passphrase_store(config: &Path) -> anyhow::Result<ExitCode> {
     let passphrase = read_passphrase("Passphrase: ")?;
     wallet::store(config, &passphrase)?;
     eprintln!(
@@ -145,14 +161,14 @@ pub fn passphrase_store(config: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// Prints the passphrase for borgmatic's `encryption_passcommand`. Only ever to stdout.
-pub fn passphrase_get(config: &Path) -> anyhow::Result<ExitCode> {
+fn passphrase_get(config: &Path) -> anyhow::Result<ExitCode> {
     let passphrase = wallet::get(config)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", passphrase.expose())?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn passphrase_forget(config: &Path) -> anyhow::Result<ExitCode> {
+fn passphrase_forget(config: &Path) -> anyhow::Result<ExitCode> {
     if wallet::forget(config)? {
         eprintln!(
             "kastell: removed the passphrase for {} from the wallet",
@@ -167,7 +183,7 @@ pub fn passphrase_forget(config: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn passphrase_to_wallet(config: &Path) -> anyhow::Result<ExitCode> {
+async fn passphrase_to_wallet(config: &Path) -> anyhow::Result<ExitCode> {
     let kastell =
         std::env::current_exe().map_err(|e| anyhow!("cannot find Kastell's own path: {e}"))?;
     let report = to_wallet(config, &kastell).await?;
@@ -186,7 +202,7 @@ pub async fn passphrase_to_wallet(config: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn passphrase_from_wallet(config: &Path) -> anyhow::Result<ExitCode> {
+async fn passphrase_from_wallet(config: &Path) -> anyhow::Result<ExitCode> {
     let backup = from_wallet(config).await?;
     eprintln!(
         "kastell: {} holds its passphrase in plaintext again (keep the file private){}",
@@ -198,7 +214,7 @@ pub async fn passphrase_from_wallet(config: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn passphrase_change(config: &Path) -> anyhow::Result<ExitCode> {
+async fn passphrase_change(config: &Path) -> anyhow::Result<ExitCode> {
     let new = read_passphrase("New passphrase: ")?;
     if std::io::stdin().is_terminal() {
         let again = read_passphrase("The same again: ")?;
@@ -215,7 +231,7 @@ pub async fn passphrase_change(config: &Path) -> anyhow::Result<ExitCode> {
     })
 }
 
-pub fn passphrase_relay(socket: &Path) -> anyhow::Result<ExitCode> {
+fn passphrase_relay(socket: &Path) -> anyhow::Result<ExitCode> {
     let passphrase = crate::credentials::relay::fetch(socket)
         .with_context(|| format!("no passphrase is being served at {}", socket.display()))?;
     let mut out = std::io::stdout().lock();

@@ -1,7 +1,7 @@
 //! `kastell mount` and `kastell umount`: archives as a read-only filesystem (the core's
 //! `mount` module), unmounted on Ctrl-C; stale mounts of a killed Kastell are cleaned first.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,13 +32,33 @@ fn clean_stale_mounts() {
     }
 }
 
-pub async fn mount(
-    config: &Path,
-    repository: Option<&str>,
-    archive: Option<&str>,
-    mountpoint: &Path,
+/// Mount an archive (or every archive of a repository) read-only, for a file manager.
+/// Runs until unmounted or interrupted, unless --background.
+#[derive(Debug, clap::Args)]
+pub struct MountArgs {
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// One repository; without it, every repository of the config as a folder.
+    #[arg(long, value_name = "LABEL")]
+    repository: Option<String>,
+    /// One archive (`latest` works); without it, every archive as a folder plus `latest`.
+    #[arg(long, value_name = "NAME")]
+    archive: Option<String>,
+    /// Return once mounted; the mount keeps running in the background.
+    #[arg(long)]
     background: bool,
-) -> anyhow::Result<ExitCode> {
+    mountpoint: PathBuf,
+}
+
+pub async fn mount(args: MountArgs) -> anyhow::Result<ExitCode> {
+    let MountArgs {
+        ref config,
+        ref repository,
+        ref archive,
+        background,
+        ref mountpoint,
+    } = args;
+    let (repository, archive) = (repository.as_deref(), archive.as_deref());
     clean_stale_mounts();
     if !mountpoint.is_dir() {
         bail!("{} is not a folder", mountpoint.display());
@@ -207,7 +227,14 @@ fn detach(mountpoint: &Path) -> anyhow::Result<ExitCode> {
     )
 }
 
-pub fn umount(mountpoint: &Path) -> anyhow::Result<ExitCode> {
+/// Unmount what `kastell mount` mounted.
+#[derive(Debug, clap::Args)]
+pub struct UmountArgs {
+    mountpoint: PathBuf,
+}
+
+pub fn umount(args: UmountArgs) -> anyhow::Result<ExitCode> {
+    let mountpoint = args.mountpoint.as_path();
     if !is_kastell_mount(mountpoint) {
         // A stale one fails canonicalize; try it anyway.
         if manager::stale_mounts().iter().any(|m| m == mountpoint) {

@@ -2,7 +2,7 @@
 //! borg process (through borgmatic) as the fallback for what the reader cannot read.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
@@ -133,19 +133,60 @@ fn borg_fallback(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn ls(
-    config: &Path,
-    repository_name: &str,
-    archive_name: &str,
+/// List an archive's entries, read by Kastell's own repository reader (borg as the
+/// fallback). Without --recursive, the entries directly in PATH (the top level without PATH).
+#[derive(Debug, clap::Args)]
+pub struct LsArgs {
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    #[arg(long, value_name = "LABEL")]
+    repository: String,
+    /// An archive name, or `latest`.
+    #[arg(long, value_name = "NAME")]
+    archive: String,
+    /// Every entry below PATH, like `borg list`.
+    #[arg(long)]
     recursive: bool,
-    format: ListFormat,
-    path: Option<&str>,
-    choice: ReaderChoice,
-) -> anyhow::Result<ExitCode> {
+    /// A JSON array of objects with `borg list --json-lines`'s fields.
+    #[arg(long, conflicts_with = "json_lines")]
+    json: bool,
+    /// One object a line, equal to `borg list --json-lines` field by field.
+    #[arg(long)]
+    json_lines: bool,
+    /// `native` (default) or `borg`.
+    #[arg(long, value_enum, default_value = "native")]
+    reader: ReaderChoice,
+    /// A path in the archive (`/home/me/Documents`; the leading slash is optional).
+    path: Option<String>,
+}
+
+impl LsArgs {
+    /// `--json`, `--json-lines` or text.
+    fn format(&self) -> ListFormat {
+        if self.json {
+            ListFormat::Json
+        } else if self.json_lines {
+            ListFormat::JsonLines
+        } else {
+            ListFormat::Text
+        }
+    }
+}
+
+pub async fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
+    let format = args.format();
+    let LsArgs {
+        ref config,
+        repository: ref repository_name,
+        archive: ref archive_name,
+        recursive,
+        reader: choice,
+        ref path,
+        ..
+    } = args;
     let cfg = BorgmaticConfig::load(config)?;
     let repo = repository(&cfg, repository_name)?;
-    let prefix = archive_path(path);
+    let prefix = archive_path(path.as_deref());
     let native = match choice {
         ReaderChoice::Native => open_native(&cfg, repo).await,
         ReaderChoice::Borg => Err(OpenError::Unsupported("--reader borg".into())),
@@ -221,13 +262,28 @@ pub async fn ls(
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn cat(
-    config: &Path,
-    repository_name: &str,
-    archive_name: &str,
-    path: &str,
-    choice: ReaderChoice,
-) -> anyhow::Result<ExitCode> {
+/// Write one file of an archive to standard output.
+#[derive(Debug, clap::Args)]
+pub struct CatArgs {
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    #[arg(long, value_name = "LABEL")]
+    repository: String,
+    #[arg(long, value_name = "NAME")]
+    archive: String,
+    #[arg(long, value_enum, default_value = "native")]
+    reader: ReaderChoice,
+    path: String,
+}
+
+pub async fn cat(args: CatArgs) -> anyhow::Result<ExitCode> {
+    let CatArgs {
+        ref config,
+        repository: ref repository_name,
+        archive: ref archive_name,
+        reader: choice,
+        ref path,
+    } = args;
     let cfg = BorgmaticConfig::load(config)?;
     let repo = repository(&cfg, repository_name)?;
     let wanted = archive_path(Some(path));

@@ -3,7 +3,7 @@
 //! `--on-conflict` or asked on the terminal, and without a terminal `ask` refuses.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,11 +23,33 @@ pub enum OnConflict {
     KeepBoth,
 }
 
-/// `--sparse`, `--numeric-ids`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Flags {
-    pub sparse: bool,
-    pub numeric_ids: bool,
+/// Restore files or folders from an archive: back where they were (showing what would
+/// change first), or directly into a folder with --to.
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    #[arg(long, value_name = "LABEL")]
+    repository: String,
+    #[arg(long, value_name = "NAME")]
+    archive: String,
+    /// Put each selected item directly into this folder.
+    #[arg(long, value_name = "DIR")]
+    to: Option<PathBuf>,
+    /// What to do with an item that exists and differs (default: ask; without a
+    /// terminal, refuse and name the conflicts).
+    #[arg(long, value_enum)]
+    on_conflict: Option<OnConflict>,
+    /// Write runs of zeros as holes (as `borg extract --sparse`).
+    #[arg(long)]
+    sparse: bool,
+    /// Owners by the stored numbers, not by name (the config's `numeric_ids` does the
+    /// same).
+    #[arg(long)]
+    numeric_ids: bool,
+    /// Paths as you know them (`/home/me/Documents`; the leading slash is optional).
+    #[arg(required = true)]
+    paths: Vec<String>,
 }
 
 fn ask(entry: &PlannedEntry) -> Conflict {
@@ -58,29 +80,30 @@ fn ask(entry: &PlannedEntry) -> Conflict {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn restore(
-    config: &Path,
-    repository: &str,
-    archive_name: &str,
-    to: Option<&Path>,
-    on_conflict: Option<OnConflict>,
-    flags: Flags,
-    paths: &[String],
-) -> anyhow::Result<ExitCode> {
-    let session = session_for(config, repository).await?;
+pub async fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
+    let RestoreArgs {
+        config,
+        repository,
+        archive: archive_name,
+        to,
+        on_conflict,
+        sparse,
+        numeric_ids,
+        paths,
+    } = args;
+    let session = session_for(&config, &repository).await?;
     let cfg = &session.config;
     let options = RestoreOptions {
-        sparse: flags.sparse,
-        numeric_ids: flags.numeric_ids
+        sparse,
+        numeric_ids: numeric_ids
             || matches!(
                 cfg.other.get("numeric_ids"),
                 Some(serde_norway::Value::Bool(true))
             ),
     };
-    let archive = session.archive(archive_name)?;
+    let archive = session.archive(&archive_name)?;
     let index = index_of(&session, &archive)?;
-    let selection = restore::select(&index, paths)?;
+    let selection = restore::select(&index, &paths)?;
     let destination = match to {
         Some(dir) => {
             if !dir.is_dir() {

@@ -8,6 +8,16 @@ pub mod qobject {
         type QString = cxx_qt_lib::QString;
     }
 
+    /// How a run ended, as QML compares it (`BackupRunner.Success`, …).
+    #[qenum(BackupRunner)]
+    enum Outcome {
+        None,
+        Success,
+        Warning,
+        Failed,
+        Cancelled,
+    }
+
     #[auto_cxx_name]
     extern "RustQt" {
         #[qobject]
@@ -31,8 +41,8 @@ pub mod qobject {
         #[qproperty(QString, elapsed)]
         /// After a run: one line per repository.
         #[qproperty(QString, summary)]
-        /// `success`, `warning`, `error`, `cancelled`, or empty before the first run.
-        #[qproperty(QString, last_outcome)]
+        /// How the last run ended (`None` before the first run).
+        #[qproperty(Outcome, last_outcome)]
         #[qproperty(i32, last_run_id)]
         /// A repository of the last run whose lock no live borg holds (breaking it is safe).
         #[qproperty(QString, breakable_lock)]
@@ -104,7 +114,7 @@ pub struct BackupRunnerRust {
     current_path: QString,
     elapsed: QString,
     summary: QString,
-    last_outcome: QString,
+    last_outcome: qobject::Outcome,
     last_run_id: i32,
     breakable_lock: QString,
     cancel: Option<CancellationToken>,
@@ -130,7 +140,7 @@ impl Default for BackupRunnerRust {
             current_path: QString::default(),
             elapsed: QString::default(),
             summary: QString::default(),
-            last_outcome: QString::default(),
+            last_outcome: qobject::Outcome::None,
             last_run_id: 0,
             breakable_lock: QString::default(),
             cancel: None,
@@ -160,7 +170,7 @@ impl qobject::BackupRunner {
         self.as_mut().set_config_path(config_path.clone());
         self.as_mut().set_actions(QString::from(actions.name()));
         self.as_mut().set_summary(QString::default());
-        self.as_mut().set_last_outcome(QString::default());
+        self.as_mut().set_last_outcome(qobject::Outcome::None);
         self.as_mut().set_cancelling(false);
         self.as_mut().set_phase(QString::from("Starting"));
         self.as_mut().set_fraction(-1.0);
@@ -191,7 +201,7 @@ impl qobject::BackupRunner {
                     let message = QString::from(&e.to_string());
                     let _ = qt_thread.queue(move |mut obj| {
                         obj.as_mut().set_summary(message);
-                        obj.as_mut().set_last_outcome(QString::from("error"));
+                        obj.as_mut().set_last_outcome(qobject::Outcome::Failed);
                         obj.as_mut().rust_mut().cancel = None;
                         obj.set_running(false);
                     });
@@ -322,13 +332,23 @@ impl qobject::BackupRunner {
             .unwrap_or_default();
         self.as_mut().set_breakable_lock(QString::from(&breakable));
         self.as_mut().set_summary(QString::from(&lines.join("\n")));
-        self.as_mut()
-            .set_last_outcome(QString::from(report.outcome.name()));
+        self.as_mut().set_last_outcome(outcome_of(report.outcome));
         self.as_mut().set_last_run_id(run_id);
         self.as_mut().set_cancelling(false);
         self.as_mut().rust_mut().cancel = None;
         self.as_mut().set_running(false);
         self.run_finished(run_id);
+    }
+}
+
+/// The window's word for how a run ended (a run that never ended counts as failed).
+fn outcome_of(outcome: crate::history::Outcome) -> qobject::Outcome {
+    use crate::history::Outcome as Ended;
+    match outcome {
+        Ended::Success => qobject::Outcome::Success,
+        Ended::Warning => qobject::Outcome::Warning,
+        Ended::Cancelled => qobject::Outcome::Cancelled,
+        Ended::Error | Ended::Running => qobject::Outcome::Failed,
     }
 }
 

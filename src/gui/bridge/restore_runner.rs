@@ -17,13 +17,33 @@ pub mod qobject {
         type QString = cxx_qt_lib::QString;
     }
 
+    /// Where the dialog is: `Idle` before a plan, then planning, planned, running and how it ended.
+    #[qenum(RestoreRunner)]
+    enum Stage {
+        Idle,
+        Planning,
+        Planned,
+        Running,
+        Done,
+        Cancelled,
+        Failed,
+    }
+
+    /// The user's word on one conflict (`Undecided` until given).
+    #[qenum(RestoreRunner)]
+    enum Decision {
+        Undecided,
+        Overwrite,
+        KeepBoth,
+        Skip,
+    }
+
     #[auto_cxx_name]
     extern "RustQt" {
         #[qobject]
         #[base = QAbstractListModel]
         #[qml_element]
-        /// "", "planning", "planned", "running", "done", "cancelled" or "failed".
-        #[qproperty(QString, state)]
+        #[qproperty(Stage, state)]
         #[qproperty(QString, plan_text)]
         #[qproperty(QString, destination_text)]
         #[qproperty(i32, conflict_count)]
@@ -50,13 +70,13 @@ pub mod qobject {
         #[qinvokable]
         fn clear(self: Pin<&mut RestoreRunner>);
 
-        /// The decision for conflict `row`: "overwrite", "keep" (keep both) or "skip".
+        /// The decision (a `Decision`) for conflict `row`.
         #[qinvokable]
-        fn decide(self: Pin<&mut RestoreRunner>, row: i32, choice: &QString);
+        fn decide(self: Pin<&mut RestoreRunner>, row: i32, choice: i32);
 
         /// The same decision for every conflict.
         #[qinvokable]
-        fn decide_all(self: Pin<&mut RestoreRunner>, choice: &QString);
+        fn decide_all(self: Pin<&mut RestoreRunner>, choice: i32);
 
         /// Restores as planned and decided.
         #[qinvokable]
@@ -132,20 +152,20 @@ fn version_text(size: Option<u64>, mtime_secs: i64, is_dir: bool) -> String {
     }
 }
 
-fn decision_name(decision: Option<Conflict>) -> &'static str {
+fn decision_of(decision: Option<Conflict>) -> qobject::Decision {
     match decision {
-        Some(Conflict::Overwrite) => "overwrite",
-        Some(Conflict::KeepBoth) => "keep",
-        Some(Conflict::Skip) => "skip",
-        None => "",
+        Some(Conflict::Overwrite) => qobject::Decision::Overwrite,
+        Some(Conflict::KeepBoth) => qobject::Decision::KeepBoth,
+        Some(Conflict::Skip) => qobject::Decision::Skip,
+        None => qobject::Decision::Undecided,
     }
 }
 
-fn parse_decision(choice: &str) -> Option<Conflict> {
-    match choice {
-        "overwrite" => Some(Conflict::Overwrite),
-        "keep" => Some(Conflict::KeepBoth),
-        "skip" => Some(Conflict::Skip),
+fn conflict_of(choice: i32) -> Option<Conflict> {
+    match (qobject::Decision { repr: choice }) {
+        qobject::Decision::Overwrite => Some(Conflict::Overwrite),
+        qobject::Decision::KeepBoth => Some(Conflict::KeepBoth),
+        qobject::Decision::Skip => Some(Conflict::Skip),
         _ => None,
     }
 }
@@ -172,7 +192,7 @@ impl Row for ConflictRow {
                     format_bytes(self.size)
                 }
             }
-            2 => decision_name(self.decision).to_string(),
+            2 => return QVariant::from(&decision_of(self.decision).repr),
             3 => return QVariant::from(&self.is_dir),
             4 => self.archive_text.clone(),
             5 => self.disk_text.clone(),
@@ -194,9 +214,15 @@ struct Prepared {
     plan: RestorePlan,
 }
 
+impl Default for qobject::Stage {
+    fn default() -> Self {
+        qobject::Stage::Idle
+    }
+}
+
 #[derive(Default)]
 pub struct RestoreRunnerRust {
-    state: QString,
+    state: qobject::Stage,
     plan_text: QString,
     destination_text: QString,
     conflict_count: i32,
@@ -242,7 +268,7 @@ impl qobject::RestoreRunner {
         } else {
             let dir = PathBuf::from(folder.trim());
             if !dir.is_dir() {
-                self.as_mut().set_state(QString::from("failed"));
+                self.as_mut().set_state(qobject::Stage::Failed);
                 self.set_error_text(QString::from(&format!(
                     "{} is not a folder.",
                     dir.display()
@@ -260,7 +286,7 @@ impl qobject::RestoreRunner {
             paths.len(),
             archive
         )));
-        self.as_mut().set_state(QString::from("planning"));
+        self.as_mut().set_state(qobject::Stage::Planning);
         let config = PathBuf::from(config_path.to_string());
         let (repository, archive_name) = (repository.to_string(), archive.to_string());
         let qt_thread = self.qt_thread();
@@ -327,11 +353,11 @@ impl qobject::RestoreRunner {
                         obj.as_mut().replace_rows(rows);
                         obj.as_mut().set_conflict_count(count);
                         obj.as_mut().set_undecided_count(count);
-                        obj.set_state(QString::from("planned"));
+                        obj.set_state(qobject::Stage::Planned);
                     }
                     Err(e) => {
                         obj.as_mut().set_error_text(QString::from(&e));
-                        obj.set_state(QString::from("failed"));
+                        obj.set_state(qobject::Stage::Failed);
                     }
                 }
             });
@@ -339,7 +365,7 @@ impl qobject::RestoreRunner {
     }
 
     pub fn clear(mut self: Pin<&mut Self>) {
-        if self.state.to_string() == "running" {
+        if self.state == qobject::Stage::Running {
             return;
         }
         self.as_mut().rust_mut().requests.stop();
@@ -353,14 +379,14 @@ impl qobject::RestoreRunner {
         self.as_mut().set_progress(0.0);
         self.as_mut().set_conflict_count(0);
         self.as_mut().set_undecided_count(0);
-        self.set_state(QString::default());
+        self.set_state(qobject::Stage::Idle);
     }
 
-    pub fn decide(mut self: Pin<&mut Self>, row: i32, choice: &QString) {
+    pub fn decide(mut self: Pin<&mut Self>, row: i32, choice: i32) {
         let Some(r) = usize::try_from(row).ok().filter(|r| *r < self.rows.len()) else {
             return;
         };
-        let decision = parse_decision(&choice.to_string());
+        let decision = conflict_of(choice);
         if decision == Some(Conflict::Overwrite) && self.rows[r].cannot_overwrite.is_some() {
             return;
         }
@@ -368,8 +394,8 @@ impl qobject::RestoreRunner {
         self.refresh_rows();
     }
 
-    pub fn decide_all(mut self: Pin<&mut Self>, choice: &QString) {
-        let decision = parse_decision(&choice.to_string());
+    pub fn decide_all(mut self: Pin<&mut Self>, choice: i32) {
+        let decision = conflict_of(choice);
         // "Overwrite all" leaves the conflicts Overwrite cannot resolve to a choice of their own.
         for row in self.as_mut().rust_mut().rows.iter_mut() {
             if decision != Some(Conflict::Overwrite) || row.cannot_overwrite.is_none() {
@@ -390,7 +416,7 @@ impl qobject::RestoreRunner {
         let Some(prepared) = self.prepared.clone() else {
             return;
         };
-        if self.undecided_count > 0 || self.state.to_string() == "running" {
+        if self.undecided_count > 0 || self.state == qobject::Stage::Running {
             return;
         }
         let decisions: HashMap<PathBuf, Conflict> = self
@@ -399,7 +425,7 @@ impl qobject::RestoreRunner {
             .filter_map(|r| r.decision.map(|d| (r.target.clone(), d)))
             .collect();
         let (ticket, cancel) = self.as_mut().rust_mut().requests.start();
-        self.as_mut().set_state(QString::from("running"));
+        self.as_mut().set_state(qobject::Stage::Running);
         self.as_mut().set_progress(0.0);
         let qt_thread = self.qt_thread();
         runtime::spawn(async move {
@@ -462,21 +488,21 @@ impl qobject::RestoreRunner {
                         let text = summary.lines(10).join("\n");
                         obj.as_mut().set_progress(1.0);
                         obj.as_mut().set_summary_text(QString::from(&text));
-                        obj.set_state(QString::from("done"));
+                        obj.set_state(qobject::Stage::Done);
                     }
                     Ok(Err(restore::RestoreError::Cancelled)) => {
                         obj.as_mut().set_summary_text(QString::from(
                             "Cancelled. The file being written was removed; files restored before stay, each complete.",
                         ));
-                        obj.set_state(QString::from("cancelled"));
+                        obj.set_state(qobject::Stage::Cancelled);
                     }
                     Ok(Err(e)) => {
                         obj.as_mut().set_error_text(QString::from(&e.to_string()));
-                        obj.set_state(QString::from("failed"));
+                        obj.set_state(qobject::Stage::Failed);
                     }
                     Err(e) => {
                         obj.as_mut().set_error_text(QString::from(&e.to_string()));
-                        obj.set_state(QString::from("failed"));
+                        obj.set_state(qobject::Stage::Failed);
                     }
                 }
             });
