@@ -1,6 +1,7 @@
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
+import org.kde.kastell
 
 // The selected repository's archives, newest first, with busy and error states.
 Pane {

@@ -1,6 +1,7 @@
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
+import org.kde.kastell
 
 // The running backup: which repository, the phase, borg's counters, the ETA and a Cancel
 // button; after the run, its outcome with a way to its details.

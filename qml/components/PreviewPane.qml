@@ -1,6 +1,7 @@
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
+import org.kde.kastell
 
 // The selected entry, read from the archive as the selection moves: the start of a text
 // file, an image, a link's target, a folder's size; "Open" hands a read-only copy to the

@@ -50,6 +50,16 @@ fn drive_env(
         .expect("dbus-run-session and python3-pyatspi (make setup-test)");
     let text = support::output_text(&out);
     assert!(out.status.success(), "window test failed:\n{text}");
+    // QML that refers to something undefined only logs it (and shows the wrong thing).
+    let log = std::fs::read_to_string(artifacts().join(log_name)).unwrap_or_default();
+    let script_errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("ReferenceError") || l.contains("TypeError"))
+        .collect();
+    assert!(
+        script_errors.is_empty(),
+        "the window's QML failed: {script_errors:#?}"
+    );
     text
 }
 
