@@ -2,8 +2,11 @@
 PREFIX ?= $(HOME)/.local
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 BIN ?= $(TARGET_DIR)/release/kastell
+# Kastell without the window (no Qt linked): what the tray and the scheduled runs execute, so
+# a resident tray stays small. Built into a target folder of its own (other features).
+LEAN_BIN ?= $(TARGET_DIR)/lean/release/kastell
 
-.PHONY: run test setup setup-test build install uninstall bench-backup bench-excludes bench-reader bench-index bench-mount
+.PHONY: run test setup setup-test build install uninstall bench-backup bench-excludes bench-reader bench-index bench-mount bench-tray
 
 run:
 	scripts/run.sh
@@ -28,15 +31,30 @@ bench-backup: build
 install:
 	@test -x "$(BIN)" || cargo build --release
 	install -Dm755 "$(BIN)" "$(DESTDIR)$(PREFIX)/bin/kastell"
+	@test -x "$(LEAN_BIN)" || cargo build --release --no-default-features --target-dir "$(TARGET_DIR)/lean"
+	install -Dm755 "$(LEAN_BIN)" "$(DESTDIR)$(PREFIX)/libexec/kastell/kastell-cli"
 	install -Dm644 desktop/org.kde.kastell.desktop "$(DESTDIR)$(PREFIX)/share/applications/org.kde.kastell.desktop"
 	install -Dm644 desktop/org.kde.kastell.metainfo.xml "$(DESTDIR)$(PREFIX)/share/metainfo/org.kde.kastell.metainfo.xml"
 	install -Dm644 icons/org.kde.kastell.svg "$(DESTDIR)$(PREFIX)/share/icons/hicolor/scalable/apps/org.kde.kastell.svg"
+	for state in ok running failed overdue; do \
+	  install -Dm644 icons/kastell-$$state.svg "$(DESTDIR)$(PREFIX)/share/icons/hicolor/scalable/status/kastell-$$state.svg"; \
+	  install -Dm644 icons/kastell-$$state.svg "$(DESTDIR)$(PREFIX)/share/kastell/icons/kastell-$$state.svg"; \
+	done
 
 uninstall:
 	rm -f "$(DESTDIR)$(PREFIX)/bin/kastell" \
+	      "$(DESTDIR)$(PREFIX)/libexec/kastell/kastell-cli" \
 	      "$(DESTDIR)$(PREFIX)/share/applications/org.kde.kastell.desktop" \
 	      "$(DESTDIR)$(PREFIX)/share/metainfo/org.kde.kastell.metainfo.xml" \
-	      "$(DESTDIR)$(PREFIX)/share/icons/hicolor/scalable/apps/org.kde.kastell.svg"
+	      "$(DESTDIR)$(PREFIX)/share/icons/hicolor/scalable/apps/org.kde.kastell.svg" \
+	      "$(DESTDIR)$(PREFIX)"/share/icons/hicolor/scalable/status/kastell-*.svg
+	rm -rf "$(DESTDIR)$(PREFIX)/share/kastell/icons"
+
+# The tray's resident memory, next to Kastell's window and Vorta (BENCHMARKS.md).
+bench-tray: build
+	cargo build --release --example tray_watcher
+	cargo build --release --no-default-features --target-dir "$(TARGET_DIR)/lean"
+	scripts/bench-tray.py --kastell "$(BIN)" --tray "$(LEAN_BIN)"
 
 bench-excludes: build
 	cargo build --release --example pattern_match_rate

@@ -30,6 +30,7 @@ ApplicationWindow {
         onRunFinished: runId => {
             history.reload()
             overview.refresh()
+            repositories.refreshStatus()
         }
         onDetailsRequested: runId => window.showRun(runId)
     }
@@ -41,6 +42,14 @@ ApplicationWindow {
         running: repositories.configCount > 0
         triggeredOnStart: true
         onTriggered: runner.checkStale()
+    }
+
+    // "backed up 3 hours ago" stays true, and runs from the schedule or a terminal show up.
+    Timer {
+        interval: 60 * 1000
+        repeat: true
+        running: repositories.configCount > 0
+        onTriggered: repositories.refreshStatus()
     }
 
     function showRun(runId) {
@@ -69,6 +78,7 @@ ApplicationWindow {
                 TabButton { text: qsTr("History"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 2 }
                 TabButton { text: qsTr("Settings"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 3 }
                 TabButton { text: qsTr("Excludes"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 4 }
+                TabButton { text: qsTr("Schedule"); width: implicitWidth; Accessible.onPressAction: tabs.currentIndex = 5 }
             }
             Item { Layout.fillWidth: true }
             ToolButton {
@@ -183,6 +193,11 @@ ApplicationWindow {
 
             ExcludesPage {
                 configPath: overview.configPath
+            }
+
+            SchedulePage {
+                configPath: overview.configPath
+                onScheduleChanged: repositories.refreshStatus()
             }
         }
     }

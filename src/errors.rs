@@ -58,6 +58,10 @@ pub enum ErrorKind {
     /// A path or file is not in the archive.
     NotFound,
     Cancelled,
+    /// What the person typed is not valid (a time, a calendar expression).
+    BadInput,
+    /// No systemd user instance runs to start a schedule.
+    NoScheduler,
     Other,
 }
 

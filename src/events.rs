@@ -2,6 +2,8 @@
 //! the window's bridge turns them into (throttled) property changes on the Qt thread.
 
 use crate::process::LogLine;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -53,5 +55,36 @@ impl EventSink for Discard {
 impl<F: Fn(Event) + Send + Sync> EventSink for F {
     fn emit(&self, event: Event) {
         self(event)
+    }
+}
+
+/// Lets an update through at most once per interval (the window's property changes, the
+/// progress a run writes for the tray).
+pub struct Throttle {
+    last: Mutex<Option<Instant>>,
+    interval: Duration,
+}
+
+impl Throttle {
+    pub fn new(interval: Duration) -> Self {
+        Throttle {
+            last: Mutex::new(None),
+            interval,
+        }
+    }
+
+    /// True when enough time has passed since the last accepted update.
+    pub fn ready(&self) -> bool {
+        let Ok(mut last) = self.last.lock() else {
+            return true;
+        };
+        let now = Instant::now();
+        match *last {
+            Some(t) if now.duration_since(t) < self.interval => false,
+            _ => {
+                *last = Some(now);
+                true
+            }
+        }
     }
 }

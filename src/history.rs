@@ -30,6 +30,9 @@ pub enum HistoryError {
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Success,
+    /// A scheduled run that did not start because a condition did not hold (battery,
+    /// metered network); the run's message says which.
+    Skipped,
     Warning,
     Cancelled,
     Error,
@@ -41,6 +44,7 @@ impl Outcome {
     pub fn name(self) -> &'static str {
         match self {
             Outcome::Success => "success",
+            Outcome::Skipped => "skipped",
             Outcome::Warning => "warning",
             Outcome::Cancelled => "cancelled",
             Outcome::Error => "error",
@@ -51,6 +55,7 @@ impl Outcome {
     fn from_name(name: &str) -> Outcome {
         match name {
             "success" => Outcome::Success,
+            "skipped" => Outcome::Skipped,
             "warning" => Outcome::Warning,
             "cancelled" => Outcome::Cancelled,
             "error" => Outcome::Error,
@@ -259,6 +264,19 @@ impl History {
         Ok(())
     }
 
+    /// Records a run that did not start, with the reason.
+    pub fn record_skipped(
+        &self,
+        config: &Path,
+        actions: &str,
+        trigger: &str,
+        reason: &str,
+    ) -> Result<i64, HistoryError> {
+        let run_id = self.start_run(config, actions, trigger)?;
+        self.finish_run(run_id, Outcome::Skipped, Some(reason))?;
+        Ok(run_id)
+    }
+
     pub fn finish_run(
         &self,
         run_id: i64,
@@ -367,6 +385,31 @@ impl History {
             .query_map(params![config.to_string_lossy()], repository_run_from_row)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
+    }
+
+    /// Every config with runs, most recently run first.
+    pub fn configs(&self) -> Result<Vec<PathBuf>, HistoryError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT config FROM runs GROUP BY config ORDER BY MAX(started) DESC")?;
+        let configs = statement
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(configs.into_iter().map(PathBuf::from).collect())
+    }
+
+    /// The repositories a config's runs went to, in the order first seen.
+    pub fn repositories_of(&self, config: &Path) -> Result<Vec<String>, HistoryError> {
+        let mut statement = self.conn.prepare(
+            "SELECT r.repository FROM repository_runs r JOIN runs ON runs.id = r.run_id
+             WHERE runs.config = ?1 GROUP BY r.repository ORDER BY MIN(r.id)",
+        )?;
+        let repositories = statement
+            .query_map(params![config.to_string_lossy()], |row| {
+                row.get::<_, String>(0)
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(repositories)
     }
 
     /// The newest repository part of this config and repository (any outcome).

@@ -13,9 +13,12 @@
 //! - `restore/`: restore plans and restores that never write outside their target.
 //! - `mount/`: the read-only FUSE filesystem and the mounts a running Kastell keeps.
 //! - `patterns/`: borg's pattern rules, the exclude preview and the exclude editor's state.
+//! - `schedule/`: daily runs as systemd user units, their conditions (mains power, metered
+//!   networks), other schedules of the same config.
 //! - `credentials/`: the passphrase: where it comes from, the wallet, the one-run relay.
 //! - `desktop/`: desktop integration: notifications, the file manager.
 //! - `errors.rs`: the error rules every module follows and the one `ErrorKind` for the window.
+//! - `status.rs`: every repository's state at a glance (history, run locks, newest archive).
 //! - `history.rs`, `preferences.rs`, `private.rs`, `events.rs`: the run history, Kastell's
 //!   own settings, its private folders, UI-agnostic events.
 //! - `times.rs`, `units.rs`: times (borg's text, local time, "3 hours ago"; jiff), sizes and
@@ -39,6 +42,8 @@ pub mod private;
 pub mod process;
 pub mod reader;
 pub mod restore;
+pub mod schedule;
+pub mod status;
 pub mod times;
 pub mod units;
 

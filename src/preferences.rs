@@ -11,6 +11,8 @@ pub struct Preferences {
     pub notify_on_success: bool,
     /// Notify once when the last successful backup of a repository is older than this.
     pub stale_after_hours: u32,
+    /// Start the tray at login; `None` until decided (the first schedule turns it on).
+    pub tray_autostart: Option<bool>,
 }
 
 impl Default for Preferences {
@@ -18,6 +20,7 @@ impl Default for Preferences {
         Preferences {
             notify_on_success: false,
             stale_after_hours: 48,
+            tray_autostart: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
+import org.kde.kastell
 
 // Repositories grouped by config file; a config that cannot be read shows its error.
 Pane {
@@ -40,6 +41,9 @@ Pane {
             required property string label
             required property string location
             required property string kind
+            required property string statusText
+            required property int health
+            required property string scheduleText
             width: ListView.view.width
             highlighted: ListView.isCurrentItem
             enabled: configError === ""
@@ -61,6 +65,20 @@ Pane {
                     font.pixelSize: 11
                     opacity: 0.7
                     elide: Text.ElideMiddle
+                }
+                // What the tray says of it: the last backup, a failure's reason, the schedule.
+                Label {
+                    Layout.fillWidth: true
+                    visible: row.configError === "" && text !== ""
+                    text: [row.statusText, row.scheduleText].filter(t => t !== "").join(" · ")
+                    font.pixelSize: 11
+                    wrapMode: Text.WordWrap
+                    maximumLineCount: 3
+                    elide: Text.ElideRight
+                    color: row.health === RepositoryListModel.Failed ? "#c0392b"
+                         : row.health === RepositoryListModel.Overdue ? "#b26a00"
+                         : palette.text
+                    opacity: row.health === RepositoryListModel.Failed || row.health === RepositoryListModel.Overdue ? 1.0 : 0.7
                 }
                 Label {
                     Layout.fillWidth: true

@@ -327,6 +327,16 @@ Page {
                         }
                         Label { text: qsTr("days") }
                     }
+                    CheckBox {
+                        text: qsTr("Show the backup status in the tray at login")
+                        checked: appPreferences.trayAutostart
+                        Accessible.name: text
+                        Accessible.onPressAction: toggled()
+                        onToggled: {
+                            appPreferences.trayAutostart = checked
+                            appPreferences.applyTrayAutostart()
+                        }
+                    }
                     Label { visible: text !== ""; text: appPreferences.errorText; color: "#c0392b" }
                 }
             }

@@ -188,12 +188,15 @@ pub async fn run_backup(
         }
     };
     let Prepared {
-        _lock,
+        lock,
         config,
         repositories,
         tools,
         relay,
     } = prepared;
+    // Progress also goes into the run lock's file, where the tray reads it.
+    let noting = NotingSink::new(sink, &lock);
+    let sink: &dyn EventSink = &noting;
     history.close_abandoned(&config_path, run_id)?;
 
     let log = open_log(&log_path)?;
@@ -273,7 +276,7 @@ pub async fn run_backup(
 /// What a run needs before its first repository; held for the whole run.
 struct Prepared {
     /// Released (by the kernel, whatever happens) when the run ends.
-    _lock: RunLock,
+    lock: RunLock,
     config: BorgmaticConfig,
     repositories: Vec<RepositoryConfig>,
     tools: Tools,
@@ -334,7 +337,7 @@ async fn prepare(
         None => None,
     };
     Ok(Prepared {
-        _lock: lock,
+        lock,
         config,
         repositories,
         tools,
@@ -632,6 +635,53 @@ fn local_lock_may_break(repository: &RepositoryConfig) -> bool {
         && borg_lock_holders(Path::new(&repository.path))
             .iter()
             .all(|h| h.may_break())
+}
+
+/// Passes every event on and writes the progress into the run lock's file, at most once a
+/// second (a file the tray reads; the run's own window has the events).
+struct NotingSink<'a> {
+    inner: &'a dyn EventSink,
+    lock: &'a RunLock,
+    throttle: crate::events::Throttle,
+    repository: std::sync::Mutex<String>,
+}
+
+impl<'a> NotingSink<'a> {
+    fn new(inner: &'a dyn EventSink, lock: &'a RunLock) -> NotingSink<'a> {
+        NotingSink {
+            inner,
+            lock,
+            throttle: crate::events::Throttle::new(Duration::from_secs(1)),
+            repository: std::sync::Mutex::new(String::new()),
+        }
+    }
+}
+
+impl EventSink for NotingSink<'_> {
+    fn emit(&self, event: Event) {
+        match &event {
+            Event::Backup(BackupEvent::RepositoryStarted { repository, .. }) => {
+                if let Ok(mut current) = self.repository.lock() {
+                    current.clone_from(repository);
+                }
+                self.lock.note_progress(repository, None, None);
+            }
+            Event::Backup(BackupEvent::Progress(progress)) if self.throttle.ready() => {
+                let repository = self
+                    .repository
+                    .lock()
+                    .map(|r| r.clone())
+                    .unwrap_or_default();
+                self.lock.note_progress(
+                    &repository,
+                    progress.fraction,
+                    progress.eta_seconds.map(|s| s as f64),
+                );
+            }
+            _ => {}
+        }
+        self.inner.emit(event);
+    }
 }
 
 impl EventSink for RepositorySink<'_> {

@@ -8,8 +8,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Held for the length of a run; the kernel releases it when the process ends, however it ends.
+/// The file says who holds it and, while a backup runs, how far it is (the tray reads that).
 pub struct RunLock {
-    _lock: Flock<File>,
+    lock: std::sync::Mutex<Flock<File>>,
+    what: String,
 }
 
 /// Who holds a config's run lock.
@@ -18,6 +20,18 @@ pub struct RunLockHolder {
     pub pid: Option<i32>,
     /// What the holder wrote: e.g. "backup from the window".
     pub what: String,
+}
+
+/// How far a running backup is, as its holder last wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunProgress {
+    pub pid: i32,
+    pub what: String,
+    /// The repository being backed up.
+    pub repository: Option<String>,
+    /// 0..1, when there is an honest estimate.
+    pub fraction: Option<f64>,
+    pub eta_seconds: Option<f64>,
 }
 
 impl RunLock {
@@ -43,7 +57,10 @@ impl RunLock {
                 lock.rewind()?;
                 writeln!(lock, "{}\n{}", std::process::id(), what)?;
                 lock.flush()?;
-                Ok(Ok(RunLock { _lock: lock }))
+                Ok(Ok(RunLock {
+                    lock: std::sync::Mutex::new(lock),
+                    what: what.to_string(),
+                }))
             }
             Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
                 let mut text = String::new();
@@ -56,6 +73,77 @@ impl RunLock {
             Err((_, errno)) => Err(std::io::Error::from(errno)),
         }
     }
+}
+
+impl RunLock {
+    /// Writes how far the run is into the lock file (a third line: repository, fraction and
+    /// seconds left, `-` for unknown). Best effort: a failed write only costs the tray a detail.
+    pub fn note_progress(&self, repository: &str, fraction: Option<f64>, eta: Option<f64>) {
+        let Ok(mut lock) = self.lock.lock() else {
+            return;
+        };
+        let number = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+        let text = format!(
+            "{}\n{}\n{}\t{}\t{}\n",
+            std::process::id(),
+            self.what,
+            number(fraction),
+            number(eta),
+            repository.replace(['\n', '\t'], " ")
+        );
+        let _ = lock
+            .set_len(0)
+            .and_then(|()| lock.rewind().map(drop))
+            .and_then(|()| lock.write_all(text.as_bytes()))
+            .and_then(|()| lock.flush());
+    }
+}
+
+/// The run holding `config`'s lock right now, with its progress; None when no process holds
+/// it. Asks the kernel (`/proc/locks`) who holds the file, so a stale file of a dead run and
+/// a number reused by another process do not count, and nothing is locked to find out.
+pub fn running(locks_dir: &Path, config: &Path) -> Option<RunProgress> {
+    use std::os::unix::fs::MetadataExt;
+    let path = locks_dir.join(lock_file_name(config));
+    let meta = std::fs::metadata(&path).ok()?;
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let holder = flock_holder(&locks, meta.ino())?;
+    let text = std::fs::read_to_string(&path).ok()?;
+    let mut lines = text.lines();
+    let pid: i32 = lines.next()?.trim().parse().ok()?;
+    if pid != holder {
+        return None;
+    }
+    let what = lines.next().unwrap_or("a run").to_string();
+    let mut progress = lines.next().unwrap_or_default().splitn(3, '\t');
+    let number = |v: Option<&str>| v.and_then(|v| v.parse::<f64>().ok());
+    let fraction = number(progress.next());
+    let eta_seconds = number(progress.next());
+    let repository = progress.next().map(String::from).filter(|r| !r.is_empty());
+    Some(RunProgress {
+        pid,
+        what,
+        repository,
+        fraction,
+        eta_seconds,
+    })
+}
+
+/// The process holding a write flock on the file with inode `ino`, from `/proc/locks` lines
+/// such as `3: FLOCK  ADVISORY  WRITE 12345 08:01:1311 0 EOF`. (The device is not compared:
+/// on overlay filesystems it differs from what stat says; the caller checks the pid the file
+/// names against the holder.)
+fn flock_holder(locks: &str, ino: u64) -> Option<i32> {
+    locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // A blocked waiter's line has "->" after the number; skip those.
+        if fields.get(1) != Some(&"FLOCK") || fields.get(3) != Some(&"WRITE") {
+            return None;
+        }
+        let pid: i32 = fields.get(4)?.parse().ok()?;
+        let file_ino: u64 = fields.get(5)?.rsplit(':').next()?.parse().ok()?;
+        (file_ino == ino).then_some(pid)
+    })
 }
 
 /// One lock file per config path, readable by people (`%` stands for `/`).

@@ -2,7 +2,7 @@
 //! locks and a recorded history.
 
 mod engine;
-mod lock;
+pub mod lock;
 mod progress;
 
 pub use engine::{

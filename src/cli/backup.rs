@@ -8,6 +8,9 @@ use crate::desktop::notify;
 use crate::events::{Event, EventSink};
 use crate::history::{History, Outcome, Run};
 use crate::preferences::Preferences;
+use crate::schedule::conditions::{reason_to_skip, SkipReason};
+use crate::schedule::record_skip;
+use crate::status;
 use crate::units::{format_bytes, format_duration};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -141,6 +144,13 @@ pub struct BackupArgs {
     /// Do not show desktop notifications.
     #[arg(long)]
     no_notify: bool,
+    /// Start only on mains power; on battery the run is recorded as skipped (the schedule's
+    /// default).
+    #[arg(long)]
+    ac_power_only: bool,
+    /// Start only when the network connection is not metered (NetworkManager).
+    #[arg(long)]
+    skip_metered: bool,
 }
 
 /// `--only`: an action name as `Actions` knows it.
@@ -158,7 +168,12 @@ pub async fn backup(args: BackupArgs, cancel: &CancellationToken) -> anyhow::Res
         trigger,
         ask_passphrase,
         no_notify,
+        ac_power_only,
+        skip_metered,
     } = args;
+    if let Some(reason) = reason_to_skip(ac_power_only, skip_metered).await {
+        return skip(&config, only, &trigger, reason, json, no_notify).await;
+    }
     let typed_passphrase = typed_passphrase(ask_passphrase)?;
     let sink = TerminalSink {
         json,
@@ -171,7 +186,17 @@ pub async fn backup(args: BackupArgs, cancel: &CancellationToken) -> anyhow::Res
         trigger,
         typed_passphrase,
     };
-    let report = run_backup(request, &sink, cancel).await?;
+    let name = request
+        .config
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (job_sink, job_view) = crate::desktop::jobs::backup_job(&sink, &name, cancel.clone());
+    let report = run_backup(request, &job_sink, cancel).await;
+    drop(job_sink);
+    // The job view's last word (terminate) goes out before the process ends.
+    let _ = tokio::time::timeout(Duration::from_secs(2), job_view).await;
+    let report = report?;
     if !json {
         if let Some(message) = &report.message {
             eprintln!("kastell: {message}");
@@ -199,6 +224,54 @@ pub async fn backup(args: BackupArgs, cancel: &CancellationToken) -> anyhow::Res
     })
 }
 
+/// A run whose condition does not hold: recorded as skipped, said once, exit status 0 (a
+/// skip is not a failure for systemd either).
+async fn skip(
+    config: &std::path::Path,
+    actions: Actions,
+    trigger: &str,
+    reason: SkipReason,
+    json: bool,
+    no_notify: bool,
+) -> anyhow::Result<ExitCode> {
+    let config = std::path::absolute(config).unwrap_or_else(|_| config.to_path_buf());
+    let history = History::open_default()?;
+    let skipped = record_skip(&history, &config, actions.name(), trigger, reason)?;
+    if json {
+        println!(
+            "{}",
+            json!({"type": "skipped", "run_id": skipped.run_id, "reason": reason.describe()})
+        );
+    } else {
+        println!(
+            "{} {}: {} (run {})",
+            actions.name(),
+            config.display(),
+            reason.describe(),
+            skipped.run_id
+        );
+    }
+    if skipped.tell && !no_notify {
+        let name = config
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let notice = notify::Notice {
+            summary: format!("Backup of “{name}” skipped"),
+            body: format!(
+                "{}. Kastell says this once; the backup runs again when it can.",
+                reason.describe()
+            ),
+            urgent: false,
+            run_id: Some(skipped.run_id),
+        };
+        if let Err(e) = notify::send(&notice, false).await {
+            eprintln!("kastell: could not show a notification: {e}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn notify_run(report: &RunReport) {
     let preferences = Preferences::load();
     if let Some(notice) = notify::for_run(report, &preferences) {
@@ -210,7 +283,8 @@ async fn notify_run(report: &RunReport) {
     let _ = notify::notify_stale(&discovered_repositories(), &preferences).await;
 }
 
-/// Per config and repository: the last run, its outcome and the last success.
+/// Per config and repository: the last run, its outcome, the last success and the newest
+/// archive (also one Kastell did not make), and a backup running now.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     #[arg(long)]
@@ -218,61 +292,54 @@ pub struct StatusArgs {
     /// Also notify (once) about repositories without a recent successful backup.
     #[arg(long)]
     notify_stale: bool,
+    /// Only what Kastell's history says: do not open the repositories for their newest archive.
+    #[arg(long)]
+    history_only: bool,
 }
 
 pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let StatusArgs { json, notify_stale } = args;
-    let history = History::open_default()?;
-    let mut entries = Vec::new();
-    for (config, repositories) in discovered_repositories() {
-        for repository in repositories {
-            let last = history.last_repository_run(&config, &repository, None)?;
-            let success =
-                history.last_repository_run(&config, &repository, Some(Outcome::Success))?;
-            entries.push(json!({
-                "config": config,
-                "repository": repository,
-                "last_run": last.as_ref().map(|r| json!({
-                    "run_id": r.run_id,
-                    "started": r.started,
-                    "ended": r.ended,
-                    "outcome": r.outcome,
-                    "message": r.message,
-                    "msgid": r.msgid,
-                })),
-                "last_success": success.as_ref().map(|r| r.ended.unwrap_or(r.started)),
-            }));
-        }
-    }
-    drop(history);
+    let StatusArgs {
+        json,
+        notify_stale,
+        history_only,
+    } = args;
+    let configs = status::configs(&History::open_default()?)?;
+    let newest = match history_only {
+        true => Vec::new(),
+        false => status::newest_archives(&configs, Duration::from_secs(20)).await,
+    };
+    let now = crate::history::now_ms();
+    let entries = status::overview(
+        &History::open_default()?,
+        &configs,
+        &Preferences::load(),
+        &newest,
+        now,
+    )?;
     if notify_stale {
         notify::notify_stale(&discovered_repositories(), &Preferences::load()).await?;
     }
     if json {
-        println!("{}", serde_json::Value::Array(entries));
+        println!("{}", serde_json::to_string(&entries)?);
         return Ok(ExitCode::SUCCESS);
     }
     if entries.is_empty() {
         println!("No borgmatic config found in ~/.config/borgmatic/ or ~/.config/borgmatic.d/.");
     }
-    for e in &entries {
-        let last = match &e["last_run"] {
-            serde_json::Value::Null => "never run by Kastell".to_string(),
-            run => format!(
-                "{} {}",
-                run["outcome"].as_str().unwrap_or(""),
-                ago(run["started"].as_i64().unwrap_or(0))
-            ),
-        };
-        let success = e["last_success"]
-            .as_i64()
-            .map(|t| format!("; last success {}", ago(t)))
-            .unwrap_or_default();
-        println!(
-            "{} {}: {last}{success}",
-            e["config"].as_str().unwrap_or(""),
-            e["repository"].as_str().unwrap_or("")
-        );
+    let mut config_shown = None;
+    for entry in &entries {
+        if config_shown != Some(&entry.config) {
+            println!("{}", entry.config.display());
+            config_shown = Some(&entry.config);
+        }
+        println!("  {}", status::describe(entry, now));
+        if let Some(archive) = &entry.newest_archive {
+            println!(
+                "    newest archive: {} ({})",
+                archive.name,
+                ago(archive.time)
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

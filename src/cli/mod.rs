@@ -13,6 +13,7 @@ mod mount;
 mod output;
 mod reader;
 mod restore;
+mod schedule;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -63,6 +64,20 @@ pub enum Command {
     History(backup::HistoryArgs),
     Log(backup::LogArgs),
     Info(archives::InfoArgs),
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
+    Tray(TrayArgs),
+}
+
+/// Shows the backups' state in the desktop's tray (a StatusNotifierItem) until Quit
+#[derive(Debug, clap::Args)]
+pub struct TrayArgs {
+    /// How often to open the repositories for archives made without Kastell (seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    check_repositories_every: u64,
+    /// Start the tray at login (`on`) or not (`off`), then end.
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    autostart: Option<String>,
 }
 
 /// Runs one subcommand to its end. Ctrl-C cancels the running borg cleanly (for the commands
@@ -96,6 +111,8 @@ pub async fn run(command: Command) -> ExitCode {
         Command::History(args) => backup::history(args),
         Command::Log(args) => backup::log(args),
         Command::Info(args) => archives::info(args, &cancel).await,
+        Command::Schedule(command) => schedule::run(command).await,
+        Command::Tray(args) => tray(args).await,
     };
     match result {
         Ok(code) => code,
@@ -104,6 +121,38 @@ pub async fn run(command: Command) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn tray(args: TrayArgs) -> anyhow::Result<ExitCode> {
+    use crate::desktop::tray;
+    if let Some(choice) = args.autostart {
+        tray::set_autostart(choice == "on")?;
+        let file = tray::autostart_file().unwrap_or_default();
+        match choice.as_str() {
+            "on" => println!("the tray starts at login ({})", file.display()),
+            _ => println!("the tray no longer starts at login"),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The resident tray runs as the window-less Kastell when it is installed: no Qt libraries
+    // mapped for an icon (about 16 MB instead of 37, BENCHMARKS.md).
+    let lean = crate::process::windowless_program();
+    let this = std::env::current_exe().ok();
+    if this.as_deref() != Some(lean.as_path()) {
+        use std::os::unix::process::CommandExt;
+        let failed = std::process::Command::new(&lean)
+            .arg("tray")
+            .arg("--check-repositories-every")
+            .arg(args.check_repositories_every.to_string())
+            .exec();
+        eprintln!(
+            "kastell: could not start {}: {failed}; the tray runs here",
+            lean.display()
+        );
+    }
+    let every = std::time::Duration::from_secs(args.check_repositories_every.max(1));
+    tray::run(every).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

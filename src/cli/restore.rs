@@ -141,6 +141,17 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
             on_interrupt.store(true, Ordering::Relaxed);
         }
     });
+    // Plasma's job list shows the restore; its Cancel stops it like Ctrl-C.
+    let job_cancel = tokio_util::sync::CancellationToken::new();
+    let (job, job_view) = crate::desktop::jobs::JobReporter::start(
+        format!("Restoring from “{}”", archive.name),
+        job_cancel.clone(),
+    );
+    let on_job_cancel = cancel.clone();
+    tokio::spawn(async move {
+        job_cancel.cancelled().await;
+        on_job_cancel.store(true, Ordering::Relaxed);
+    });
     let mut decide = |entry: &PlannedEntry| match policy {
         OnConflict::Overwrite => Conflict::Overwrite,
         OnConflict::Skip => Conflict::Skip,
@@ -149,6 +160,8 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     };
     let mut last_shown = std::time::Instant::now();
     let mut progress = |p: restore::RestoreProgress| {
+        let fraction = (p.bytes_total > 0).then(|| p.bytes_done as f64 / p.bytes_total as f64);
+        job.progress(fraction, p.bytes_done, p.files_done, 0);
         if interactive && last_shown.elapsed().as_millis() >= 500 && p.bytes_total > 0 {
             last_shown = std::time::Instant::now();
             eprint!(
@@ -172,6 +185,13 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     if interactive {
         eprintln!();
     }
+    job.finished(match &result {
+        Ok(_) => crate::history::Outcome::Success,
+        Err(restore::RestoreError::Cancelled) => crate::history::Outcome::Cancelled,
+        Err(_) => crate::history::Outcome::Error,
+    });
+    drop(job);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), job_view).await;
     match result {
         Ok(summary) => {
             for line in summary.lines(usize::MAX) {

@@ -1,5 +1,8 @@
 //! The desktop around the window: notifications (`notify`, the freedesktop notification
-//! service) and the file manager (`file_manager`, `org.freedesktop.FileManager1`).
+//! service), the file manager (`file_manager`, `org.freedesktop.FileManager1`), Plasma's job
+//! list (`jobs`, `org.kde.JobViewServer`) and the tray icon (`tray`, a StatusNotifierItem).
 
 pub mod file_manager;
+pub mod jobs;
 pub mod notify;
+pub mod tray;

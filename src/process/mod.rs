@@ -12,4 +12,4 @@ pub use command::{BorgCommand, BorgmaticCommand, Invocation};
 pub use error::{BorgFailure, FailureKind, ProcessError};
 pub use logjson::{parse_line, LogLevel, LogLine};
 pub use runner::{run, Completed, CANCEL_GRACE};
-pub use tools::{locate, Tool, ToolInfo, Tools, Version};
+pub use tools::{locate, window_program, windowless_program, Tool, ToolInfo, Tools, Version};

@@ -227,6 +227,45 @@ pub fn locate(tool: Tool) -> Option<PathBuf> {
         .find(|p| is_executable(p))
 }
 
+/// The Kastell that runs without a window (no Qt linked), for the resident tray and the
+/// scheduled runs: `$KASTELL_CLI`, else `../libexec/kastell/kastell-cli` next to an installed
+/// Kastell (`make install` puts it there), else this program itself.
+pub fn windowless_program() -> PathBuf {
+    let this = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("kastell"));
+    if !cfg!(feature = "gui") {
+        return this;
+    }
+    if let Some(explicit) = std::env::var_os("KASTELL_CLI") {
+        let path = PathBuf::from(explicit);
+        if is_executable(&path) {
+            return path;
+        }
+    }
+    this.parent()
+        .and_then(Path::parent)
+        .map(|prefix| prefix.join("libexec/kastell/kastell-cli"))
+        .filter(|p| is_executable(p))
+        .unwrap_or(this)
+}
+
+/// The Kastell with the window: this program when it has one, else `$KASTELL_WINDOW`, else
+/// `bin/kastell` of the prefix this window-less one was installed into, else `kastell` on PATH.
+pub fn window_program() -> PathBuf {
+    let this = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("kastell"));
+    if cfg!(feature = "gui") {
+        return this;
+    }
+    if let Some(explicit) = std::env::var_os("KASTELL_WINDOW") {
+        return PathBuf::from(explicit);
+    }
+    this.parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .map(|prefix| prefix.join("bin/kastell"))
+        .filter(|p| is_executable(p))
+        .unwrap_or_else(|| PathBuf::from("kastell"))
+}
+
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

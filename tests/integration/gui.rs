@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn artifacts() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
-    std::fs::create_dir_all(&dir).expect("artifacts dir");
-    dir
+    support::artifacts_dir()
 }
 
 /// Runs `tests/gui/drive_window.py` with these steps; returns its output, failing with it.
@@ -828,4 +826,68 @@ fn an_archive_mounts_from_the_window_opens_in_the_file_manager_and_is_unmounted_
         calls.contains(&format!("Archive {archive} of local is mounted")),
         "a notification when the indexed archive was ready; Notify calls:\n{calls}"
     );
+}
+
+#[test]
+fn settings_schedule_the_config_move_the_anacron_job_away_and_the_list_says_how_backups_went() {
+    let fx = Fixture::new(0);
+    let config = fx.config.display().to_string();
+    let backed_up = fx.kastell(&["backup", "--config", &config, "--no-notify"]);
+    assert!(
+        backed_up.status.success(),
+        "{}",
+        support::output_text(&backed_up)
+    );
+    // The guide's anacron job for this config.
+    let daily = fx.home.join(".anacron/cron.daily");
+    std::fs::create_dir_all(&daily).expect("anacron folder");
+    let job = daily.join("borgmatic-user");
+    std::fs::write(
+        &job,
+        "#!/usr/bin/env bash\nborgmatic create --config \"${HOME}/.config/borgmatic/user.yaml\"\n",
+    )
+    .expect("anacron job");
+    let screenshots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    let steps = vec![
+        ("expect", "local".to_string()),
+        ("expect_contains", "backed up just now".to_string()),
+        ("press", "Schedule".to_string()),
+        ("expect_contains", "Not scheduled".to_string()),
+        ("expect_contains", "The anacron job".to_string()),
+        ("type", "Time of the daily backup=03:15".to_string()),
+        ("press", "Back up every day".to_string()),
+        (
+            "expect_contains",
+            "Backs up every day at 03:15, on mains power only".to_string(),
+        ),
+        (
+            "expect_contains",
+            "Kastell runs the schedule itself while its window is open".to_string(),
+        ),
+        (
+            "shot",
+            screenshots.join("schedule.png").display().to_string(),
+        ),
+        ("press", "Switch the other schedule off".to_string()),
+        ("expect_contains", "is switched off".to_string()),
+        ("press", "Archives".to_string()),
+        (
+            "expect_contains",
+            "scheduled while Kastell is open".to_string(),
+        ),
+        (
+            "shot",
+            artifacts()
+                .join("repositories-status.png")
+                .display()
+                .to_string(),
+        ),
+    ];
+    drive(&fx, &[], &steps, "schedule.log");
+    assert!(!job.exists() && daily.join("borgmatic-user.disabled-by-kastell").exists());
+    let shown = fx.kastell(&["schedule", "show", "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("json");
+    assert_eq!(shown[0]["calendar"], "*-*-* 03:15:00");
+    assert_eq!(shown[0]["ac_power_only"], true);
+    assert_eq!(shown[0]["systemd_answers"], false);
 }

@@ -24,12 +24,17 @@ fn make_install_puts_binary_launcher_metainfo_and_icon_in_xdg_places() {
         .current_dir(root)
         .arg("install")
         .arg(format!("PREFIX={}", prefix.path().display()))
-        .arg(format!("BIN={}", env!("CARGO_BIN_EXE_kastell"))));
+        .arg(format!("BIN={}", env!("CARGO_BIN_EXE_kastell")))
+        // The window-less build is the same program without Qt; the test build stands in.
+        .arg(format!("LEAN_BIN={}", env!("CARGO_BIN_EXE_kastell"))));
     for file in [
         "bin/kastell",
         "share/applications/org.kde.kastell.desktop",
         "share/metainfo/org.kde.kastell.metainfo.xml",
         "share/icons/hicolor/scalable/apps/org.kde.kastell.svg",
+        "share/icons/hicolor/scalable/status/kastell-failed.svg",
+        "share/kastell/icons/kastell-running.svg",
+        "libexec/kastell/kastell-cli",
     ] {
         assert!(prefix.path().join(file).is_file(), "{file} installed");
     }

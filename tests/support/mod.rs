@@ -4,6 +4,7 @@
 
 pub mod bed;
 pub mod desktop;
+pub mod home;
 pub mod tree;
 
 use std::net::TcpListener;
@@ -45,6 +46,13 @@ pub fn tool(name: &str) -> PathBuf {
         .map(|d| d.join(name))
         .find(|p| p.is_file())
         .unwrap_or_else(|| panic!("{name} is not installed: run `make setup-test` first"))
+}
+
+/// Where tests leave screenshots, logs and D-Bus dumps for people to look at.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
+    std::fs::create_dir_all(&dir).expect("artifacts dir");
+    dir
 }
 
 pub fn kastell_bin() -> PathBuf {

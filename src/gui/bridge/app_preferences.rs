@@ -1,4 +1,5 @@
-//! `AppPreferences`: Kastell's own preferences (notifications), saved as the user changes them.
+//! `AppPreferences`: Kastell's own preferences (notifications, the tray at login), saved as the
+//! user changes them.
 
 #[cxx_qt::bridge]
 pub mod qobject {
@@ -13,12 +14,18 @@ pub mod qobject {
         #[qml_element]
         #[qproperty(bool, notify_on_success)]
         #[qproperty(i32, stale_after_days)]
+        /// The tray icon starts at login (its XDG autostart entry exists).
+        #[qproperty(bool, tray_autostart)]
         #[qproperty(QString, error_text)]
         type AppPreferences = super::AppPreferencesRust;
 
         /// Writes the current values to `~/.config/kastell/preferences.json`.
         #[qinvokable]
         fn save(self: Pin<&mut AppPreferences>);
+
+        /// Writes or removes the tray's autostart entry as `trayAutostart` says.
+        #[qinvokable]
+        fn apply_tray_autostart(self: Pin<&mut AppPreferences>);
     }
 }
 
@@ -29,6 +36,7 @@ use cxx_qt_lib::QString;
 pub struct AppPreferencesRust {
     notify_on_success: bool,
     stale_after_days: i32,
+    tray_autostart: bool,
     error_text: QString,
 }
 
@@ -38,6 +46,7 @@ impl Default for AppPreferencesRust {
         AppPreferencesRust {
             notify_on_success: p.notify_on_success,
             stale_after_days: i32::try_from(p.stale_after_hours / 24).unwrap_or(2).max(1),
+            tray_autostart: crate::desktop::tray::autostart_file().is_some_and(|f| f.exists()),
             error_text: QString::default(),
         }
     }
@@ -49,10 +58,19 @@ impl qobject::AppPreferences {
         let preferences = Preferences {
             notify_on_success: self.notify_on_success,
             stale_after_hours: u32::try_from(days).unwrap_or(2) * 24,
+            ..Preferences::load()
         };
         let error = match preferences.save() {
             Ok(()) => String::new(),
             Err(e) => format!("The preferences could not be saved: {e}"),
+        };
+        self.as_mut().set_error_text(QString::from(&error));
+    }
+
+    pub fn apply_tray_autostart(mut self: Pin<&mut Self>) {
+        let error = match crate::desktop::tray::set_autostart(self.tray_autostart) {
+            Ok(()) => String::new(),
+            Err(e) => format!("The tray's start at login could not be changed: {e}"),
         };
         self.as_mut().set_error_text(QString::from(&error));
     }

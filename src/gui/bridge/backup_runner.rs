@@ -13,6 +13,7 @@ pub mod qobject {
     enum Outcome {
         None,
         Success,
+        Skipped,
         Warning,
         Failed,
         Cancelled,
@@ -194,7 +195,16 @@ impl qobject::BackupRunner {
                 }
                 let _ = events.queue(move |obj| obj.apply(event));
             };
-            let result = run_backup(request, &sink, &cancel).await;
+            let name = request
+                .config
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let (job_sink, job_view) =
+                crate::desktop::jobs::backup_job(&sink, &name, cancel.clone());
+            let result = run_backup(request, &job_sink, &cancel).await;
+            drop(job_sink);
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), job_view).await;
             let report = match result {
                 Ok(report) => report,
                 Err(e) => {
@@ -346,6 +356,7 @@ fn outcome_of(outcome: crate::history::Outcome) -> qobject::Outcome {
     use crate::history::Outcome as Ended;
     match outcome {
         Ended::Success => qobject::Outcome::Success,
+        Ended::Skipped => qobject::Outcome::Skipped,
         Ended::Warning => qobject::Outcome::Warning,
         Ended::Cancelled => qobject::Outcome::Cancelled,
         Ended::Error | Ended::Running => qobject::Outcome::Failed,

@@ -29,6 +29,8 @@ pub mod qobject {
         Unsupported,
         NotFound,
         Cancelled,
+        BadInput,
+        NoScheduler,
         Other,
     }
 }
@@ -57,6 +59,8 @@ pub fn code(kind: Option<ErrorKind>) -> i32 {
         Some(ErrorKind::Unsupported) => Kind::Unsupported,
         Some(ErrorKind::NotFound) => Kind::NotFound,
         Some(ErrorKind::Cancelled) => Kind::Cancelled,
+        Some(ErrorKind::BadInput) => Kind::BadInput,
+        Some(ErrorKind::NoScheduler) => Kind::NoScheduler,
         Some(ErrorKind::Other) => Kind::Other,
     };
     kind.repr

@@ -14,4 +14,5 @@ pub mod history_model;
 pub mod mount_manager;
 pub mod repository_list;
 pub mod restore_runner;
+pub mod schedule_settings;
 pub mod version_list;

@@ -1,5 +1,6 @@
 //! `RepositoryListModel`: every config found and its repositories, one row per repository
-//! (a config that cannot be read gets one row carrying its error).
+//! (a config that cannot be read gets one row carrying its error), each with what the tray
+//! says of it: the last success, the last failure's reason, the next scheduled run.
 
 #[cxx_qt::bridge]
 pub mod qobject {
@@ -18,6 +19,16 @@ pub mod qobject {
         type QString = cxx_qt_lib::QString;
     }
 
+    /// A repository's state (the `health` role), as the tray shows it.
+    #[qenum(RepositoryListModel)]
+    enum Health {
+        Unknown,
+        Ok,
+        Running,
+        Overdue,
+        Failed,
+    }
+
     #[auto_cxx_name]
     extern "RustQt" {
         #[qobject]
@@ -29,7 +40,14 @@ pub mod qobject {
         /// Finds and reads the configs again.
         #[qinvokable]
         fn reload(self: Pin<&mut RepositoryListModel>);
+
+        /// Reads the history and the schedules again for the rows shown (after a run, and
+        /// every minute for the relative times).
+        #[qinvokable]
+        fn refresh_status(self: Pin<&mut RepositoryListModel>);
     }
+
+    impl cxx_qt::Threading for RepositoryListModel {}
 
     #[auto_cxx_name]
     unsafe extern "RustQt" {
@@ -52,9 +70,12 @@ pub mod qobject {
 
 use crate::config::{discover_configs, BorgmaticConfig, RepositoryKind};
 use crate::gui::list_rows::{self, Row};
+use crate::gui::runtime;
+use crate::status::{self, Health};
 use core::pin::Pin;
+use cxx_qt::{CxxQtType, Threading};
 use cxx_qt_lib::{QString, QVariant};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 static STARTUP_CONFIG: OnceLock<Option<PathBuf>> = OnceLock::new();
@@ -72,6 +93,11 @@ pub struct RepositoryRow {
     location: String,
     kind: &'static str,
     host: String,
+    /// "backed up 3 hours ago", "last backup failed (…): reason; …".
+    status_text: String,
+    health: Health,
+    /// "next backup 2026-12-03 12:04", "schedule paused", or "" without a schedule.
+    schedule_text: String,
 }
 
 impl Row for RepositoryRow {
@@ -83,6 +109,9 @@ impl Row for RepositoryRow {
         "location",
         "kind",
         "host",
+        "statusText",
+        "health",
+        "scheduleText",
     ];
 
     fn value(&self, role: usize) -> QVariant {
@@ -93,16 +122,95 @@ impl Row for RepositoryRow {
             3 => &self.label,
             4 => &self.location,
             5 => self.kind,
-            _ => &self.host,
+            6 => &self.host,
+            7 => &self.status_text,
+            8 => return QVariant::from(&health_code(self.health)),
+            _ => &self.schedule_text,
         };
         QVariant::from(&QString::from(text))
     }
+}
+
+fn health_code(health: Health) -> i32 {
+    let code = match health {
+        Health::Unknown => qobject::Health::Unknown,
+        Health::Ok => qobject::Health::Ok,
+        Health::Running => qobject::Health::Running,
+        Health::Overdue => qobject::Health::Overdue,
+        Health::Failed => qobject::Health::Failed,
+    };
+    code.repr
 }
 
 #[derive(Default)]
 pub struct RepositoryListRust {
     config_count: i32,
     rows: Vec<RepositoryRow>,
+    /// Per config: when its schedule runs next, or "paused" (from the last look at systemd).
+    schedules: Vec<(PathBuf, String)>,
+}
+
+/// Fills each row's status from the history and the run locks (no repository is opened).
+fn fill_status(rows: &mut [RepositoryRow], schedules: &[(PathBuf, String)]) {
+    let mut configs: Vec<(PathBuf, Vec<String>)> = Vec::new();
+    for row in rows.iter().filter(|r| r.config_error.is_empty()) {
+        let config = PathBuf::from(&row.config_path);
+        match configs.iter_mut().find(|(c, _)| *c == config) {
+            Some((_, labels)) => labels.push(row.label.clone()),
+            None => configs.push((config, vec![row.label.clone()])),
+        }
+    }
+    let now = crate::history::now_ms();
+    let statuses = crate::history::History::open_default()
+        .ok()
+        .and_then(|history| {
+            status::overview(
+                &history,
+                &configs,
+                &crate::preferences::Preferences::load(),
+                &[],
+                now,
+            )
+            .ok()
+        })
+        .unwrap_or_default();
+    for row in rows.iter_mut() {
+        let config = Path::new(&row.config_path);
+        if let Some(found) = statuses
+            .iter()
+            .find(|s| s.config == config && s.repository == row.label)
+        {
+            let line = status::describe(found, now);
+            let prefix = format!("{}: ", row.label);
+            row.status_text = line.strip_prefix(&prefix).unwrap_or(&line).to_string();
+            row.health = found.health;
+        }
+        row.schedule_text = schedules
+            .iter()
+            .find(|(c, _)| c == config)
+            .map(|(_, text)| text.clone())
+            .unwrap_or_default();
+    }
+}
+
+/// The schedules in words, per config.
+async fn schedule_texts() -> Vec<(PathBuf, String)> {
+    crate::schedule::show(None)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| {
+            let text = match (s.systemd_answers, s.enabled, s.next_run) {
+                (false, _, _) => "scheduled while Kastell is open".to_string(),
+                (true, true, Some(next)) => {
+                    format!("next backup {}", crate::times::local_minutes(next))
+                }
+                (true, true, None) => "scheduled".to_string(),
+                (true, false, _) => "schedule paused".to_string(),
+            };
+            (s.config, text)
+        })
+        .collect()
 }
 
 /// Reads every config into rows. Plain Rust, so it is testable without Qt.
@@ -123,6 +231,9 @@ fn rows_for(paths: &[PathBuf]) -> Vec<RepositoryRow> {
                 location: String::new(),
                 kind: "",
                 host: String::new(),
+                status_text: String::new(),
+                health: Health::Unknown,
+                schedule_text: String::new(),
             }),
             Ok(cfg) => {
                 for repo in &cfg.repositories {
@@ -140,6 +251,9 @@ fn rows_for(paths: &[PathBuf]) -> Vec<RepositoryRow> {
                         location: repo.path.clone(),
                         kind,
                         host,
+                        status_text: String::new(),
+                        health: Health::Unknown,
+                        schedule_text: String::new(),
                     });
                 }
             }
@@ -151,6 +265,9 @@ fn rows_for(paths: &[PathBuf]) -> Vec<RepositoryRow> {
                 location: String::new(),
                 kind: "",
                 host: String::new(),
+                status_text: String::new(),
+                health: Health::Unknown,
+                schedule_text: String::new(),
             }),
         }
     }
@@ -161,9 +278,43 @@ impl qobject::RepositoryListModel {
     pub fn reload(mut self: Pin<&mut Self>) {
         let explicit = STARTUP_CONFIG.get().cloned().flatten();
         let paths = discover_configs(explicit.as_deref());
-        let rows = rows_for(&paths);
+        let mut rows = rows_for(&paths);
+        fill_status(&mut rows, &self.schedules);
         self.as_mut().replace_rows(rows);
-        self.set_config_count(i32::try_from(paths.len()).unwrap_or(i32::MAX));
+        self.as_mut()
+            .set_config_count(i32::try_from(paths.len()).unwrap_or(i32::MAX));
+        self.look_at_schedules();
+    }
+
+    pub fn refresh_status(mut self: Pin<&mut Self>) {
+        let schedules = self.schedules.clone();
+        let mut rows = std::mem::take(&mut self.as_mut().rust_mut().rows);
+        fill_status(&mut rows, &schedules);
+        self.as_mut().replace_rows(rows);
+        self.look_at_schedules();
+    }
+
+    /// Asks systemd about the schedules off the Qt thread; the rows follow when it answers.
+    fn look_at_schedules(self: Pin<&mut Self>) {
+        let qt_thread = self.qt_thread();
+        runtime::spawn(async move {
+            let schedules = schedule_texts().await;
+            let _ = qt_thread.queue(move |mut model| {
+                if model.schedules == schedules {
+                    return;
+                }
+                model.as_mut().rust_mut().schedules = schedules.clone();
+                let mut rows = std::mem::take(&mut model.as_mut().rust_mut().rows);
+                for row in rows.iter_mut() {
+                    row.schedule_text = schedules
+                        .iter()
+                        .find(|(c, _)| c.as_path() == Path::new(&row.config_path))
+                        .map(|(_, text)| text.clone())
+                        .unwrap_or_default();
+                }
+                model.replace_rows(rows);
+            });
+        });
     }
 }
 

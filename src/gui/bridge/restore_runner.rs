@@ -430,9 +430,26 @@ impl qobject::RestoreRunner {
         let qt_thread = self.qt_thread();
         runtime::spawn(async move {
             let progress_thread = qt_thread.clone();
+            // Plasma's job list shows the restore; its Cancel stops it like the dialog's.
+            let job_cancel = tokio_util::sync::CancellationToken::new();
+            let (job, job_view) = crate::desktop::jobs::JobReporter::start(
+                format!("Restoring from “{}”", prepared.archive.name),
+                job_cancel.clone(),
+            );
+            let on_job_cancel = cancel.clone();
+            let job_over = job_cancel.clone();
+            tokio::spawn(async move {
+                job_cancel.cancelled().await;
+                on_job_cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
+            let job = std::sync::Arc::new(job);
+            let job_in_restore = job.clone();
             let done = tokio::task::spawn_blocking(move || {
                 let throttle = Throttle::new(UI_INTERVAL);
                 let mut progress = |p: restore::RestoreProgress| {
+                    let fraction =
+                        (p.bytes_total > 0).then(|| p.bytes_done as f64 / p.bytes_total as f64);
+                    job_in_restore.progress(fraction, p.bytes_done, p.files_done, 0);
                     if throttle.ready() {
                         let share = if p.bytes_total == 0 {
                             1.0
@@ -479,6 +496,15 @@ impl qobject::RestoreRunner {
                 )
             })
             .await;
+            job.finished(match &done {
+                Ok(Ok(_)) => crate::history::Outcome::Success,
+                Ok(Err(restore::RestoreError::Cancelled)) => crate::history::Outcome::Cancelled,
+                _ => crate::history::Outcome::Error,
+            });
+            drop(job);
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), job_view).await;
+            // Ends the waiter above (this request's flag no longer matters).
+            job_over.cancel();
             let _ = qt_thread.queue(move |mut obj| {
                 if !obj.as_mut().rust_mut().requests.finish(ticket) {
                     return;
