@@ -30,7 +30,7 @@ Dialog {
         paths = selected
         runner.clear()
         if (mode === "original" || folderField.text !== "")
-            runner.prepare(configPath, repository, archive, JSON.stringify(paths), mode === "into" ? folderField.text : "")
+            runner.prepare(configPath, repository, archive, paths, mode === "into" ? folderField.text : "")
         open()
     }
 
@@ -41,7 +41,7 @@ Dialog {
         title: qsTr("Restore into")
         onAccepted: {
             folderField.text = decodeURIComponent(selectedFolder.toString().replace(/^file:\/\//, ""))
-            runner.prepare(dialog.configPath, dialog.repository, dialog.archive, JSON.stringify(dialog.paths), folderField.text)
+            runner.prepare(dialog.configPath, dialog.repository, dialog.archive, dialog.paths, folderField.text)
         }
     }
 
@@ -79,7 +79,7 @@ Dialog {
                 enabled: folderField.text !== "" && runner.state !== RestoreRunner.Running
                 Accessible.name: qsTr("Check what would change")
                 Accessible.onPressAction: clicked()
-                onClicked: runner.prepare(dialog.configPath, dialog.repository, dialog.archive, JSON.stringify(dialog.paths), folderField.text)
+                onClicked: runner.prepare(dialog.configPath, dialog.repository, dialog.archive, dialog.paths, folderField.text)
             }
         }
         RowLayout {

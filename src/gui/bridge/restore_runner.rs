@@ -15,6 +15,8 @@ pub mod qobject {
         type QModelIndex = cxx_qt_lib::QModelIndex;
         include!("cxx-qt-lib/qstring.h");
         type QString = cxx_qt_lib::QString;
+        include!("cxx-qt-lib/qstringlist.h");
+        type QStringList = cxx_qt_lib::QStringList;
     }
 
     /// Where the dialog is: `Idle` before a plan, then planning, planned, running and how it ended.
@@ -54,7 +56,7 @@ pub mod qobject {
         #[qproperty(QString, error_text)]
         type RestoreRunner = super::RestoreRunnerRust;
 
-        /// Plans restoring `paths_json` (a JSON array of archive paths) from `archive`: into
+        /// Plans restoring `paths` (archive paths) from `archive`: into
         /// `into_folder` when it is not empty, otherwise back to their original location.
         #[qinvokable]
         fn prepare(
@@ -62,7 +64,7 @@ pub mod qobject {
             config_path: &QString,
             repository: &QString,
             archive: &QString,
-            paths_json: &QString,
+            paths: &QStringList,
             into_folder: &QString,
         );
 
@@ -119,7 +121,7 @@ use crate::restore::{self, Conflict, Destination, RestoreOptions, RestorePlan};
 use crate::units::format_bytes;
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
-use cxx_qt_lib::{QString, QVariant};
+use cxx_qt_lib::{QString, QStringList, QVariant};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -246,7 +248,7 @@ impl qobject::RestoreRunner {
         config_path: &QString,
         repository: &QString,
         archive: &QString,
-        paths_json: &QString,
+        paths: &QStringList,
         into_folder: &QString,
     ) {
         let ticket = self.as_mut().rust_mut().requests.next();
@@ -259,7 +261,7 @@ impl qobject::RestoreRunner {
         self.as_mut().set_progress(0.0);
         self.as_mut().set_conflict_count(0);
         self.as_mut().set_undecided_count(0);
-        let paths: Vec<String> = serde_json::from_str(&paths_json.to_string()).unwrap_or_default();
+        let paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
         let folder = into_folder.to_string();
         let destination = if folder.trim().is_empty() {
             Destination::Original {
