@@ -8,7 +8,7 @@ use crate::config::BorgmaticConfig;
 use crate::history::{History, HistoryError, Outcome, RepositoryRun};
 use crate::preferences::Preferences;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// One word for a repository's state; the tray's icon and the window's badge follow it.
@@ -301,11 +301,6 @@ pub fn history_fingerprint(files: &[PathBuf]) -> Vec<(i64, u64)> {
                 .unwrap_or((0, 0))
         })
         .collect()
-}
-
-/// Whether `config` is one of `configs` (paths compared as given, absolute).
-pub fn knows(configs: &[(PathBuf, Vec<String>)], config: &Path) -> bool {
-    configs.iter().any(|(c, _)| c == config)
 }
 
 #[cfg(test)]

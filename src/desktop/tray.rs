@@ -225,6 +225,14 @@ fn read_view(newest: &[(PathBuf, String, NewestArchive)]) -> TrayView {
     }
 }
 
+/// The configs and repositories the tray reports on (see `status::configs`).
+fn known_configs() -> Vec<(PathBuf, Vec<String>)> {
+    History::open_default()
+        .ok()
+        .and_then(|h| status::configs(&h).ok())
+        .unwrap_or_default()
+}
+
 /// The schedules and whether each is on (asks the systemd user instance; at start and
 /// after the menu changed them).
 async fn read_schedules() -> Vec<(PathBuf, bool)> {
@@ -296,10 +304,7 @@ pub async fn run(check_repositories_every: Duration) -> Result<(), TrayError> {
         icons: icon_folder(),
     };
     let handle = tray.spawn().await.map_err(TrayError::NoTray)?;
-    let configs = History::open_default()
-        .ok()
-        .and_then(|h| status::configs(&h).ok())
-        .unwrap_or_default();
+    let configs = known_configs();
     let mut newest = status::newest_archives(&configs, Duration::from_secs(20)).await;
     view.statuses = read_view(&newest).statuses;
     view.overall = Some(status::overall(&view.statuses));
@@ -350,16 +355,7 @@ pub async fn run(check_repositories_every: Duration) -> Result<(), TrayError> {
         let mut next = read_view(&newest);
         let run_ended = was_running && !next.running();
         if run_ended || repositories_due {
-            let configs: Vec<(PathBuf, Vec<String>)> = {
-                let mut grouped: Vec<(PathBuf, Vec<String>)> = Vec::new();
-                for s in &next.statuses {
-                    match grouped.iter_mut().find(|(c, _)| *c == s.config) {
-                        Some((_, repositories)) => repositories.push(s.repository.clone()),
-                        None => grouped.push((s.config.clone(), vec![s.repository.clone()])),
-                    }
-                }
-                grouped
-            };
+            let configs = known_configs();
             newest = status::newest_archives(&configs, Duration::from_secs(20)).await;
             repositories_read = Instant::now();
             next = read_view(&newest);

@@ -64,8 +64,6 @@ pub enum ScheduleError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot find Kastell's own program: {source}")]
-    OwnProgram { source: std::io::Error },
     #[error("no systemd user instance answers ({reason})")]
     NoUserInstance { reason: String },
     #[error("{command} failed: {message}")]
@@ -190,14 +188,14 @@ fn absolute_config(config: &Path) -> Result<PathBuf, ScheduleError> {
     })
 }
 
-/// What the service runs: this program and the tools it found.
-pub fn run_environment() -> Result<units::RunEnvironment, ScheduleError> {
-    let program = std::env::current_exe().map_err(|source| ScheduleError::OwnProgram { source })?;
-    Ok(units::RunEnvironment {
-        program,
+/// What the service runs: Kastell without its window (no Qt to load for a backup in the
+/// background) and the tools it found.
+pub fn run_environment() -> units::RunEnvironment {
+    units::RunEnvironment {
+        program: crate::process::windowless_program(),
         borg: crate::process::locate(crate::process::Tool::Borg),
         borgmatic: crate::process::locate(crate::process::Tool::Borgmatic),
-    })
+    }
 }
 
 /// Writes `schedule`'s units (atomically, 0644 as systemd expects), reloads the user
@@ -207,7 +205,7 @@ pub async fn set(mut schedule: Schedule) -> Result<Applied, ScheduleError> {
     schedule.config = absolute_config(&schedule.config)?;
     let analyzed_next = systemd::check_calendar(&schedule.calendar).await?;
     let files = UnitFiles::of(&schedule.config)?;
-    let environment = run_environment()?;
+    let environment = run_environment();
     let folder = files
         .timer
         .parent()

@@ -6,6 +6,7 @@ pub mod bed;
 pub mod desktop;
 pub mod home;
 pub mod tree;
+pub mod watcher;
 
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
