@@ -8,7 +8,7 @@ import org.kde.kastell
 // user's application.
 Pane {
     id: pane
-    property var browser
+    property EntryPreview preview
     signal openRequested()
     signal versionsRequested()
 
@@ -18,23 +18,23 @@ Pane {
 
         Label {
             Layout.fillWidth: true
-            text: pane.browser.previewTitle === "" ? qsTr("Select a file to preview it") : pane.browser.previewTitle
+            text: pane.preview.title === "" ? qsTr("Select a file to preview it") : pane.preview.title
             font.bold: true
             wrapMode: Text.WrapAnywhere
             Accessible.name: qsTr("Preview of %1").arg(text)
         }
         Label {
             Layout.fillWidth: true
-            text: pane.browser.previewInfo
+            text: pane.preview.info
             opacity: 0.7
             wrapMode: Text.Wrap
         }
         RowLayout {
-            visible: pane.browser.previewTitle !== ""
+            visible: pane.preview.title !== ""
             Button {
                 text: qsTr("Open")
                 icon.name: "document-open"
-                enabled: pane.browser.previewKind === ArchiveBrowser.Text || pane.browser.previewKind === ArchiveBrowser.Image || pane.browser.previewKind === ArchiveBrowser.Binary
+                enabled: pane.preview.kind === EntryPreview.Text || pane.preview.kind === EntryPreview.Image || pane.preview.kind === EntryPreview.Binary
                 Accessible.name: qsTr("Open with the default application")
                 Accessible.onPressAction: clicked()
                 onClicked: pane.openRequested()
@@ -50,34 +50,34 @@ Pane {
         ScrollView {
             Layout.fillWidth: true
             Layout.fillHeight: true
-            visible: pane.browser.previewKind === ArchiveBrowser.Text || pane.browser.previewKind === ArchiveBrowser.Link || pane.browser.previewKind === ArchiveBrowser.Failed
+            visible: pane.preview.kind === EntryPreview.Text || pane.preview.kind === EntryPreview.Link || pane.preview.kind === EntryPreview.Failed
             TextArea {
                 readOnly: true
-                text: pane.browser.previewText
-                font.family: pane.browser.previewKind === ArchiveBrowser.Text ? "monospace" : ""
+                text: pane.preview.text
+                font.family: pane.preview.kind === EntryPreview.Text ? "monospace" : ""
                 wrapMode: TextEdit.Wrap
                 selectByMouse: true
-                color: pane.browser.previewKind === ArchiveBrowser.Failed ? "#c62828" : palette.text
+                color: pane.preview.kind === EntryPreview.Failed ? "#c62828" : palette.text
                 Accessible.name: qsTr("Preview text")
             }
         }
         Image {
             Layout.fillWidth: true
             Layout.fillHeight: true
-            visible: pane.browser.previewKind === ArchiveBrowser.Image
-            source: pane.browser.previewImage
+            visible: pane.preview.kind === EntryPreview.Image
+            source: pane.preview.image
             fillMode: Image.PreserveAspectFit
             asynchronous: true
             Accessible.name: qsTr("Preview image")
         }
         Label {
-            visible: pane.browser.previewKind === ArchiveBrowser.Binary
+            visible: pane.preview.kind === EntryPreview.Binary
             text: qsTr("No preview for this kind of file.")
             opacity: 0.7
         }
         Item {
             Layout.fillHeight: true
-            visible: !(pane.browser.previewKind === ArchiveBrowser.Text || pane.browser.previewKind === ArchiveBrowser.Image || pane.browser.previewKind === ArchiveBrowser.Link || pane.browser.previewKind === ArchiveBrowser.Failed)
+            visible: !(pane.preview.kind === EntryPreview.Text || pane.preview.kind === EntryPreview.Image || pane.preview.kind === EntryPreview.Link || pane.preview.kind === EntryPreview.Failed)
         }
     }
 }

@@ -96,7 +96,9 @@ SplitView {
                 Qt.callLater(page.showPendingArchive)
         }
         onRevealed: path => page.pendingReveal = path
+        onFolderShown: (archive, folder) => folderSizes.show(configPath, repository, archive, folder)
         onModelReset: {
+            entryPreview.clear()
             list.currentIndex = -1
             if (page.pendingReveal !== "") {
                 const row = browser.rowOf(page.pendingReveal)
@@ -109,6 +111,11 @@ SplitView {
             }
         }
     }
+
+    // The selected entry's preview and the shown folder's size chart, read from the
+    // browser's open session and index.
+    EntryPreview { id: entryPreview }
+    FolderSizes { id: folderSizes }
 
     VersionsDialog {
         id: versionsDialog
@@ -257,7 +264,7 @@ SplitView {
             highlightMoveDuration: 0
             Accessible.name: qsTr("Files")
             ScrollBar.vertical: ScrollBar {}
-            onCurrentIndexChanged: browser.preview(currentIndex)
+            onCurrentIndexChanged: entryPreview.show(browser.configPath, browser.repository, browser.archiveAt(currentIndex), browser.pathAt(currentIndex))
             Keys.onReturnPressed: browser.activate(currentIndex)
             Keys.onEnterPressed: browser.activate(currentIndex)
             Keys.onSpacePressed: page.select(currentIndex, Qt.ControlModifier)
@@ -408,15 +415,15 @@ SplitView {
         PreviewPane {
             Layout.fillWidth: true
             Layout.fillHeight: true
-            browser: browser
+            preview: entryPreview
             onOpenRequested: browser.openWith(list.currentIndex)
             onVersionsRequested: page.showVersions()
         }
         FolderSizeChart {
             Layout.fillWidth: true
             Layout.margins: 10
-            bars: browser.sizeBars
-            total: browser.sizeTotal
+            bars: folderSizes.bars
+            total: folderSizes.total
             visible: browser.searchText === ""
         }
     }

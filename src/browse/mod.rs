@@ -3,6 +3,7 @@
 //! indexes), folder listings, folder sizes, previews and temporary copies for "open with".
 //! The window and `kastell ls`/`find`/`versions`/`restore` use this; nothing here knows Qt.
 
+pub mod preview;
 pub mod view;
 
 use std::collections::HashMap;

@@ -1,7 +1,8 @@
 //! `ArchiveBrowser`: one folder of an archive (or the results of a name search), from the
-//! archive index; the preview of the selected file; the folder-size chart. Opening the
-//! repository, building a missing index, searching and reading previews happen off the Qt
-//! thread; listing a folder of a built index is a memory-mapped lookup, done in place.
+//! archive index. Opening the repository, building a missing index and searching happen off
+//! the Qt thread; listing a folder of a built index is a memory-mapped lookup, done in place.
+//! The preview pane (`EntryPreview`) and the folder-size chart (`FolderSizes`) are QObjects
+//! of their own that reuse this browser's session and index.
 
 #[cxx_qt::bridge]
 pub mod qobject {
@@ -28,18 +29,6 @@ pub mod qobject {
         Modified,
     }
 
-    /// What the preview pane shows.
-    #[qenum(ArchiveBrowser)]
-    enum PreviewKind {
-        Nothing,
-        Folder,
-        Text,
-        Image,
-        Binary,
-        Link,
-        Failed,
-    }
-
     #[auto_cxx_name]
     extern "RustQt" {
         #[qobject]
@@ -63,17 +52,6 @@ pub mod qobject {
         #[qproperty(bool, search_all)]
         #[qproperty(SortKey, sort_key)]
         #[qproperty(bool, sort_descending)]
-        #[qproperty(PreviewKind, preview_kind)]
-        #[qproperty(QString, preview_title)]
-        #[qproperty(QString, preview_info)]
-        #[qproperty(QString, preview_text)]
-        /// A file:// URL of a private read-only copy, for images.
-        #[qproperty(QString, preview_image)]
-        /// The folder-size chart's bars, largest first: maps with `name`, `sizeText`,
-        /// `share` (0–1), `folder` and `others` (the rest summed).
-        #[qproperty(QList_QVariant, size_bars)]
-        /// The folder's total size in words ("" when nothing in it takes space).
-        #[qproperty(QString, size_total)]
         type ArchiveBrowser = super::ArchiveBrowserRust;
 
         /// Opens `repository` of the config and shows its latest archive.
@@ -108,10 +86,6 @@ pub mod qobject {
         #[qinvokable]
         fn activate(self: Pin<&mut ArchiveBrowser>, row: i32);
 
-        /// Shows row `row` in the preview pane.
-        #[qinvokable]
-        fn preview(self: Pin<&mut ArchiveBrowser>, row: i32);
-
         /// Opens row `row` with the user's application, through a read-only copy.
         #[qinvokable]
         fn open_with(self: Pin<&mut ArchiveBrowser>, row: i32);
@@ -131,6 +105,11 @@ pub mod qobject {
         /// A search result was opened: the view shows its folder; `path` is the row to select.
         #[qsignal]
         fn revealed(self: Pin<&mut ArchiveBrowser>, path: QString);
+
+        /// Folder `folder` of `archive` is listed (from the built index): the preview and
+        /// the size chart follow it.
+        #[qsignal]
+        fn folder_shown(self: Pin<&mut ArchiveBrowser>, archive: QString, folder: QString);
     }
 
     impl cxx_qt::Threading for ArchiveBrowser {}
@@ -154,7 +133,7 @@ pub mod qobject {
     }
 }
 
-use crate::browse::{self, view, Kind, Listed, PreviewKind, Session};
+use crate::browse::{self, view, Kind, Listed, Session};
 use crate::gui::latest::{Latest, Ticket};
 use crate::gui::list_rows::{self, Row};
 use crate::gui::runtime;
@@ -169,10 +148,6 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-/// How much of a text file the preview reads.
-const TEXT_PREVIEW_BYTES: usize = 64 * 1024;
-/// Images larger than this are not previewed (the copy would take a while).
-const IMAGE_PREVIEW_LIMIT: u64 = 64 * 1024 * 1024;
 /// Search results shown at most (the count says how many there were).
 const SEARCH_ROWS: usize = 5000;
 
@@ -234,12 +209,6 @@ impl Default for qobject::SortKey {
     }
 }
 
-impl Default for qobject::PreviewKind {
-    fn default() -> Self {
-        qobject::PreviewKind::Nothing
-    }
-}
-
 #[derive(Default)]
 pub struct ArchiveBrowserRust {
     busy: bool,
@@ -256,19 +225,11 @@ pub struct ArchiveBrowserRust {
     search_all: bool,
     sort_key: qobject::SortKey,
     sort_descending: bool,
-    preview_kind: qobject::PreviewKind,
-    preview_title: QString,
-    preview_info: QString,
-    preview_text: QString,
-    preview_image: QString,
-    size_bars: QList<QVariant>,
-    size_total: QString,
     session: Option<Arc<Session>>,
     current: Option<(ArchiveRef, Arc<ArchiveIndex>)>,
     rows: Vec<BrowseRow>,
     /// Results of superseded work (another repository, archive or search) are dropped.
     requests: Latest<Arc<AtomicBool>>,
-    previews: Latest,
 }
 
 /// An archive as the archive chooser shows it.
@@ -298,28 +259,11 @@ impl Row for view::Crumb {
     }
 }
 
-impl Row for view::SizeBar {
-    const ROLES: &'static [&'static str] = &["name", "sizeText", "share", "folder", "others"];
-
-    fn value(&self, role: usize) -> QVariant {
-        match role {
-            0 => QVariant::from(&QString::from(&self.name)),
-            1 => QVariant::from(&QString::from(&self.size_text)),
-            2 => QVariant::from(&self.share),
-            3 => QVariant::from(&self.folder),
-            _ => QVariant::from(&self.others),
-        }
-    }
-}
-
 /// The archives, newest first, for the chooser.
 fn archive_choices(session: &Session) -> QList<QVariant> {
     let choices: Vec<ArchiveChoice> = session.archives().iter().rev().map(ArchiveChoice).collect();
     list_rows::variant_list(&choices)
 }
-
-/// Bars the folder-size chart shows at most (the rest are summed in one).
-const SIZE_BARS: usize = 8;
 
 /// Rows for the entries a build has read so far (entry numbers are not known yet).
 fn partial_rows(top: &crate::index::TopSoFar, archive: &str) -> Vec<BrowseRow> {
@@ -392,7 +336,6 @@ impl qobject::ArchiveBrowser {
         self.as_mut().rust_mut().session = None;
         self.as_mut().replace_rows(Vec::new());
         self.as_mut().set_error_text(QString::default());
-        self.as_mut().clear_preview();
         let config = PathBuf::from(self.config_path.to_string());
         let repository = self.repository.to_string();
         if repository.is_empty() {
@@ -541,7 +484,8 @@ impl qobject::ArchiveBrowser {
         let Some((archive, index)) = self.current.clone() else {
             return;
         };
-        let ticket = self.as_mut().rust_mut().requests.next();
+        // A listing in place: a search still running is dropped.
+        self.as_mut().rust_mut().requests.next();
         let mut folder = path.trim_matches('/').to_string();
         let listed = loop {
             if let Some(rows) = browse::list_folder(&index, &folder) {
@@ -568,25 +512,7 @@ impl qobject::ArchiveBrowser {
             .set_breadcrumbs(list_rows::variant_list(&crumbs));
         self.as_mut().replace_rows(rows);
         self.as_mut().set_status_text(QString::default());
-        self.as_mut().set_size_bars(QList::default());
-        self.as_mut().set_size_total(QString::default());
-        // Folder sizes walk everything below: off the Qt thread.
-        let qt_thread = self.qt_thread();
-        runtime::spawn(async move {
-            let sizes = tokio::task::spawn_blocking(move || {
-                let at = index.lookup(folder.as_bytes()).unwrap_or(0);
-                view::size_bars(&browse::folder_sizes(&index, at), SIZE_BARS)
-            })
-            .await
-            .unwrap_or_default();
-            let _ = qt_thread.queue(move |mut obj| {
-                if obj.requests.is_current(ticket) {
-                    let (bars, total) = sizes;
-                    obj.as_mut().set_size_bars(list_rows::variant_list(&bars));
-                    obj.as_mut().set_size_total(QString::from(&total));
-                }
-            });
-        });
+        self.folder_shown(QString::from(&archive.name), QString::from(&folder));
     }
 
     pub fn search(mut self: Pin<&mut Self>, text: &QString, all: bool) {
@@ -711,121 +637,6 @@ impl qobject::ArchiveBrowser {
             self.as_mut().show_folder(&target);
         }
         self.revealed(QString::from(&path));
-    }
-
-    fn clear_preview(mut self: Pin<&mut Self>) {
-        self.as_mut()
-            .set_preview_kind(qobject::PreviewKind::Nothing);
-        self.as_mut().set_preview_title(QString::default());
-        self.as_mut().set_preview_info(QString::default());
-        self.as_mut().set_preview_text(QString::default());
-        self.set_preview_image(QString::default());
-    }
-
-    pub fn preview(mut self: Pin<&mut Self>, row: i32) {
-        let Some(found) = self.row(row).filter(|r| r.listed.entry != u32::MAX) else {
-            self.clear_preview();
-            return;
-        };
-        let listed = found.listed.clone();
-        let archive_name = found.archive.clone();
-        let Some(session) = self.session.clone() else {
-            return;
-        };
-        let ticket = self.as_mut().rust_mut().previews.next();
-        self.as_mut().clear_preview();
-        self.as_mut().set_preview_title(QString::from(&listed.name));
-        let info = format!(
-            "{} · {} · modified {}",
-            kind_name(listed.kind),
-            crate::reader::listing::filemode(listed.mode),
-            modified_text(listed.mtime_ns)
-        );
-        match listed.kind {
-            Kind::Symlink => {
-                self.as_mut().set_preview_kind(qobject::PreviewKind::Link);
-                self.as_mut().set_preview_info(QString::from(&info));
-                self.set_preview_text(QString::from(&format!(
-                    "Link to {}",
-                    listed.target.unwrap_or_default()
-                )));
-                return;
-            }
-            Kind::Other => {
-                self.as_mut().set_preview_kind(qobject::PreviewKind::Binary);
-                self.set_preview_info(QString::from(&info));
-                return;
-            }
-            _ => {}
-        }
-        self.as_mut().set_preview_info(QString::from(&info));
-        let qt_thread = self.qt_thread();
-        runtime::spawn(async move {
-            let shown = tokio::task::spawn_blocking(
-                move || -> Result<(qobject::PreviewKind, String, String), browse::BrowseError> {
-                    let archive = session.archive(&archive_name)?;
-                    let index = session.index(&archive, &mut |_| {}, &AtomicBool::new(false))?;
-                    if listed.kind == Kind::Folder {
-                        let e = index.entry(listed.entry);
-                        let total = browse::total_size(&index, listed.entry);
-                        return Ok((
-                            qobject::PreviewKind::Folder,
-                            format!("{} items · {} in all", e.child_count, format_bytes(total)),
-                            String::new(),
-                        ));
-                    }
-                    let head = session.head(&archive, &index, listed.entry, TEXT_PREVIEW_BYTES)?;
-                    Ok(match browse::preview_kind(&head) {
-                        PreviewKind::Text => {
-                            let mut text = String::from_utf8_lossy(&head).into_owned();
-                            if listed.size > head.len() as u64 {
-                                text.push_str("\n…");
-                            }
-                            (qobject::PreviewKind::Text, format_bytes(listed.size), text)
-                        }
-                        PreviewKind::Image if listed.size <= IMAGE_PREVIEW_LIMIT => {
-                            let copy = session.temporary_copy(&archive, &index, listed.entry)?;
-                            (
-                                qobject::PreviewKind::Image,
-                                format_bytes(listed.size),
-                                format!("file://{}", copy.display()),
-                            )
-                        }
-                        _ => (
-                            qobject::PreviewKind::Binary,
-                            format_bytes(listed.size),
-                            String::new(),
-                        ),
-                    })
-                },
-            )
-            .await;
-            let _ = qt_thread.queue(move |mut obj| {
-                if !obj.previews.is_current(ticket) {
-                    return;
-                }
-                match shown {
-                    Ok(Ok((kind, size, content))) => {
-                        obj.as_mut().set_preview_kind(kind);
-                        let info = format!("{size} · {}", obj.preview_info);
-                        obj.as_mut().set_preview_info(QString::from(&info));
-                        if kind == qobject::PreviewKind::Image {
-                            obj.set_preview_image(QString::from(&content));
-                        } else {
-                            obj.set_preview_text(QString::from(&content));
-                        }
-                    }
-                    Ok(Err(e)) => {
-                        obj.as_mut().set_preview_kind(qobject::PreviewKind::Failed);
-                        obj.set_preview_text(QString::from(&e.to_string()));
-                    }
-                    Err(e) => {
-                        obj.as_mut().set_preview_kind(qobject::PreviewKind::Failed);
-                        obj.set_preview_text(QString::from(&e.to_string()));
-                    }
-                }
-            });
-        });
     }
 
     pub fn open_with(mut self: Pin<&mut Self>, row: i32) {
