@@ -87,7 +87,10 @@ pub fn preview(
         Kind::Folder => {
             let items = index.entry(entry).child_count;
             let total = format_bytes(super::total_size(index, entry));
-            return Ok(with(format!("{items} items · {total} in all"), Shown::Folder));
+            return Ok(with(
+                format!("{items} items · {total} in all"),
+                Shown::Folder,
+            ));
         }
         Kind::File => {}
     }
