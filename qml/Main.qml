@@ -52,6 +52,21 @@ ApplicationWindow {
         onTriggered: repositories.refreshStatus()
     }
 
+    // A second `kastell`, the tray or a notification's "Show details" talk to this window.
+    WindowRequests {
+        id: requests
+        Component.onCompleted: listen()
+        onActivateRequested: {
+            window.raise()
+            window.requestActivate()
+        }
+        onRunRequested: (runId, config, repository) => {
+            if (config !== "" && config !== overview.configPath)
+                overview.select(config, repository)
+            window.showRun(runId)
+        }
+    }
+
     function showRun(runId) {
         tabs.currentIndex = 2
         history.showRun(runId)

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use kastell::cli::Cli;
+use kastell::desktop::app_bus::Request;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -22,17 +23,31 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(command) => runtime.block_on(kastell::cli::run(command)),
-        None => open_window(runtime, cli.config),
+        None => {
+            let request = match cli.show_run {
+                Some(id) => Request::ShowRun(id),
+                None => Request::Activate,
+            };
+            open_window(runtime, cli.config, request)
+        }
     }
 }
 
 #[cfg(feature = "gui")]
-fn open_window(runtime: tokio::runtime::Runtime, config: Option<std::path::PathBuf>) -> ExitCode {
-    kastell::gui::run(runtime, config)
+fn open_window(
+    runtime: tokio::runtime::Runtime,
+    config: Option<std::path::PathBuf>,
+    request: Request,
+) -> ExitCode {
+    kastell::gui::run(runtime, config, request)
 }
 
 #[cfg(not(feature = "gui"))]
-fn open_window(_runtime: tokio::runtime::Runtime, _config: Option<std::path::PathBuf>) -> ExitCode {
+fn open_window(
+    _runtime: tokio::runtime::Runtime,
+    _config: Option<std::path::PathBuf>,
+    _request: Request,
+) -> ExitCode {
     eprintln!("kastell: this build has no window (built without the `gui` feature); see `kastell --help`.");
     ExitCode::FAILURE
 }

@@ -4,7 +4,7 @@
 use super::configure::typed_passphrase;
 use crate::backup::{run_backup, Actions, BackupEvent, BackupRequest, Phase, Progress, RunReport};
 use crate::config::{discovered_repositories, BorgmaticConfig};
-use crate::desktop::notify;
+use crate::desktop::{app_bus, notify};
 use crate::events::{Event, EventSink};
 use crate::history::{History, Outcome, Run};
 use crate::preferences::Preferences;
@@ -121,6 +121,9 @@ impl EventSink for TerminalSink {
 
 /// Back up now: borgmatic's actions for each repository in turn, with progress; the run
 /// is recorded in the history and a failure notifies. What the schedule runs.
+/// The history's name for a run started at a terminal.
+const DEFAULT_TRIGGER: &str = "command line";
+
 #[derive(Debug, clap::Args)]
 pub struct BackupArgs {
     #[arg(long, value_name = "FILE")]
@@ -136,7 +139,7 @@ pub struct BackupArgs {
     #[arg(long)]
     json: bool,
     /// Who started the run, for the history (`command line`, `schedule`).
-    #[arg(long, value_name = "WHO", default_value = "command line")]
+    #[arg(long, value_name = "WHO", default_value = DEFAULT_TRIGGER)]
     trigger: String,
     /// Read the passphrase from standard input and use it for this run only.
     #[arg(long)]
@@ -174,6 +177,7 @@ pub async fn backup(args: BackupArgs, cancel: &CancellationToken) -> anyhow::Res
     if let Some(reason) = reason_to_skip(ac_power_only, skip_metered).await {
         return skip(&config, only, &trigger, reason, json, no_notify).await;
     }
+    let unwatched = trigger != DEFAULT_TRIGGER;
     let typed_passphrase = typed_passphrase(ask_passphrase)?;
     let sink = TerminalSink {
         json,
@@ -215,7 +219,9 @@ pub async fn backup(args: BackupArgs, cancel: &CancellationToken) -> anyhow::Res
         );
     }
     if !no_notify {
-        notify_run(&report).await;
+        // Someone at a terminal reads the outcome there; a run nobody watches (the schedule,
+        // the tray) offers to open the run in the window.
+        notify_run(&report, unwatched).await;
     }
     Ok(match report.outcome {
         Outcome::Success | Outcome::Warning => ExitCode::SUCCESS,
@@ -272,11 +278,25 @@ async fn skip(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn notify_run(report: &RunReport) {
+/// How long a run nobody watched waits for "Show details" on its notification before it
+/// ends (the notification stays; its button then does nothing).
+const DETAILS_WAIT: Duration = Duration::from_secs(15 * 60);
+
+async fn notify_run(report: &RunReport, offer_details: bool) {
     let preferences = Preferences::load();
     if let Some(notice) = notify::for_run(report, &preferences) {
-        if let Err(e) = notify::send(&notice, false).await {
-            eprintln!("kastell: could not show a notification: {e}");
+        match notify::send(&notice, offer_details).await {
+            Ok(handle) if offer_details => {
+                let asked = tokio::time::timeout(DETAILS_WAIT, notify::wants_details(&handle));
+                if asked.await.unwrap_or(false) {
+                    let shown = app_bus::open_window(app_bus::Request::ShowRun(report.run_id));
+                    if let Err(e) = shown.await {
+                        eprintln!("kastell: could not open the window: {e}");
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("kastell: could not show a notification: {e}"),
         }
     }
     // A scheduled run is also when "no backup for days" gets noticed.

@@ -33,6 +33,10 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Open the window on the History tab at this run (the window already open shows it).
+    #[arg(long, value_name = "RUN_ID")]
+    pub show_run: Option<i64>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -103,7 +103,10 @@ pub async fn send(
 ) -> Result<NotificationHandle, notify_rust::error::Error> {
     let mut notification = notification(notice);
     if details_action && notice.run_id.is_some() {
-        notification.action(DETAILS_ACTION, "Show details");
+        // A button, and a click on the notification itself ("default") means the same.
+        notification
+            .action(DETAILS_ACTION, "Show details")
+            .action("default", "Show details");
     }
     notification.show_async().await
 }

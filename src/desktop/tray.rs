@@ -396,11 +396,8 @@ async fn perform(action: &TrayAction, view: &TrayView) {
             }
         }
         TrayAction::OpenWindow => {
-            let _ = std::process::Command::new(crate::process::window_program())
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn();
+            let _ = crate::desktop::app_bus::open_window(crate::desktop::app_bus::Request::Activate)
+                .await;
         }
         TrayAction::MountLatest => {
             let Some(first) = view.statuses.first() else {

@@ -12,7 +12,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Runs the Qt event loop on the main thread; async work goes to `runtime`.
-pub fn run(runtime: tokio::runtime::Runtime, config: Option<PathBuf>) -> ExitCode {
+pub fn run(
+    runtime: tokio::runtime::Runtime,
+    config: Option<PathBuf>,
+    request: crate::desktop::app_bus::Request,
+) -> ExitCode {
+    // One window per session: the open one comes to the front (and shows the run asked for).
+    // A window for another config (`--config`) is a window of its own.
+    if config.is_none()
+        && runtime
+            .block_on(crate::desktop::app_bus::hand_over(request))
+            .unwrap_or(false)
+    {
+        return ExitCode::SUCCESS;
+    }
+    bridge::window_requests::set_startup_request(request);
     runtime::install(runtime.handle().clone());
     // (Stale mounts a crashed Kastell left are cleaned by the window's MountManager, which
     // says so.)

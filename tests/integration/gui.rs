@@ -838,6 +838,13 @@ fn settings_schedule_the_config_move_the_anacron_job_away_and_the_list_says_how_
         "{}",
         support::output_text(&backed_up)
     );
+    let said = String::from_utf8_lossy(&backed_up.stdout).into_owned();
+    let run_id = said
+        .split("(run ")
+        .nth(1)
+        .and_then(|rest| rest.split([',', ')']).next())
+        .expect("the run's id")
+        .to_string();
     // The guide's anacron job for this config.
     let daily = fx.home.join(".anacron/cron.daily");
     std::fs::create_dir_all(&daily).expect("anacron folder");
@@ -870,6 +877,16 @@ fn settings_schedule_the_config_move_the_anacron_job_away_and_the_list_says_how_
         ),
         ("press", "Switch the other schedule off".to_string()),
         ("expect_contains", "is switched off".to_string()),
+        // A second `kastell` (as a notification's "Show details" starts one) hands the run to
+        // this window and ends at once; the window shows the run on its History tab.
+        (
+            "run",
+            format!(
+                "timeout 20 {} --show-run {run_id}",
+                support::kastell_bin().display()
+            ),
+        ),
+        ("expect_contains", format!("Run {run_id} · backup")),
         ("press", "Archives".to_string()),
         (
             "expect_contains",

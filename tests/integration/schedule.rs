@@ -523,3 +523,75 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// A window in the place of Kastell's: owns `org.kde.kastell` and records the actions asked.
+struct WindowStandIn(Arc<std::sync::Mutex<Vec<(String, Vec<i64>)>>>);
+
+#[zbus::interface(name = "org.freedesktop.Application")]
+impl WindowStandIn {
+    fn activate_action(
+        &self,
+        name: String,
+        parameter: Vec<zbus::OwnedVariant>,
+        _platform_data: std::collections::HashMap<String, zbus::OwnedVariant>,
+    ) {
+        let numbers = parameter
+            .iter()
+            .filter_map(|v| i64::try_from(v).ok())
+            .collect();
+        self.0.lock().expect("calls").push((name, numbers));
+    }
+}
+
+#[test]
+fn a_failed_scheduled_run_notifies_and_its_show_details_opens_the_run_in_the_window() {
+    // No repository was created: the run fails.
+    let home = Home::new("schedule-failure");
+    let config = home.config().display().to_string();
+    let notifications = NotificationServer::start(&home.dir.path().join("desktop"));
+    let session = notifications
+        .envs()
+        .into_iter()
+        .find(|(k, _)| k == "DBUS_SESSION_BUS_ADDRESS")
+        .map(|(_, v)| v)
+        .expect("bus address");
+    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let runtime = tokio::runtime::Runtime::new().expect("tokio");
+    let _window = runtime.block_on(async {
+        zbus::connection::Builder::address(session.as_str())
+            .name("org.kde.kastell")
+            .serve_at("/org/kde/kastell", WindowStandIn(asked.clone()))
+            .build()
+            .await
+            .expect("the stand-in window on the bus")
+    });
+
+    let run = home
+        .kastell()
+        .args(["backup", "--config", &config, "--trigger", "schedule"])
+        .envs(notifications.envs())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kastell backup");
+    let call = notifications.wait_for("failed", Duration::from_secs(120));
+    assert!(call.contains("Show details"), "{call}");
+    // The run waits for the answer; the person clicks the notification.
+    let clicked = Command::new("dunstctl")
+        .args(["action", "0"])
+        .envs(notifications.envs())
+        .output()
+        .expect("dunstctl");
+    assert!(clicked.status.success(), "{}", stderr(&clicked));
+    let out = run.wait_with_output().expect("kastell backup ends");
+    assert!(!out.status.success(), "the run failed");
+    let runs = home.history();
+    let run_id = runs[0]["id"].as_i64().expect("the run's id");
+    assert_eq!(runs[0]["outcome"], "error");
+    assert_eq!(
+        *asked.lock().expect("calls"),
+        vec![("show-run".to_string(), vec![run_id])],
+        "{}",
+        stderr(&out)
+    );
+}

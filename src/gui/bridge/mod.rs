@@ -18,3 +18,4 @@ pub mod repository_list;
 pub mod restore_runner;
 pub mod schedule_settings;
 pub mod version_list;
+pub mod window_requests;
