@@ -83,13 +83,32 @@ Page {
                         Accessible.name: text
                         Accessible.onPressAction: toggle()
                     }
+                    // A repository on a removable drive: also back up when it is plugged in.
+                    RowLayout {
+                        visible: schedule.driveChoices.length > 0
+                        CheckBox {
+                            id: scheduleDrive
+                            text: qsTr("Also back up when the drive of")
+                            checked: schedule.driveRepository !== ""
+                            Accessible.name: qsTr("Also back up when the drive is plugged in")
+                            Accessible.onPressAction: toggle()
+                        }
+                        ComboBox {
+                            id: scheduleDriveRepository
+                            model: schedule.driveChoices
+                            currentIndex: Math.max(0, schedule.driveChoices.indexOf(schedule.driveRepository))
+                            Accessible.name: qsTr("Repository on the drive")
+                        }
+                        Label { text: qsTr("is plugged in") }
+                    }
                     RowLayout {
                         Button {
                             text: schedule.scheduled ? qsTr("Change schedule") : qsTr("Back up every day")
                             Accessible.name: text
                             Accessible.onPressAction: clicked()
                             onClicked: schedule.apply(scheduleTime.text, scheduleCalendar.text,
-                                                      scheduleMains.checked, scheduleMetered.checked)
+                                                      scheduleMains.checked, scheduleMetered.checked,
+                                                      scheduleDrive.checked ? scheduleDriveRepository.currentText : "")
                         }
                         Button {
                             visible: schedule.scheduled && schedule.systemdAnswers

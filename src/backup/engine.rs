@@ -85,6 +85,9 @@ pub struct BackupRequest {
     pub trigger: String,
     /// A passphrase typed for this run (served to borgmatic through the one-run relay).
     pub typed_passphrase: Option<Secret>,
+    /// Repositories (labels or paths) not backed up this time, e.g. one on a drive that is
+    /// not plugged in.
+    pub leave_out: Vec<String>,
 }
 
 /// Events of a run, in order: `RunStarted`, then per repository `RepositoryStarted`,
@@ -324,13 +327,19 @@ async fn prepare(
         }
     };
     let config = BorgmaticConfig::load(config_path).map_err(NotStarted::Config)?;
-    let repositories = match &request.repository {
+    let mut repositories = match &request.repository {
         Some(wanted) => vec![config
             .repository(wanted)
             .cloned()
             .ok_or_else(|| NotStarted::NoSuchRepository(wanted.clone()))?],
         None => config.repositories.clone(),
     };
+    repositories.retain(|r| {
+        !request
+            .leave_out
+            .iter()
+            .any(|out| r.label.as_deref() == Some(out.as_str()) || r.path == *out)
+    });
     let tools = Tools::detect().await?;
     let relay = match &request.typed_passphrase {
         Some(secret) => Some(serve_to_borgmatic(secret.clone())?),

@@ -9,6 +9,7 @@ use crate::events::{Event, EventSink};
 use crate::history::{History, Outcome, Run};
 use crate::preferences::Preferences;
 use crate::schedule::conditions::{reason_to_skip, SkipReason};
+use crate::schedule::drive::{self, NotReady};
 use crate::schedule::record_skip;
 use crate::status;
 use crate::units::{format_bytes, format_duration};
@@ -154,6 +155,49 @@ pub struct BackupArgs {
     /// Start only when the network connection is not metered (NetworkManager).
     #[arg(long)]
     skip_metered: bool,
+    /// `LABEL=UUID`: repository LABEL is on the drive with this filesystem UUID. While the
+    /// drive is not there, LABEL is left out (the run is skipped when it is the only one);
+    /// with `--trigger drive` the run first waits for the drive to be mounted.
+    #[arg(long, value_name = "LABEL=UUID", value_parser = parse_drive)]
+    drive: Option<(String, String)>,
+}
+
+fn parse_drive(text: &str) -> Result<(String, String), String> {
+    match text.rsplit_once('=') {
+        Some((label, uuid)) if !label.is_empty() && !uuid.is_empty() => {
+            Ok((label.to_string(), uuid.to_string()))
+        }
+        _ => Err(format!("“{text}” is not LABEL=UUID")),
+    }
+}
+
+/// Whether the repository on a drive can be backed up now; `Err` is why not.
+async fn drive_ready(
+    config: &std::path::Path,
+    label: &str,
+    uuid: &str,
+    wait: Duration,
+) -> anyhow::Result<Result<(), SkipReason>> {
+    let cfg = BorgmaticConfig::load(config)?;
+    let repository = cfg
+        .repository(label)
+        .with_context(|| format!("the config has no repository “{label}”"))?;
+    let path = std::path::Path::new(&repository.path);
+    Ok(match drive::ready(uuid, path, wait).await {
+        Ok(_) => Ok(()),
+        Err(NotReady::Absent) => Err(SkipReason::DriveAbsent),
+        Err(NotReady::Unmounted) => Err(SkipReason::DriveUnmounted),
+        Err(NotReady::Elsewhere { mounted }) => {
+            let places: Vec<String> = mounted.iter().map(|p| p.display().to_string()).collect();
+            eprintln!(
+                "kastell: the drive of “{label}” is mounted at {}, but the config's repository is \
+                 {}; mount it there, or change the repository's path in Kastell's Settings",
+                places.join(", "),
+                path.display()
+            );
+            Err(SkipReason::DriveElsewhere)
+        }
+    })
 }
 
 /// `--only`: an action name as `Actions` knows it.
@@ -173,9 +217,26 @@ pub async fn backup(args: BackupArgs, cancel: &CancellationToken) -> anyhow::Res
         no_notify,
         ac_power_only,
         skip_metered,
+        drive,
     } = args;
     if let Some(reason) = reason_to_skip(ac_power_only, skip_metered).await {
         return skip(&config, only, &trigger, reason, json, no_notify).await;
+    }
+    let mut leave_out = Vec::new();
+    if let Some((label, uuid)) = &drive {
+        // Started by the drive: the desktop may still be mounting it.
+        let wait = match trigger.as_str() {
+            "drive" => drive::MOUNT_WAIT,
+            _ => Duration::ZERO,
+        };
+        if let Err(reason) = drive_ready(&config, label, uuid, wait).await? {
+            let repositories = BorgmaticConfig::load(&config)?.repositories.len();
+            if repository.as_deref() == Some(label.as_str()) || repositories == 1 {
+                return skip(&config, only, &trigger, reason, json, no_notify).await;
+            }
+            eprintln!("kastell: “{label}” is left out: {}", reason.describe());
+            leave_out.push(label.clone());
+        }
     }
     let unwatched = trigger != DEFAULT_TRIGGER;
     let typed_passphrase = typed_passphrase(ask_passphrase)?;
@@ -189,6 +250,7 @@ pub async fn backup(args: BackupArgs, cancel: &CancellationToken) -> anyhow::Res
         actions: only,
         trigger,
         typed_passphrase,
+        leave_out,
     };
     let name = request
         .config

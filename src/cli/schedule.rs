@@ -1,6 +1,6 @@
 //! `kastell schedule set|off|show`: the daily backup as systemd user units.
 
-use crate::schedule::{self, existing, Schedule};
+use crate::schedule::{self, drive, existing, Schedule};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +44,10 @@ pub struct SetArgs {
     /// renamed so that anacron skips it), so the backup does not run twice.
     #[arg(long)]
     disable_other: bool,
+    /// Also back up repository LABEL whenever its drive (a removable disk, mounted now) is
+    /// plugged in; the daily run leaves it out while the drive is not there.
+    #[arg(long, value_name = "LABEL")]
+    when_plugged_in: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +100,10 @@ async fn set(args: SetArgs) -> anyhow::Result<ExitCode> {
         calendar,
         ac_power_only: !args.any_power,
         skip_metered: args.skip_metered,
+        drive: match &args.when_plugged_in {
+            Some(label) => Some(drive::trigger_for(&args.config, label).await?),
+            None => None,
+        },
     };
     let applied = schedule::set(wanted).await?;
     println!(
@@ -103,6 +111,12 @@ async fn set(args: SetArgs) -> anyhow::Result<ExitCode> {
         applied.files.timer.display(),
         applied.files.service.display()
     );
+    if applied.files.drive_service.exists() {
+        println!(
+            "and when the drive is plugged in: {}",
+            applied.files.drive_service.display()
+        );
+    }
     if let Some(next) = applied.next_run {
         println!("next run: {}", local_time(next));
     }

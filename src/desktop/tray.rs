@@ -396,8 +396,9 @@ async fn perform(action: &TrayAction, view: &TrayView) {
             }
         }
         TrayAction::OpenWindow => {
-            let _ = crate::desktop::app_bus::open_window(crate::desktop::app_bus::Request::Activate)
-                .await;
+            let _ =
+                crate::desktop::app_bus::open_window(crate::desktop::app_bus::Request::Activate)
+                    .await;
         }
         TrayAction::MountLatest => {
             let Some(first) = view.statuses.first() else {

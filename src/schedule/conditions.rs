@@ -13,6 +13,12 @@ const ASK_WITHIN: Duration = Duration::from_secs(5);
 pub enum SkipReason {
     OnBattery,
     Metered,
+    /// The repository's drive is not plugged in.
+    DriveAbsent,
+    /// The drive is plugged in but nothing mounted it (and udisks2 did not).
+    DriveUnmounted,
+    /// The drive is mounted, but not where the config's repository path is.
+    DriveElsewhere,
 }
 
 impl SkipReason {
@@ -21,6 +27,11 @@ impl SkipReason {
         match self {
             SkipReason::OnBattery => "skipped: the computer runs on battery",
             SkipReason::Metered => "skipped: the network connection is metered",
+            SkipReason::DriveAbsent => "skipped: the backup drive is not plugged in",
+            SkipReason::DriveUnmounted => "skipped: the backup drive is plugged in but not mounted",
+            SkipReason::DriveElsewhere => {
+                "skipped: the backup drive is mounted elsewhere than the config's repository path"
+            }
         }
     }
 }

@@ -8,8 +8,10 @@
 //! - `systemd.rs`: `systemctl --user` and `systemd-analyze`.
 //! - `conditions.rs`: mains power (UPower, `/sys`) and metered networks (NetworkManager).
 //! - `existing.rs`: other schedules of the same config (anacron, cron, borgmatic units).
+//! - `drive.rs`: "back up when this drive is plugged in" (a filesystem UUID, its device unit).
 
 pub mod conditions;
+pub mod drive;
 pub mod existing;
 pub mod systemd;
 pub mod units;
@@ -27,6 +29,17 @@ pub struct Schedule {
     pub calendar: String,
     pub ac_power_only: bool,
     pub skip_metered: bool,
+    /// Also back up this repository when its drive is plugged in.
+    pub drive: Option<DriveTrigger>,
+}
+
+/// A repository on a removable drive, backed up when the drive is plugged in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DriveTrigger {
+    /// The repository's label (or path) in the config.
+    pub repository: String,
+    /// The drive's filesystem UUID.
+    pub uuid: String,
 }
 
 /// The calendar of "every day at `HH:MM`".
@@ -75,6 +88,12 @@ pub enum ScheduleError {
         program: String,
         source: std::io::Error,
     },
+    #[error("{} has no repository “{repository}”", config.display())]
+    NoRepository { config: PathBuf, repository: String },
+    #[error("“{repository}” is not on a drive of this computer ({path})")]
+    NotOnDrive { repository: String, path: String },
+    #[error(transparent)]
+    Drive(#[from] drive::DriveError),
 }
 
 impl ScheduleError {
@@ -84,6 +103,9 @@ impl ScheduleError {
                 ErrorKind::BadInput
             }
             ScheduleError::NoConfig { .. } => ErrorKind::ConfigInvalid,
+            ScheduleError::NoRepository { .. }
+            | ScheduleError::NotOnDrive { .. }
+            | ScheduleError::Drive(_) => ErrorKind::BadInput,
             ScheduleError::Write { source, .. }
                 if source.raw_os_error() == Some(nix::libc::ENOSPC) =>
             {
@@ -145,6 +167,8 @@ pub struct UnitFiles {
     pub name: String,
     pub timer: PathBuf,
     pub service: PathBuf,
+    /// The service the drive's device unit wants (only with a drive trigger).
+    pub drive_service: PathBuf,
 }
 
 impl UnitFiles {
@@ -154,12 +178,17 @@ impl UnitFiles {
         Ok(UnitFiles {
             timer: folder.join(format!("{name}.timer")),
             service: folder.join(format!("{name}.service")),
+            drive_service: folder.join(format!("{name}-drive.service")),
             name,
         })
     }
 
     pub fn timer_unit(&self) -> String {
         format!("{}.timer", self.name)
+    }
+
+    pub fn drive_unit(&self) -> String {
+        format!("{}-drive.service", self.name)
     }
 }
 
@@ -220,13 +249,33 @@ pub async fn set(mut schedule: Schedule) -> Result<Applied, ScheduleError> {
         &units::service_text(&schedule, &environment),
     )?;
     write_unit(&files.timer, &units::timer_text(&schedule, &files.name))?;
-    let verify_notes = systemd::verify(&[files.timer.as_path(), files.service.as_path()]).await?;
+    let mut written = vec![files.timer.as_path(), files.service.as_path()];
+    if let Some(drive) = &schedule.drive {
+        write_unit(
+            &files.drive_service,
+            &units::drive_service_text(&schedule, drive, &environment),
+        )?;
+        written.push(files.drive_service.as_path());
+    }
+    let verify_notes = systemd::verify(&written).await?;
+    let had_drive_unit = files.drive_service.exists() && schedule.drive.is_none();
     let started = async {
+        if had_drive_unit {
+            // The drive trigger was switched off: its unit goes.
+            systemd::disable(&files.drive_unit()).await?;
+        }
         systemd::reload().await?;
         systemd::enable_now(&files.timer_unit()).await?;
+        if schedule.drive.is_some() {
+            // Enabling links it into the device unit's wants: plugging the drive starts it.
+            systemd::enable(&files.drive_unit()).await?;
+        }
         systemd::next_elapse(&files.timer_unit()).await
     }
     .await;
+    if had_drive_unit {
+        remove_unit(&files.drive_service)?;
+    }
     let (next_run, not_started) = match started {
         Ok(next) => (next.or(analyzed_next), None),
         Err(e @ ScheduleError::NoUserInstance { .. }) => (analyzed_next, Some(e)),
@@ -238,6 +287,18 @@ pub async fn set(mut schedule: Schedule) -> Result<Applied, ScheduleError> {
         not_started,
         verify_notes,
     })
+}
+
+/// Removes a unit file (one that is not there is fine).
+fn remove_unit(file: &Path) -> Result<(), ScheduleError> {
+    match std::fs::remove_file(file) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(ScheduleError::Write {
+            path: file.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 fn write_unit(path: &Path, text: &str) -> Result<(), ScheduleError> {
@@ -271,18 +332,12 @@ pub async fn off(config: &Path) -> Result<Option<ScheduleError>, ScheduleError> 
     if !files.timer.exists() && !files.service.exists() {
         return Err(ScheduleError::NotScheduled { config });
     }
-    let told = systemd::disable_now(&files.timer_unit()).await;
-    for file in [&files.timer, &files.service] {
-        match std::fs::remove_file(file) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(ScheduleError::Write {
-                    path: file.clone(),
-                    source,
-                })
-            }
-        }
+    let mut told = systemd::disable_now(&files.timer_unit()).await;
+    if files.drive_service.exists() && told.is_ok() {
+        told = systemd::disable(&files.drive_unit()).await;
+    }
+    for file in [&files.timer, &files.service, &files.drive_service] {
+        remove_unit(file)?;
     }
     match told {
         Ok(()) => {
@@ -325,6 +380,8 @@ pub struct Shown {
     pub calendar: String,
     pub ac_power_only: bool,
     pub skip_metered: bool,
+    /// The repository also backed up when its drive is plugged in, or null.
+    pub drive: Option<DriveTrigger>,
     pub timer_unit: PathBuf,
     pub service_unit: PathBuf,
     /// Unix ms, or null when unknown.
@@ -344,6 +401,7 @@ impl Shown {
             calendar: self.calendar.clone(),
             ac_power_only: self.ac_power_only,
             skip_metered: self.skip_metered,
+            drive: self.drive.clone(),
         }
     }
 }
@@ -368,9 +426,16 @@ pub fn describe(schedule: &Schedule) -> String {
     if schedule.skip_metered {
         conditions.push("not on metered networks");
     }
-    match conditions.is_empty() {
+    let said = match conditions.is_empty() {
         true => when,
         false => format!("{when}, {}", conditions.join(", ")),
+    };
+    match &schedule.drive {
+        Some(drive) => format!(
+            "{said}, and when the drive of “{}” is plugged in",
+            drive.repository
+        ),
+        None => said,
     }
 }
 
@@ -423,6 +488,7 @@ pub async fn show(config: Option<&Path>) -> Result<Vec<Shown>, ScheduleError> {
             calendar: schedule.calendar,
             ac_power_only: schedule.ac_power_only,
             skip_metered: schedule.skip_metered,
+            drive: schedule.drive,
             timer_unit: timer,
             service_unit: service,
             next_run,
@@ -477,6 +543,7 @@ mod tests {
             calendar: "*-*-* 02:30:00".into(),
             ac_power_only: true,
             skip_metered: true,
+            drive: None,
         };
         assert_eq!(
             describe(&schedule),

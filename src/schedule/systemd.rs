@@ -92,6 +92,24 @@ pub async fn enable_now(timer: &str) -> Result<(), ScheduleError> {
     checked(&["enable", "--now", timer]).await.map(drop)
 }
 
+/// Enables a unit without starting it (a drive's service starts when the drive comes).
+pub async fn enable(unit: &str) -> Result<(), ScheduleError> {
+    checked(&["enable", unit]).await.map(drop)
+}
+
+/// Disables a unit without stopping a run of it that is going on.
+pub async fn disable(unit: &str) -> Result<(), ScheduleError> {
+    let answer = systemctl(&["disable", unit]).await?;
+    if answer.success || answer.stderr.contains("does not exist") {
+        Ok(())
+    } else {
+        Err(ScheduleError::Systemctl {
+            command: format!("systemctl --user disable {unit}"),
+            message: answer.stderr,
+        })
+    }
+}
+
 /// Stops and disables the timer (a unit the manager does not know is fine).
 pub async fn disable_now(timer: &str) -> Result<(), ScheduleError> {
     let answer = systemctl(&["disable", "--now", timer]).await?;

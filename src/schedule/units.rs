@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 const CONFIG_KEY: &str = "X-KastellConfig=";
 const AC_POWER_KEY: &str = "X-KastellAcPowerOnly=";
 const METERED_KEY: &str = "X-KastellSkipMetered=";
+const DRIVE_KEY: &str = "X-KastellDrive=";
+const DRIVE_REPOSITORY_KEY: &str = "X-KastellDriveRepository=";
 const CALENDAR_KEY: &str = "OnCalendar=";
 
 /// Every unit Kastell writes starts with this (and only those are listed as Kastell's).
@@ -176,6 +178,78 @@ pub fn service_text(schedule: &Schedule, environment: &RunEnvironment) -> String
     if schedule.skip_metered {
         exec.push("--skip-metered".into());
     }
+    let mut drive_keys = String::new();
+    if let Some(drive) = &schedule.drive {
+        // The daily run leaves the drive's repository out while it is not plugged in.
+        exec.push("--drive".into());
+        exec.push(quote(&format!("{}={}", drive.repository, drive.uuid)));
+        drive_keys = format!(
+            "{DRIVE_KEY}{}\n{DRIVE_REPOSITORY_KEY}{}\n",
+            drive.uuid,
+            quote(&drive.repository)
+        );
+    }
+    format!(
+        "# Written by Kastell: the scheduled backup of {config}.\n\
+         # Change it in Kastell or with `kastell schedule set`; `kastell schedule off` removes it.\n\
+         [Unit]\n\
+         Description=Kastell: backup of {stem}\n\
+         {CONFIG_KEY}{quoted_config}\n\
+         {AC_POWER_KEY}{ac}\n\
+         {METERED_KEY}{metered}\n\
+         {drive_keys}\
+         \n\
+         {service}",
+        stem = stem_of(&schedule.config),
+        quoted_config = quote(&config),
+        ac = yes_no(schedule.ac_power_only),
+        metered = yes_no(schedule.skip_metered),
+        service = service_section(&exec, environment),
+    )
+}
+
+/// The service the drive's device unit wants: `kastell backup` of the drive's repository,
+/// started when the drive is plugged in (no power or network condition: the person just
+/// plugged it in), after the device is there.
+pub fn drive_service_text(
+    schedule: &Schedule,
+    drive: &super::DriveTrigger,
+    environment: &RunEnvironment,
+) -> String {
+    let config = schedule.config.display().to_string();
+    let device = super::drive::device_unit(&drive.uuid);
+    let exec = vec![
+        quote(&environment.program.display().to_string()),
+        "backup".to_string(),
+        "--config".to_string(),
+        quote(&config),
+        "--repository".to_string(),
+        quote(&drive.repository),
+        "--trigger".to_string(),
+        "drive".to_string(),
+        "--drive".to_string(),
+        quote(&format!("{}={}", drive.repository, drive.uuid)),
+    ];
+    format!(
+        "# Written by Kastell: backs up “{repository}” of {config} when its drive is plugged in.\n\
+         # Change it in Kastell or with `kastell schedule set`; `kastell schedule off` removes it.\n\
+         [Unit]\n\
+         Description=Kastell: backup of {stem} to the drive of {repository}\n\
+         After={device}\n\
+         \n\
+         {service}\
+         \n\
+         [Install]\n\
+         WantedBy={device}\n",
+        repository = drive.repository,
+        stem = stem_of(&schedule.config),
+        service = service_section(&exec, environment),
+    )
+}
+
+/// `[Service]`: run `exec` once, with the tools resolved when the schedule was set, at low
+/// CPU and I/O priority.
+fn service_section(exec: &[String], environment: &RunEnvironment) -> String {
     let mut variables = vec![quote_assignment(&format!(
         "PATH={}",
         environment.path_variable()
@@ -193,15 +267,7 @@ pub fn service_text(schedule: &Schedule, environment: &RunEnvironment) -> String
         )));
     }
     format!(
-        "# Written by Kastell: the scheduled backup of {config}.\n\
-         # Change it in Kastell or with `kastell schedule set`; `kastell schedule off` removes it.\n\
-         [Unit]\n\
-         Description=Kastell: backup of {stem}\n\
-         {CONFIG_KEY}{quoted_config}\n\
-         {AC_POWER_KEY}{ac}\n\
-         {METERED_KEY}{metered}\n\
-         \n\
-         [Service]\n\
+        "[Service]\n\
          Type=oneshot\n\
          ExecStart={exec}\n\
          Environment={variables}\n\
@@ -210,10 +276,6 @@ pub fn service_text(schedule: &Schedule, environment: &RunEnvironment) -> String
          # borg gets SIGINT first and writes its checkpoint (as Kastell's Cancel does).\n\
          KillSignal=SIGINT\n\
          TimeoutStopSec=2min\n",
-        stem = stem_of(&schedule.config),
-        quoted_config = quote(&config),
-        ac = yes_no(schedule.ac_power_only),
-        metered = yes_no(schedule.skip_metered),
         exec = exec.join(" "),
         variables = variables.join(" "),
     )
@@ -242,6 +304,12 @@ pub fn parse(timer: &str, service: &str) -> Option<Schedule> {
         calendar,
         ac_power_only: value_of(service, AC_POWER_KEY) == Some("yes"),
         skip_metered: value_of(service, METERED_KEY) == Some("yes"),
+        drive: value_of(service, DRIVE_KEY).and_then(|uuid| {
+            Some(super::DriveTrigger {
+                uuid: uuid.to_string(),
+                repository: unquote(value_of(service, DRIVE_REPOSITORY_KEY)?),
+            })
+        }),
     })
 }
 
@@ -255,6 +323,7 @@ mod tests {
             calendar: "*-*-* 12:30:00".into(),
             ac_power_only: true,
             skip_metered: false,
+            drive: None,
         }
     }
 

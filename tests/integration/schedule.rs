@@ -595,3 +595,187 @@ fn a_failed_scheduled_run_notifies_and_its_show_details_opens_the_run_in_the_win
         stderr(&out)
     );
 }
+
+/// A real filesystem with a UUID on a loop device, standing in for a USB disk; unmounted and
+/// detached when dropped.
+struct LoopDrive {
+    device: String,
+    mount_point: PathBuf,
+    mounted: bool,
+    attached: bool,
+}
+
+impl LoopDrive {
+    /// None where loop devices cannot be made (not root, no loop support).
+    fn plug_in(dir: &std::path::Path) -> Option<LoopDrive> {
+        if !nix::unistd::geteuid().is_root() {
+            return None;
+        }
+        let image = dir.join("usb-disk.img");
+        std::fs::File::create(&image)
+            .and_then(|f| f.set_len(64 << 20))
+            .ok()?;
+        let made = Command::new("mkfs.ext4")
+            .args(["-q", "-L", "KASTELLUSB"])
+            .arg(&image)
+            .status()
+            .ok()?;
+        if !made.success() {
+            return None;
+        }
+        let attached = Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(&image)
+            .output()
+            .ok()?;
+        if !attached.status.success() {
+            return None;
+        }
+        let device = String::from_utf8_lossy(&attached.stdout).trim().to_string();
+        let mount_point = dir.join("media/KASTELLUSB");
+        std::fs::create_dir_all(&mount_point).ok()?;
+        let mut drive = LoopDrive {
+            device,
+            mount_point,
+            mounted: false,
+            attached: true,
+        };
+        let mounted = Command::new("mount")
+            .arg(&drive.device)
+            .arg(&drive.mount_point)
+            .status()
+            .ok()?;
+        drive.mounted = mounted.success();
+        drive.mounted.then_some(drive)
+    }
+
+    fn uuid(&self) -> String {
+        let out = Command::new("blkid")
+            .args(["-s", "UUID", "-o", "value", &self.device])
+            .output()
+            .expect("blkid");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Unmounted and detached: the drive is gone.
+    fn unplug(&mut self) {
+        if self.mounted {
+            let _ = Command::new("umount").arg(&self.mount_point).status();
+            self.mounted = false;
+        }
+        if self.attached {
+            let _ = Command::new("losetup").args(["-d", &self.device]).status();
+            self.attached = false;
+        }
+    }
+}
+
+impl Drop for LoopDrive {
+    fn drop(&mut self) {
+        self.unplug();
+    }
+}
+
+#[test]
+fn a_repository_on_a_drive_is_backed_up_when_the_drive_comes_and_skipped_while_it_is_gone() {
+    let home = Home::new("schedule-drive");
+    let Some(mut drive) = LoopDrive::plug_in(home.dir.path()) else {
+        eprintln!("skipped: loop devices (root) are needed to stand in for a USB disk");
+        return;
+    };
+    // The repository lives on the drive.
+    let on_drive = drive.mount_point.join("borg");
+    let text = std::fs::read_to_string(home.config()).expect("config");
+    let text = text.replace(
+        &home.repo().display().to_string(),
+        &on_drive.display().to_string(),
+    );
+    std::fs::write(home.config(), text).expect("config");
+    home.create_repository();
+    let uuid = drive.uuid();
+    assert!(!uuid.is_empty());
+    let config = home.config().display().to_string();
+
+    let manager = UserManager::start(&home);
+    let set = manager.run(&kastell_args(
+        &home,
+        &[
+            "schedule",
+            "set",
+            "--config",
+            &config,
+            "--at",
+            "03:15",
+            "--any-power",
+            "--when-plugged-in",
+            "local",
+        ],
+    ));
+    assert!(set.status.success(), "set: {}", stderr(&set));
+    assert!(
+        !stderr(&set).contains("verify says"),
+        "systemd-analyze verify complained: {}",
+        stderr(&set)
+    );
+    let shown = json_of(&manager.run(&kastell_args(&home, &["schedule", "show", "--json"])));
+    assert_eq!(shown[0]["drive"]["uuid"], uuid.as_str(), "{shown}");
+    assert_eq!(shown[0]["drive"]["repository"], "local");
+    let timer = PathBuf::from(shown[0]["timer_unit"].as_str().expect("timer"));
+    let name = timer
+        .file_stem()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let drive_unit = format!("{name}-drive.service");
+    let device_unit = format!("dev-disk-by\\x2duuid-{}.device", uuid.replace('-', "\\x2d"));
+    // Enabled into the device unit's wants: systemd starts it when the drive appears.
+    let wants = home
+        .unit_folder()
+        .join(format!("{device_unit}.wants"))
+        .join(&drive_unit);
+    assert!(wants.exists(), "{} is missing", wants.display());
+    let enabled =
+        manager.run(Command::new("systemctl").args(["--user", "is-enabled", &drive_unit]));
+    assert_eq!(String::from_utf8_lossy(&enabled.stdout).trim(), "enabled");
+
+    // What the device unit starts, started by hand: the drive's repository is backed up.
+    let started = manager.run(Command::new("systemctl").args(["--user", "start", &drive_unit]));
+    assert!(started.status.success(), "{}", stderr(&started));
+    assert_eq!(home.archives_in(&on_drive).len(), 1);
+    let runs = home.history();
+    assert_eq!(runs[0]["trigger"], "drive", "{runs:?}");
+    assert_eq!(runs[0]["outcome"], "success", "{runs:?}");
+
+    let off = manager.run(&kastell_args(
+        &home,
+        &["schedule", "off", "--config", &config],
+    ));
+    assert!(off.status.success(), "off: {}", stderr(&off));
+    assert!(!wants.exists() && !home.unit_folder().join(&drive_unit).exists());
+    drop(manager);
+
+    // The drive unplugged: the daily run is skipped with its reason, not failed.
+    drive.unplug();
+    let daily = kastell_args(
+        &home,
+        &[
+            "backup",
+            "--config",
+            &config,
+            "--trigger",
+            "schedule",
+            "--no-notify",
+            "--drive",
+            &format!("local={uuid}"),
+        ],
+    )
+    .output()
+    .expect("kastell backup");
+    assert!(daily.status.success(), "{}", stderr(&daily));
+    assert!(
+        String::from_utf8_lossy(&daily.stdout).contains("the backup drive is not plugged in"),
+        "{}",
+        String::from_utf8_lossy(&daily.stdout)
+    );
+    assert_eq!(home.history()[0]["outcome"], "skipped");
+}

@@ -105,9 +105,14 @@ impl Home {
     }
 
     pub fn archives(&self) -> Vec<String> {
+        self.archives_in(&self.repo())
+    }
+
+    /// The archives of the repository at `repo` (one the config was pointed elsewhere to).
+    pub fn archives_in(&self, repo: &std::path::Path) -> Vec<String> {
         let out = Command::new(tool("borg"))
             .args(["list", "--short"])
-            .arg(self.repo())
+            .arg(repo)
             .env_clear()
             .envs(self.login_env())
             .env("BORG_PASSPHRASE", PASSPHRASE)

@@ -177,6 +177,7 @@ impl qobject::BackupRunner {
         self.as_mut().set_fraction(-1.0);
         self.as_mut().set_running(true);
         let request = BackupRequest {
+            leave_out: Vec::new(),
             config: PathBuf::from(config_path.to_string()),
             repository: Some(repository.to_string()).filter(|r| !r.is_empty()),
             actions,

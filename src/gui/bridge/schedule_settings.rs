@@ -8,6 +8,8 @@ pub mod qobject {
     unsafe extern "C++" {
         include!("cxx-qt-lib/qstring.h");
         type QString = cxx_qt_lib::QString;
+        include!("cxx-qt-lib/qstringlist.h");
+        type QStringList = cxx_qt_lib::QStringList;
     }
 
     #[auto_cxx_name]
@@ -27,6 +29,10 @@ pub mod qobject {
         #[qproperty(QString, calendar)]
         #[qproperty(bool, ac_power_only)]
         #[qproperty(bool, skip_metered)]
+        /// Repositories of the config on a drive plugged in now (their labels).
+        #[qproperty(QStringList, drive_choices)]
+        /// The repository also backed up when its drive is plugged in ("" for none).
+        #[qproperty(QString, drive_repository)]
         /// The schedule in words and when it runs next.
         #[qproperty(QString, status_text)]
         /// Other schedules of this config (the guide's anacron job, …), one a line.
@@ -41,7 +47,8 @@ pub mod qobject {
         #[qinvokable]
         fn load(self: Pin<&mut ScheduleSettings>, config_path: &QString);
 
-        /// Sets the schedule: daily at `time` (HH:MM), or by `calendar` when it is not empty.
+        /// Sets the schedule: daily at `time` (HH:MM), or by `calendar` when it is not empty;
+        /// also when the drive of `drive_repository` is plugged in, unless it is "".
         #[qinvokable]
         fn apply(
             self: Pin<&mut ScheduleSettings>,
@@ -49,6 +56,7 @@ pub mod qobject {
             calendar: &QString,
             ac_power_only: bool,
             skip_metered: bool,
+            drive_repository: &QString,
         );
 
         #[qinvokable]
@@ -74,7 +82,7 @@ use crate::gui::runtime;
 use crate::schedule::{self, existing, Schedule, ScheduleError, Shown};
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
-use cxx_qt_lib::QString;
+use cxx_qt_lib::{QString, QStringList};
 use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
@@ -88,6 +96,8 @@ pub struct ScheduleSettingsRust {
     calendar: QString,
     ac_power_only: bool,
     skip_metered: bool,
+    drive_choices: QStringList,
+    drive_repository: QString,
     status_text: QString,
     other_text: QString,
     can_disable_other: bool,
@@ -111,6 +121,8 @@ impl Default for ScheduleSettingsRust {
             calendar: QString::default(),
             ac_power_only: true,
             skip_metered: false,
+            drive_choices: QStringList::default(),
+            drive_repository: QString::default(),
             status_text: QString::default(),
             other_text: QString::default(),
             can_disable_other: false,
@@ -125,6 +137,8 @@ impl Default for ScheduleSettingsRust {
 struct Looked {
     shown: Option<Shown>,
     others: Vec<existing::OtherSchedule>,
+    /// Repositories on a drive plugged in now.
+    drives: Vec<String>,
     /// What the last action said besides its result (units written but not started, …).
     note: Option<String>,
 }
@@ -138,9 +152,21 @@ async fn look(config: PathBuf, note: Option<String>) -> Looked {
         Some(s) => s.other_schedules.clone(),
         None => existing::find(&config, &existing::Places::of_this_user()),
     };
+    let mut drives: Vec<String> = schedule::drive::candidates(&config)
+        .await
+        .into_iter()
+        .map(|(label, _)| label)
+        .collect();
+    // A drive trigger whose drive is not plugged in now stays choosable.
+    if let Some(drive) = shown.as_ref().and_then(|s| s.drive.as_ref()) {
+        if !drives.contains(&drive.repository) {
+            drives.push(drive.repository.clone());
+        }
+    }
     Looked {
         shown,
         others,
+        drives,
         note,
     }
 }
@@ -192,8 +218,14 @@ impl qobject::ScheduleSettings {
         let Looked {
             shown,
             others,
+            drives,
             note,
         } = looked;
+        let mut choices = QStringList::default();
+        for label in &drives {
+            choices.append(QString::from(label));
+        }
+        self.as_mut().set_drive_choices(choices);
         let others_text = others
             .iter()
             .map(|o| {
@@ -218,6 +250,9 @@ impl qobject::ScheduleSettings {
                 ));
                 self.as_mut().set_ac_power_only(shown.ac_power_only);
                 self.as_mut().set_skip_metered(shown.skip_metered);
+                let drive = shown.drive.as_ref().map(|d| d.repository.as_str());
+                self.as_mut()
+                    .set_drive_repository(QString::from(drive.unwrap_or_default()));
                 let mut status = status_of(&shown);
                 if let Some(note) = note {
                     status = format!("{note} {status}");
@@ -232,6 +267,7 @@ impl qobject::ScheduleSettings {
             None => {
                 self.as_mut().set_scheduled(false);
                 self.as_mut().set_enabled(false);
+                self.as_mut().set_drive_repository(QString::default());
                 self.as_mut().set_status_text(QString::from(
                     &note.unwrap_or_else(|| {
                         "Not scheduled: backups run when you start them.".into()
@@ -285,19 +321,26 @@ impl qobject::ScheduleSettings {
         calendar: &QString,
         ac_power_only: bool,
         skip_metered: bool,
+        drive_repository: &QString,
     ) {
         let time = time.to_string();
         let calendar = calendar.to_string();
+        let drive_repository = drive_repository.to_string();
         self.act(move |config| async move {
             let calendar = match calendar.trim() {
                 "" => schedule::daily_at(time.trim())?,
                 custom => custom.to_string(),
+            };
+            let drive = match drive_repository.as_str() {
+                "" => None,
+                label => Some(schedule::drive::trigger_for(&config, label).await?),
             };
             let applied = schedule::set(Schedule {
                 config,
                 calendar,
                 ac_power_only,
                 skip_metered,
+                drive,
             })
             .await?;
             let _ = crate::desktop::tray::autostart_after_first_schedule();
@@ -380,6 +423,11 @@ async fn run_in_window(schedule: Schedule, cancel: CancellationToken) {
         }
         if schedule.skip_metered {
             command.arg("--skip-metered");
+        }
+        if let Some(drive) = &schedule.drive {
+            command
+                .arg("--drive")
+                .arg(format!("{}={}", drive.repository, drive.uuid));
         }
         let _ = command.status().await;
     }
