@@ -409,6 +409,16 @@ async fn perform(action: &TrayAction, view: &TrayView) {
                 archive: "latest".into(),
             };
             let mountpoint = crate::mount::manager::default_mountpoint(&first.config, &target);
+            // Mounted by an earlier click (its process serves it): shown again.
+            if crate::mount::manager::is_mount_point(&mountpoint) {
+                let _ = crate::desktop::file_manager::show_folder(&mountpoint).await;
+                return;
+            }
+            // `kastell mount` wants the folder; it is made in the private runtime folder.
+            let runtime = crate::private::runtime_dir();
+            if crate::private::create_dirs_below(&runtime, &mountpoint).is_err() {
+                return;
+            }
             let mounted = tokio::process::Command::new(&program)
                 .arg("mount")
                 .arg("--config")

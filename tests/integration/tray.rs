@@ -70,6 +70,38 @@ async fn click(bus: &zbus::Connection, name: &str, label: &str) -> zbus::Result<
     Ok(())
 }
 
+/// Kastell's window and the file manager, stood in for on the bus: what they were asked.
+#[derive(Clone, Default)]
+struct Asked(Arc<Mutex<Vec<String>>>);
+
+impl Asked {
+    fn said(&self) -> Vec<String> {
+        self.0.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+}
+
+struct WindowStandIn(Asked);
+
+#[zbus::interface(name = "org.freedesktop.Application")]
+impl WindowStandIn {
+    fn activate(&self, _platform_data: HashMap<String, zbus::OwnedVariant>) {
+        if let Ok(mut asked) = self.0 .0.lock() {
+            asked.push("activate".into());
+        }
+    }
+}
+
+struct FileManagerStandIn(Asked);
+
+#[zbus::interface(name = "org.freedesktop.FileManager1")]
+impl FileManagerStandIn {
+    fn show_folders(&self, uris: Vec<String>, _startup_id: String) {
+        if let Ok(mut asked) = self.0 .0.lock() {
+            asked.extend(uris);
+        }
+    }
+}
+
 struct Tray(Child);
 
 impl Drop for Tray {
@@ -199,6 +231,75 @@ fn the_tray_shows_each_state_its_menu_backs_up_and_a_borgmatic_run_from_a_shell_
     assert_eq!(runs[0]["trigger"], "tray");
     assert_eq!(runs[0]["outcome"], "success");
     assert_eq!(home.archives().len(), 1);
+
+    // "Open Kastell" brings the open window to the front (it owns org.kde.kastell).
+    let window = Asked::default();
+    let files = Asked::default();
+    let _stand_ins = runtime.block_on(async {
+        zbus::connection::Builder::address(session.as_str())
+            .name("org.kde.kastell")
+            .serve_at("/org/kde/kastell", WindowStandIn(window.clone()))
+            .name("org.freedesktop.FileManager1")
+            .serve_at(
+                "/org/freedesktop/FileManager1",
+                FileManagerStandIn(files.clone()),
+            )
+            .build()
+            .await
+            .expect("the stand-ins on the bus")
+    });
+    runtime
+        .block_on(click(&bus, &name, "Open Kastell"))
+        .expect("menu click");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while window.said().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(window.said(), vec!["activate".to_string()]);
+
+    // "Mount latest archive" mounts it and shows it in the file manager.
+    runtime
+        .block_on(click(&bus, &name, "Mount latest archive"))
+        .expect("menu click");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while files.said().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let shown = files.said();
+    if shown.len() != 1 {
+        let mut tray = tray;
+        let _ = tray.0.kill();
+        let mut said = String::new();
+        if let Some(mut err) = tray.0.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut err, &mut said);
+        }
+        panic!("the file manager was asked for {shown:?}; the tray said:\n{said}");
+    }
+    let mountpoint = std::path::PathBuf::from(
+        shown[0]
+            .strip_prefix("file://")
+            .expect("a file URI")
+            .replace("%20", " "),
+    );
+    assert!(
+        crate::support::is_mounted(&mountpoint),
+        "{} is not mounted",
+        mountpoint.display()
+    );
+    let archive = home.archives().pop().expect("the archive");
+    let listed: Vec<String> = std::fs::read_dir(&mountpoint)
+        .expect("the mounted archive lists")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!listed.is_empty(), "{archive} mounted empty");
+    let unmounted = home
+        .kastell()
+        .arg("umount")
+        .arg(&mountpoint)
+        .output()
+        .expect("kastell umount");
+    assert!(unmounted.status.success(), "{}", stderr(&unmounted));
 
     // A failing run (the repository is gone): attention, with the reason.
     let moved = home.dir.path().join("repo-away");
