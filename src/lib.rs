@@ -14,9 +14,10 @@
 //! - `mount/`: the read-only FUSE filesystem and the mounts a running Kastell keeps.
 //! - `patterns/`: borg's pattern rules, the exclude preview and the exclude editor's state.
 //! - `schedule/`: daily runs as systemd user units, their conditions (mains power, metered
-//!   networks), other schedules of the same config.
+//!   networks, a drive plugged in), other schedules of the same config.
 //! - `credentials/`: the passphrase: where it comes from, the wallet, the one-run relay.
-//! - `desktop/`: desktop integration: notifications, the file manager.
+//! - `desktop/`: desktop integration: notifications, the file manager, the tray icon, Plasma's
+//!   job list, one window per session.
 //! - `errors.rs`: the error rules every module follows and the one `ErrorKind` for the window.
 //! - `status.rs`: every repository's state at a glance (history, run locks, newest archive).
 //! - `history.rs`, `preferences.rs`, `private.rs`, `events.rs`: the run history, Kastell's
