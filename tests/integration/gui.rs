@@ -832,6 +832,21 @@ fn an_archive_mounts_from_the_window_opens_in_the_file_manager_and_is_unmounted_
 fn settings_schedule_the_config_move_the_anacron_job_away_and_the_list_says_how_backups_went() {
     let fx = Fixture::new(0);
     let config = fx.config.display().to_string();
+    // The local repository lives on a USB disk (a loop device), where loop devices can be made.
+    let drive = support::drive::LoopDrive::plug_in(fx.dir.path()).map(|mut drive| {
+        let _ = std::fs::remove_dir(drive.mount_point.join("lost+found"));
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", fx.local_repo.display()))
+            .arg(&drive.mount_point)
+            .status()
+            .expect("cp");
+        assert!(copied.success());
+        std::fs::remove_dir_all(&fx.local_repo).expect("the repository's old place");
+        std::fs::create_dir(&fx.local_repo).expect("an empty folder");
+        drive.move_to(&fx.local_repo);
+        drive
+    });
     let backed_up = fx.kastell(&["backup", "--config", &config, "--no-notify"]);
     assert!(
         backed_up.status.success(),
@@ -855,13 +870,21 @@ fn settings_schedule_the_config_move_the_anacron_job_away_and_the_list_says_how_
     )
     .expect("anacron job");
     let screenshots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
-    let steps = vec![
+    let mut steps = vec![
         ("expect", "local".to_string()),
         ("expect_contains", "backed up just now".to_string()),
         ("press", "Schedule".to_string()),
         ("expect_contains", "Not scheduled".to_string()),
         ("expect_contains", "The anacron job".to_string()),
         ("type", "Time of the daily backup=03:15".to_string()),
+    ];
+    if drive.is_some() {
+        steps.push((
+            "press",
+            "Also back up when the drive is plugged in".to_string(),
+        ));
+    }
+    steps.extend([
         ("press", "Back up every day".to_string()),
         (
             "expect_contains",
@@ -871,6 +894,14 @@ fn settings_schedule_the_config_move_the_anacron_job_away_and_the_list_says_how_
             "expect_contains",
             "Kastell runs the schedule itself while its window is open".to_string(),
         ),
+    ]);
+    if drive.is_some() {
+        steps.push((
+            "expect_contains",
+            "and when the drive of “local” is plugged in".to_string(),
+        ));
+    }
+    steps.extend([
         (
             "shot",
             screenshots.join("schedule.png").display().to_string(),
@@ -899,12 +930,16 @@ fn settings_schedule_the_config_move_the_anacron_job_away_and_the_list_says_how_
                 .display()
                 .to_string(),
         ),
-    ];
-    drive(&fx, &[], &steps, "schedule.log");
+    ]);
+    self::drive(&fx, &[], &steps, "schedule.log");
     assert!(!job.exists() && daily.join("borgmatic-user.disabled-by-kastell").exists());
     let shown = fx.kastell(&["schedule", "show", "--json"]);
     let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("json");
     assert_eq!(shown[0]["calendar"], "*-*-* 03:15:00");
     assert_eq!(shown[0]["ac_power_only"], true);
     assert_eq!(shown[0]["systemd_answers"], false);
+    if let Some(drive) = &drive {
+        assert_eq!(shown[0]["drive"]["repository"], "local");
+        assert_eq!(shown[0]["drive"]["uuid"], drive.uuid().as_str());
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod bed;
 pub mod desktop;
+pub mod drive;
 pub mod home;
 pub mod tree;
 pub mod watcher;
