@@ -526,7 +526,10 @@ impl Drop for KillOnDrop {
 }
 
 /// A window in the place of Kastell's: owns `org.kde.kastell` and records the actions asked.
-struct WindowStandIn(Arc<std::sync::Mutex<Vec<(String, Vec<i64>)>>>);
+/// An action and its integer parameters, as the window was asked.
+type ActionCall = (String, Vec<i64>);
+
+struct WindowStandIn(Arc<std::sync::Mutex<Vec<ActionCall>>>);
 
 #[zbus::interface(name = "org.freedesktop.Application")]
 impl WindowStandIn {
