@@ -44,6 +44,7 @@ pub mod process;
 pub mod reader;
 pub mod restore;
 pub mod schedule;
+pub mod setup;
 pub mod status;
 pub mod times;
 pub mod units;

@@ -14,6 +14,7 @@ mod output;
 mod reader;
 mod restore;
 mod schedule;
+mod setup;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -71,6 +72,8 @@ pub enum Command {
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
     Tray(TrayArgs),
+    Setup(setup::SetupArgs),
+    Recover(setup::RecoverArgs),
 }
 
 /// Shows the backups' state in the desktop's tray (a StatusNotifierItem) until Quit
@@ -108,6 +111,8 @@ pub async fn run(command: Command) -> ExitCode {
         Command::Index(args) => browse::build(args).await,
         Command::Cat(args) => reader::cat(args).await,
         Command::Config(command) => configure::config(command),
+        Command::Setup(args) => setup::setup(args).await,
+        Command::Recover(args) => setup::recover(args, &cancel).await,
         Command::Passphrase(command) => configure::passphrase(command).await,
         Command::Backup(args) => backup::backup(args, &cancel).await,
         Command::BreakLock(args) => backup::break_lock(args, &cancel).await,

@@ -22,6 +22,8 @@ pub struct Invocation {
     /// Also report stdout's `--log-json` records as events as they arrive (borgmatic writes its
     /// own log records there); stdout is still collected whole.
     pub stream_stdout: bool,
+    /// The working folder (`borg extract` writes into it); the caller's when None.
+    pub cwd: Option<PathBuf>,
 }
 
 /// `borgmatic --config FILE --log-json ACTION [--repository LABEL] [ARGS...]`.
@@ -133,6 +135,7 @@ impl BorgmaticCommand {
             stdin_secret: self.stdin_secret,
             label: format!("borgmatic {}", self.action),
             stream_stdout: self.stream_stdout,
+            cwd: None,
         }
     }
 }
@@ -185,6 +188,7 @@ impl BorgCommand {
             stdin_secret: None,
             label: format!("borg {}", self.action),
             stream_stdout: false,
+            cwd: None,
         }
     }
 }

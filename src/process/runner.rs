@@ -69,6 +69,9 @@ pub async fn run(
         // Its own process group, so a cancel reaches borg under borgmatic too.
         .process_group(0)
         .kill_on_drop(true);
+    if let Some(cwd) = &invocation.cwd {
+        command.current_dir(cwd);
+    }
 
     // The passphrase travels through a pipe whose read end the child inherits.
     let passphrase_fd: Option<OwnedFd> = match &invocation.passphrase {

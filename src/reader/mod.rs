@@ -201,6 +201,12 @@ impl Reader {
         self.key.mode
     }
 
+    /// The id borg gives a chunk of plaintext `data` (a keyed MAC): what a restored file's
+    /// content is checked against.
+    pub fn id_hash(&self, data: &[u8]) -> [u8; 32] {
+        self.key.id_hash(data)
+    }
+
     /// The repository's id (indexes are kept under it).
     pub fn repository_id(&self) -> &[u8] {
         self.store.repository_id()

@@ -23,6 +23,7 @@ mod browse;
 mod config_edit;
 mod config_seed;
 mod excludes;
+mod first_run;
 mod gui;
 mod install;
 mod job_view;

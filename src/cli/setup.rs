@@ -1,0 +1,220 @@
+//! `kastell setup` (the first-run wizard's steps, for scripts and tests) and `kastell recover`
+//! (an archive back from a repository, the exported key and the passphrase alone).
+
+use crate::config::Secret;
+use crate::setup::{self, layout, passphrase, recover, Destination, Encryption, Plan};
+use anyhow::{anyhow, bail, Context};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+/// Creates the repositories, keeps the passphrase in the wallet, writes the config (with
+/// Kastell's passcommand, no plaintext) and exports and checks every key
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// The borgmatic config to write (it must not exist yet).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// A folder to back up (repeat for more).
+    #[arg(long, value_name = "DIR", required = true)]
+    source: Vec<PathBuf>,
+    /// `LABEL=LOCATION`: a folder or `ssh://user@host[:port]/path` (repeat for more).
+    #[arg(long, value_name = "LABEL=LOCATION", required = true, value_parser = parse_destination)]
+    repository: Vec<Destination>,
+    #[arg(long, value_name = "MODE", default_value = "keyfile-blake2", value_parser = parse_encryption)]
+    encryption: Encryption,
+    /// Where every repository's key is exported, one `LABEL.key` each (a USB stick…).
+    #[arg(long, value_name = "DIR")]
+    export_keys: PathBuf,
+    /// Read the passphrase from this file descriptor (one line).
+    #[arg(long, value_name = "N", conflicts_with = "generate_passphrase")]
+    passphrase_fd: Option<u32>,
+    /// Make a seven-word Diceware passphrase and print it once.
+    #[arg(long, required_unless_present = "passphrase_fd")]
+    generate_passphrase: bool,
+    /// The SSH key for `ssh://` repositories (default ~/.config/borg/ssh/id_ed25519).
+    #[arg(long, value_name = "FILE")]
+    ssh_key: Option<PathBuf>,
+    /// Known host keys for them (default ~/.config/borg/ssh/known_hosts); an unknown host is
+    /// refused, never accepted silently.
+    #[arg(long, value_name = "FILE")]
+    known_hosts: Option<PathBuf>,
+}
+
+fn parse_destination(text: &str) -> Result<Destination, String> {
+    match text.split_once('=') {
+        Some((label, location)) if !label.is_empty() && !location.is_empty() => Ok(Destination {
+            label: label.to_string(),
+            location: location.to_string(),
+        }),
+        _ => Err(format!("“{text}” is not LABEL=LOCATION")),
+    }
+}
+
+fn parse_encryption(text: &str) -> Result<Encryption, String> {
+    Encryption::parse(text).ok_or_else(|| format!("“{text}”: keyfile-blake2 or repokey-blake2"))
+}
+
+/// One line from file descriptor `fd` (through /proc: no unsafe fd ownership here).
+fn read_fd(fd: u32) -> anyhow::Result<Secret> {
+    let text = std::fs::read_to_string(format!("/proc/self/fd/{fd}"))
+        .with_context(|| format!("reading the passphrase from file descriptor {fd}"))?;
+    let line = text.lines().next().unwrap_or_default().to_string();
+    if line.is_empty() {
+        bail!("file descriptor {fd} gave an empty passphrase");
+    }
+    Ok(Secret::new(line))
+}
+
+fn borg_ssh_folder() -> PathBuf {
+    dirs::config_dir()
+        .unwrap_or_else(|| PathBuf::from(".config"))
+        .join("borg/ssh")
+}
+
+pub async fn setup(args: SetupArgs) -> anyhow::Result<ExitCode> {
+    let secret = match args.passphrase_fd {
+        Some(fd) => read_fd(fd)?,
+        None => {
+            let made = passphrase::generate(passphrase::DEFAULT_WORDS)?;
+            println!(
+                "Your passphrase ({:.0} bits; Kastell shows it this once, write it down and keep it \
+                 apart from the key):\n\n    {}\n",
+                passphrase::entropy_bits(passphrase::DEFAULT_WORDS),
+                made.expose()
+            );
+            made
+        }
+    };
+    let ssh_command = {
+        let key = args
+            .ssh_key
+            .unwrap_or_else(|| borg_ssh_folder().join("id_ed25519"));
+        let known = args
+            .known_hosts
+            .unwrap_or_else(|| borg_ssh_folder().join("known_hosts"));
+        key.is_file().then(|| setup::ssh_command(&key, &known))
+    };
+    let kastell =
+        std::env::current_exe().map_err(|e| anyhow!("cannot find Kastell's own path: {e}"))?;
+    let plan = Plan {
+        config: std::path::absolute(&args.config).unwrap_or(args.config),
+        sources: args
+            .source
+            .iter()
+            .map(|s| std::path::absolute(s).unwrap_or_else(|_| s.clone()))
+            .collect(),
+        presets: layout::DEFAULT_PRESETS.to_vec(),
+        destinations: args.repository,
+        encryption: args.encryption,
+        export_to: std::path::absolute(&args.export_keys).unwrap_or(args.export_keys),
+        passphrase: secret,
+        kastell,
+        ssh_command,
+    };
+    let result = setup::run_setup(&plan, &mut |step| println!("{}", step.describe())).await;
+    match result {
+        Ok(()) => {
+            println!(
+                "done: {} backs up to {} repositories; their keys are in {}",
+                plan.config.display(),
+                plan.destinations.len(),
+                plan.export_to.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("kastell: {}", crate::errors::report(&e));
+            eprintln!("kastell: what is listed above was done; nothing else was changed");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Restores an archive from a repository with only the exported key and the passphrase (no
+/// config, no wallet), then checks every restored file against the archive
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// A folder, or `ssh://user@host[:port]/path`.
+    #[arg(long, value_name = "LOCATION")]
+    repository: String,
+    /// The key exported by `kastell setup` or `borg key export`.
+    #[arg(long, value_name = "FILE")]
+    key_file: PathBuf,
+    #[arg(long, value_name = "NAME", default_value = "latest")]
+    archive: String,
+    /// Restored under this folder as `borg extract` lays it out (DIR/home/me/...).
+    #[arg(long, value_name = "DIR")]
+    to: PathBuf,
+    /// Read the passphrase from this file descriptor (one line).
+    #[arg(long, value_name = "N")]
+    passphrase_fd: u32,
+    /// How to reach an SSH repository, e.g. `ssh -i KEY` (borg's BORG_RSH).
+    #[arg(long, value_name = "COMMAND")]
+    ssh_command: Option<String>,
+    /// Only these archive paths (and what is below them).
+    paths: Vec<String>,
+}
+
+pub async fn recover(args: RecoverArgs, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
+    let request = recover::Request {
+        location: args.repository,
+        key_file: args.key_file,
+        archive: args.archive,
+        to: std::path::absolute(&args.to).unwrap_or(args.to),
+        paths: args.paths,
+        passphrase: read_fd(args.passphrase_fd)?,
+        ssh_command: args.ssh_command,
+    };
+    let bar = indicatif::ProgressBar::new(1000);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {percent:>3} % restored ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let shown = bar.clone();
+    let summary = recover::recover(
+        &request,
+        &move |fraction| shown.set_position((fraction * 1000.0) as u64),
+        cancel,
+    )
+    .await;
+    bar.finish_and_clear();
+    let summary = summary?;
+    print_summary(&summary, &request.to);
+    Ok(match summary.problem_count {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
+}
+
+fn print_summary(summary: &recover::Summary, to: &Path) {
+    println!(
+        "restored {} from {} into {}: {} files ({}), {} folders, {} links, {} other entries",
+        if summary.problem_count == 0 {
+            "everything"
+        } else {
+            "with problems"
+        },
+        summary.archive,
+        to.display(),
+        summary.files,
+        crate::units::format_bytes(summary.bytes),
+        summary.folders,
+        summary.links,
+        summary.others
+    );
+    println!(
+        "checked against the archive: every file's size, and {} chunks of content against their ids",
+        summary.chunks_checked
+    );
+    for problem in &summary.problems {
+        println!("  problem: {problem}");
+    }
+    if summary.problem_count > summary.problems.len() as u64 {
+        println!(
+            "  … and {} more",
+            summary.problem_count - summary.problems.len() as u64
+        );
+    }
+}

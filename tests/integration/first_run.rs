@@ -1,0 +1,157 @@
+//! The first run and the way back, against real borg, borgmatic, gnome-keyring and the loopback
+//! NAS: `kastell setup` makes verified repositories and a config without the passphrase, and
+//! `kastell recover` on a fresh HOME with only the exported key and the passphrase brings the
+//! files back as they were.
+
+use crate::support::{self, Fixture};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `kastell recover` as on a new machine: a HOME of its own, nothing else.
+fn recover(fx: &Fixture, home: &Path, args: &[&str], passphrase: &str) -> Output {
+    std::fs::create_dir_all(home).expect("fresh home");
+    let file = home.join("passphrase");
+    std::fs::write(&file, format!("{passphrase}\n")).expect("passphrase file");
+    let borg_dir = fx.borg.parent().expect("borg folder").display().to_string();
+    Command::new("bash")
+        .arg("-c")
+        .arg(r#"exec "$@" 3<"$PASSFILE""#)
+        .arg("recover")
+        .arg(support::kastell_bin())
+        .arg("recover")
+        .args(args)
+        .args(["--passphrase-fd", "3"])
+        .env_clear()
+        .env("HOME", home)
+        .env("PATH", format!("{borg_dir}:/usr/bin:/bin"))
+        .env("KASTELL_BORG", &fx.borg)
+        .env("PASSFILE", &file)
+        .env("LANG", "C.UTF-8")
+        .output()
+        .expect("kastell recover")
+}
+
+#[test]
+fn setup_makes_verified_repositories_and_recover_brings_the_files_back_on_a_fresh_home() {
+    let fx = Fixture::new(0);
+    let root = fx.dir.path();
+    // A tree with what a home holds: modes, times, symlinks, hard links, xattrs, a sparse file.
+    let source = root.join("home-to-save");
+    let built = support::tree::build(&source);
+    let config = fx.home.join(".config/borgmatic/first.yaml");
+    let local = root.join("usb/borg");
+    let export = root.join("safe-storage");
+    let known = root.join("known_hosts");
+    let scanned = Command::new("ssh-keyscan")
+        .args(["-p", &fx.nas.port.to_string(), "127.0.0.1"])
+        .output()
+        .expect("ssh-keyscan");
+    std::fs::write(&known, &scanned.stdout).expect("known_hosts");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wallet/setup_flow.sh");
+    let out = Command::new("dbus-run-session")
+        .arg("--")
+        .arg("bash")
+        .arg(&script)
+        .envs(fx.envs())
+        .env("XDG_RUNTIME_DIR", fx.runtime_dir())
+        .env("KASTELL", support::kastell_bin())
+        .env("BORGMATIC", &fx.borgmatic)
+        .env("CFG", &config)
+        .env("SRC", &source)
+        .env("LOCAL", &local)
+        .env("NAS_URL", fx.nas.repo_url("first-run"))
+        .env("SSH_KEY", &fx.nas.client_key)
+        .env("KNOWN", &known)
+        .env("EXPORT", &export)
+        .env("PASSPHRASE", support::PASSPHRASE)
+        .output()
+        .expect("dbus-run-session (make setup-test)");
+    let text = support::output_text(&out);
+    assert!(out.status.success(), "setup flow failed:\n{text}");
+    for said in [
+        "ok: an unwritable destination is said and leaves nothing half-made",
+        "ok: headless borgmatic create works with the wallet open",
+        "ok: a locked wallet is said and leaves nothing behind",
+    ] {
+        assert!(text.contains(said), "{text}");
+    }
+
+    // A new machine: only the exported key and the passphrase.
+    let archived: PathBuf = source.strip_prefix("/").expect("absolute").to_path_buf();
+    let out_local = root.join("restored-usb");
+    let done = recover(
+        &fx,
+        &root.join("new-home"),
+        &[
+            "--repository",
+            local.to_str().expect("path"),
+            "--key-file",
+            export.join("usb.key").to_str().expect("path"),
+            "--to",
+            out_local.to_str().expect("path"),
+        ],
+        support::PASSPHRASE,
+    );
+    let said = support::output_text(&done);
+    assert!(done.status.success(), "{said}");
+    assert!(said.contains("restored everything from"), "{said}");
+    let differences = support::tree::differences(
+        &out_local.join(&archived),
+        &source,
+        support::tree::Compare {
+            acls_and_flags: false,
+            blocks: false,
+        },
+    );
+    assert!(
+        differences.is_empty(),
+        "the recovered files differ from the originals:\n{}",
+        differences.join("\n")
+    );
+    assert_eq!(
+        support::tree::features(&out_local.join(&archived), built),
+        Vec::<&str>::new(),
+        "missing from the recovered files"
+    );
+
+    // The NAS, over SSH, only a chosen folder; a wrong passphrase is said as such.
+    let out_nas = root.join("restored-nas");
+    let only = archived.join("dir2");
+    let ssh = format!(
+        "ssh -i {} -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
+        fx.nas.client_key.display(),
+        known.display()
+    );
+    let (nas_url, nas_key) = (fx.nas.repo_url("first-run"), export.join("nas.key"));
+    let args = [
+        "--repository",
+        &nas_url,
+        "--key-file",
+        nas_key.to_str().expect("path"),
+        "--ssh-command",
+        &ssh,
+        "--to",
+        out_nas.to_str().expect("path"),
+        only.to_str().expect("path"),
+    ];
+    let wrong = recover(&fx, &root.join("new-home-2"), &args, "not the passphrase");
+    assert!(!wrong.status.success());
+    assert!(
+        support::output_text(&wrong).contains("passphrase"),
+        "{}",
+        support::output_text(&wrong)
+    );
+    let done = recover(&fx, &root.join("new-home-2"), &args, support::PASSPHRASE);
+    let said = support::output_text(&done);
+    assert!(done.status.success(), "{said}");
+    let differences = support::tree::differences(
+        &out_nas.join(&only),
+        &source.join("dir2"),
+        support::tree::Compare {
+            acls_and_flags: false,
+            blocks: false,
+        },
+    );
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    assert!(!out_nas.join(&archived).join("file1").exists());
+}
