@@ -74,6 +74,8 @@ pub enum Command {
     Tray(TrayArgs),
     Setup(setup::SetupArgs),
     Recover(setup::RecoverArgs),
+    #[command(subcommand)]
+    Ssh(setup::SshCommand),
 }
 
 /// Shows the backups' state in the desktop's tray (a StatusNotifierItem) until Quit
@@ -113,6 +115,7 @@ pub async fn run(command: Command) -> ExitCode {
         Command::Config(command) => configure::config(command),
         Command::Setup(args) => setup::setup(args).await,
         Command::Recover(args) => setup::recover(args, &cancel).await,
+        Command::Ssh(command) => setup::ssh(command).await,
         Command::Passphrase(command) => configure::passphrase(command).await,
         Command::Backup(args) => backup::backup(args, &cancel).await,
         Command::BreakLock(args) => backup::break_lock(args, &cancel).await,

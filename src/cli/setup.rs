@@ -218,3 +218,104 @@ fn print_summary(summary: &recover::Summary, to: &Path) {
         );
     }
 }
+
+/// The backup server over SSH: the dedicated key, the server's host key, a connection test
+#[derive(Debug, clap::Subcommand)]
+pub enum SshCommand {
+    /// Makes the dedicated key (~/.config/borg/ssh/id_ed25519) if missing and prints its public
+    /// half, or the server's authorized_keys line with --server-path
+    Key(SshKeyArgs),
+    /// Shows the server's host key fingerprints; --trust FINGERPRINT adds the confirmed one to
+    /// Kastell's known_hosts
+    HostKey(SshHostArgs),
+    /// Says whether borg can reach the location with Kastell's key, and if not, why
+    Test(SshTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SshKeyArgs {
+    /// The path the server restricts the key to (`borg serve --restrict-to-path`).
+    #[arg(long, value_name = "PATH")]
+    server_path: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SshHostArgs {
+    /// `ssh://user@host[:port]/path`.
+    #[arg(long, value_name = "LOCATION")]
+    location: String,
+    /// The fingerprint (SHA256:…) you checked with the server's owner.
+    #[arg(long, value_name = "FINGERPRINT")]
+    trust: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SshTestArgs {
+    #[arg(long, value_name = "LOCATION")]
+    location: String,
+    /// Instead of Kastell's key and known_hosts.
+    #[arg(long, value_name = "COMMAND")]
+    ssh_command: Option<String>,
+}
+
+fn host_and_port(location: &str) -> anyhow::Result<(String, u16)> {
+    let parsed = crate::reader::remote::SshLocation::parse(location)
+        .ok_or_else(|| anyhow!("“{location}” is not an ssh://user@host[:port]/path location"))?;
+    Ok((parsed.host, parsed.port.unwrap_or(22)))
+}
+
+pub async fn ssh(command: SshCommand) -> anyhow::Result<ExitCode> {
+    use crate::setup::ssh;
+    match command {
+        SshCommand::Key(args) => {
+            ssh::ensure_borg_folders()?;
+            let public = ssh::ensure_key(&ssh::key_path()).await?;
+            match args.server_path {
+                Some(path) => println!("{}", ssh::authorized_keys_line(&public, &path)),
+                None => println!("{public}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SshCommand::HostKey(args) => {
+            let (host, port) = host_and_port(&args.location)?;
+            match args.trust {
+                Some(fingerprint) => {
+                    let key =
+                        ssh::trust(&ssh::known_hosts_path(), &host, port, &fingerprint).await?;
+                    println!(
+                        "trusted {} {} in {}",
+                        key.kind,
+                        key.fingerprint,
+                        ssh::known_hosts_path().display()
+                    );
+                }
+                None => {
+                    for key in ssh::scan_host(&host, port).await? {
+                        println!("{} {}", key.kind, key.fingerprint);
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SshCommand::Test(args) => {
+            let command = args
+                .ssh_command
+                .unwrap_or_else(|| setup::ssh_command(&ssh::key_path(), &ssh::known_hosts_path()));
+            let tools = crate::process::Tools::detect().await?;
+            match ssh::test_connection(&tools, &command, &args.location).await? {
+                ssh::Connection::RepositoryThere => {
+                    println!("ok: a borg repository is there");
+                    Ok(ExitCode::SUCCESS)
+                }
+                ssh::Connection::ReadyForNew => {
+                    println!("ok: borg answers, and the path is free for a new repository");
+                    Ok(ExitCode::SUCCESS)
+                }
+                ssh::Connection::Problem(problem) => {
+                    println!("problem: {}", problem.describe());
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    }
+}

@@ -7,11 +7,13 @@
 //! - `layout.rs`: the config text in the guide's layout.
 //! - `keys.rs`: `key export` into the chosen folder, and its verification.
 //! - `recover.rs`: an archive back from a repository, a key file and the passphrase alone.
+//! - `ssh.rs`: the dedicated key, the server's authorized_keys line, host keys, a connection test.
 
 pub mod keys;
 pub mod layout;
 pub mod passphrase;
 pub mod recover;
+pub mod ssh;
 
 use crate::config::Secret;
 use crate::credentials::wallet;

@@ -155,3 +155,174 @@ fn setup_makes_verified_repositories_and_recover_brings_the_files_back_on_a_fres
     assert!(differences.is_empty(), "{}", differences.join("\n"));
     assert!(!out_nas.join(&archived).join("file1").exists());
 }
+
+fn said(out: &Output) -> String {
+    support::output_text(out)
+}
+
+#[test]
+fn the_connection_test_names_each_thing_that_is_wrong_with_the_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::new(0);
+    let nas = &fx.nas;
+    let inside = format!("{}/me", nas.serve_dir.display());
+    let location = nas.repo_url("me");
+    let test = |location: &str, extra: &[&str]| {
+        let mut args = vec!["ssh", "test", "--location", location];
+        args.extend_from_slice(extra);
+        fx.kastell(&args)
+    };
+
+    // The dedicated key, with the guide's permissions, and the server's line for it.
+    let line = fx.kastell(&["ssh", "key", "--server-path", &inside]);
+    assert!(line.status.success(), "{}", said(&line));
+    let line = String::from_utf8_lossy(&line.stdout).trim().to_string();
+    assert!(
+        line.starts_with(&format!(
+            "command=\"borg serve --restrict-to-path {inside}\",restrict ssh-ed25519 "
+        )),
+        "{line}"
+    );
+    let borg_folder = fx.home.join(".config/borg");
+    let mode = |p: &Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+    assert_eq!(mode(&borg_folder.join("ssh/id_ed25519")), 0o600);
+    for folder in ["keys", "ssh", "security"] {
+        assert_eq!(mode(&borg_folder.join(folder)), 0o700, "{folder}");
+    }
+
+    // An unknown host key is never accepted silently.
+    let first = test(&location, &[]);
+    assert!(!first.status.success());
+    assert!(
+        said(&first).contains("host key is not trusted yet"),
+        "{}",
+        said(&first)
+    );
+    let shown = fx.kastell(&["ssh", "host-key", "--location", &location]);
+    let fingerprint = String::from_utf8_lossy(&shown.stdout)
+        .lines()
+        .find(|l| l.starts_with("ED25519 "))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .expect("the ed25519 fingerprint")
+        .to_string();
+    let wrong = fx.kastell(&[
+        "ssh",
+        "host-key",
+        "--location",
+        &location,
+        "--trust",
+        "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ]);
+    assert!(!wrong.status.success());
+    assert!(
+        said(&wrong).contains("nothing was trusted"),
+        "{}",
+        said(&wrong)
+    );
+    let known = borg_folder.join("ssh/known_hosts");
+    assert!(!known.exists());
+    let trusted = fx.kastell(&[
+        "ssh",
+        "host-key",
+        "--location",
+        &location,
+        "--trust",
+        &fingerprint,
+    ]);
+    assert!(trusted.status.success(), "{}", said(&trusted));
+
+    // The key is not on the server yet.
+    let out = test(&location, &[]);
+    assert!(
+        said(&out).contains("does not accept Kastell's key"),
+        "{}",
+        said(&out)
+    );
+
+    // The person adds the line on the server (with the server's borg).
+    let authorized = fx.dir.path().join("authorized_keys");
+    let mut keys = std::fs::read_to_string(&authorized).expect("authorized_keys");
+    keys.push('\n');
+    keys.push_str(&line.replace("\"borg serve", &format!("\"{} serve", fx.borg.display())));
+    keys.push('\n');
+    std::fs::write(&authorized, &keys).expect("authorized_keys");
+    let out = test(&location, &[]);
+    assert!(out.status.success(), "{}", said(&out));
+    assert!(
+        said(&out).contains("the path is free for a new repository"),
+        "{}",
+        said(&out)
+    );
+    let outside = nas.repo_url("../elsewhere");
+    let out = test(&outside, &[]);
+    assert!(
+        said(&out).contains("outside what the server's --restrict-to-path allows"),
+        "{}",
+        said(&out)
+    );
+
+    // A key that logs in to a shell (no forced command).
+    let loose = fx.dir.path().join("loose_ed25519");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&loose)
+        .status()
+        .expect("ssh-keygen");
+    assert!(made.success());
+    keys.push_str(&std::fs::read_to_string(loose.with_extension("pub")).expect("pub"));
+    std::fs::write(&authorized, &keys).expect("authorized_keys");
+    let loose_ssh = setup_ssh(&loose, &known);
+    let out = test(&location, &["--ssh-command", &loose_ssh]);
+    assert!(said(&out).contains("logs in to a shell"), "{}", said(&out));
+
+    // The host key changed since it was trusted.
+    let other_host = fx.dir.path().join("other_host_key");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other_host)
+        .status()
+        .expect("ssh-keygen");
+    assert!(made.success());
+    let forged = fx.dir.path().join("forged_known_hosts");
+    let public = std::fs::read_to_string(other_host.with_extension("pub")).expect("pub");
+    let mut parts = public.split_whitespace();
+    std::fs::write(
+        &forged,
+        format!(
+            "[127.0.0.1]:{} {} {}\n",
+            nas.port,
+            parts.next().expect("type"),
+            parts.next().expect("key")
+        ),
+    )
+    .expect("forged known_hosts");
+    let out = test(
+        &location,
+        &[
+            "--ssh-command",
+            &setup_ssh(&borg_folder.join("ssh/id_ed25519"), &forged),
+        ],
+    );
+    assert!(said(&out).contains("host key CHANGED"), "{}", said(&out));
+
+    // Nothing listens.
+    let closed = format!(
+        "ssh://root@127.0.0.1:1{}",
+        nas.serve_dir.join("me").display()
+    );
+    let out = test(&closed, &[]);
+    assert!(
+        said(&out).contains("refused the connection"),
+        "{}",
+        said(&out)
+    );
+}
+
+/// The ssh command Kastell writes for `key` and `known_hosts`.
+fn setup_ssh(key: &Path, known_hosts: &Path) -> String {
+    format!(
+        "ssh -i {} -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
+        key.display(),
+        known_hosts.display()
+    )
+}
