@@ -25,6 +25,11 @@ ApplicationWindow {
         Component.onCompleted: cleanStale()
     }
 
+    // The first-run wizard: shown when no config exists, or to add one (More → Set up another backup).
+    property bool addingConfig: false
+
+    AppPreferences { id: appPreferences }
+
     BackupRunner {
         id: runner
         onRunFinished: runId => {
@@ -140,6 +145,13 @@ ApplicationWindow {
                         Accessible.onPressAction: { actionsMenu.close(); triggered() }
                         onTriggered: mountManager.mountAndOpen(overview.configPath, "", "")
                     }
+                    MenuSeparator {}
+                    MenuItem {
+                        text: qsTr("Set up another backup…")
+                        Accessible.name: text
+                        Accessible.onPressAction: { actionsMenu.close(); triggered() }
+                        onTriggered: window.addingConfig = true
+                    }
                 }
             }
             ToolButton {
@@ -160,6 +172,19 @@ ApplicationWindow {
         anchors.fill: parent
         spacing: 0
 
+        // Keys the first run did not save: said until they are.
+        Label {
+            visible: appPreferences.keysWarning !== ""
+            Layout.fillWidth: true
+            Layout.margins: 6
+            padding: 8
+            wrapMode: Text.WordWrap
+            color: "#b26a00"
+            text: appPreferences.keysWarning
+            Accessible.name: text
+            background: Rectangle { color: "#fff3e0"; radius: 4 }
+        }
+
         BackupProgress {
             Layout.fillWidth: true
             Layout.margins: 6
@@ -177,9 +202,19 @@ ApplicationWindow {
         StackLayout {
             Layout.fillWidth: true
             Layout.fillHeight: true
-            currentIndex: repositories.configCount === 0 ? 0 : 1 + tabs.currentIndex
+            currentIndex: repositories.configCount === 0 || window.addingConfig ? 0 : 1 + tabs.currentIndex
 
-            EmptyStatePage {}
+            SetupWizardPage {
+                cancellable: repositories.configCount > 0
+                onCancelled: window.addingConfig = false
+                onFinished: configPath => {
+                    window.addingConfig = false
+                    appPreferences.reload()
+                    repositories.reload()
+                    tabs.currentIndex = 0
+                    runner.start(configPath, "backup", "")
+                }
+            }
 
             OverviewPage {
                 id: overview

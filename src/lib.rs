@@ -15,6 +15,7 @@
 //! - `patterns/`: borg's pattern rules, the exclude preview and the exclude editor's state.
 //! - `schedule/`: daily runs as systemd user units, their conditions (mains power, metered
 //!   networks, a drive plugged in), other schedules of the same config.
+//! - `setup/`: the first run (passphrase, config, repositories, saved keys, SSH) and recovery.
 //! - `credentials/`: the passphrase: where it comes from, the wallet, the one-run relay.
 //! - `desktop/`: desktop integration: notifications, the file manager, the tray icon, Plasma's
 //!   job list, one window per session.

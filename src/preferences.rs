@@ -13,6 +13,9 @@ pub struct Preferences {
     pub stale_after_hours: u32,
     /// Start the tray at login; `None` until decided (the first schedule turns it on).
     pub tray_autostart: Option<bool>,
+    /// Configs whose repository keys the person chose not to save at the first run: the
+    /// window and the tray keep warning until the keys are exported.
+    pub keys_not_saved: Vec<PathBuf>,
 }
 
 impl Default for Preferences {
@@ -21,6 +24,7 @@ impl Default for Preferences {
             notify_on_success: false,
             stale_after_hours: 48,
             tray_autostart: None,
+            keys_not_saved: Vec::new(),
         }
     }
 }
@@ -48,5 +52,48 @@ impl Preferences {
             serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
         )?;
         std::fs::rename(&temp, &path)
+    }
+}
+
+/// Remembers that `config`'s keys were not saved (the first run's "I understand" choice).
+pub fn remember_keys_not_saved(config: &std::path::Path) -> std::io::Result<()> {
+    let mut preferences = Preferences::load();
+    if !preferences.keys_not_saved.iter().any(|c| c == config) {
+        preferences.keys_not_saved.push(config.to_path_buf());
+    }
+    preferences.save()
+}
+
+/// The warning for configs whose keys were never saved ("" when there are none).
+pub fn keys_warning(preferences: &Preferences) -> String {
+    match preferences.keys_not_saved.as_slice() {
+        [] => String::new(),
+        configs => format!(
+            "The encryption keys of {} were never saved elsewhere: if this computer is lost, \
+             the backups cannot be opened. Export them with `borgmatic key export`.",
+            configs
+                .iter()
+                .map(|c| c.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsaved_keys_are_warned_about_by_config() {
+        let mut preferences = Preferences::default();
+        assert_eq!(keys_warning(&preferences), "");
+        preferences
+            .keys_not_saved
+            .push(PathBuf::from("/home/me/.config/borgmatic/user.yaml"));
+        let said = keys_warning(&preferences);
+        assert!(
+            said.contains("/home/me/.config/borgmatic/user.yaml") && said.contains("never saved")
+        );
     }
 }

@@ -108,7 +108,7 @@ pub async fn setup(args: SetupArgs) -> anyhow::Result<ExitCode> {
         presets: layout::DEFAULT_PRESETS.to_vec(),
         destinations: args.repository,
         encryption: args.encryption,
-        export_to: std::path::absolute(&args.export_keys).unwrap_or(args.export_keys),
+        export_to: Some(std::path::absolute(&args.export_keys).unwrap_or(args.export_keys)),
         passphrase: secret,
         kastell,
         ssh_command,
@@ -120,7 +120,10 @@ pub async fn setup(args: SetupArgs) -> anyhow::Result<ExitCode> {
                 "done: {} backs up to {} repositories; their keys are in {}",
                 plan.config.display(),
                 plan.destinations.len(),
-                plan.export_to.display()
+                plan.export_to
+                    .as_deref()
+                    .unwrap_or(Path::new("?"))
+                    .display()
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -39,6 +39,8 @@ pub struct TrayView {
     /// Configs with a schedule, and whether it is on.
     pub schedules: Vec<(PathBuf, bool)>,
     pub now_ms: i64,
+    /// The first run's keys not saved ("" when there is nothing to warn about).
+    pub keys_warning: String,
 }
 
 impl TrayView {
@@ -73,7 +75,8 @@ impl TrayView {
             .statuses
             .iter()
             .any(|s| s.config != self.statuses[0].config);
-        self.statuses
+        let mut lines: Vec<String> = self
+            .statuses
             .iter()
             .map(|s| {
                 let line = status::describe(s, self.now_ms);
@@ -82,8 +85,11 @@ impl TrayView {
                     false => line,
                 }
             })
-            .collect::<Vec<_>>()
-            .join("\n")
+            .collect();
+        if !self.keys_warning.is_empty() {
+            lines.push(self.keys_warning.clone());
+        }
+        lines.join("\n")
     }
 
     fn running(&self) -> bool {
@@ -138,6 +144,7 @@ impl ksni::Tray for KastellTray {
     fn status(&self) -> ksni::Status {
         match self.view.health() {
             Health::Failed | Health::Overdue => ksni::Status::NeedsAttention,
+            _ if !self.view.keys_warning.is_empty() => ksni::Status::NeedsAttention,
             _ => ksni::Status::Active,
         }
     }
@@ -215,13 +222,15 @@ fn read_view(newest: &[(PathBuf, String, NewestArchive)]) -> TrayView {
         };
     };
     let configs = status::configs(&history).unwrap_or_default();
-    let statuses = status::overview(&history, &configs, &Preferences::load(), newest, now_ms)
-        .unwrap_or_default();
+    let preferences = Preferences::load();
+    let statuses =
+        status::overview(&history, &configs, &preferences, newest, now_ms).unwrap_or_default();
     TrayView {
         overall: Some(status::overall(&statuses)),
         statuses,
         schedules: Vec::new(),
         now_ms,
+        keys_warning: crate::preferences::keys_warning(&preferences),
     }
 }
 
@@ -480,6 +489,7 @@ mod tests {
             statuses,
             schedules: Vec::new(),
             now_ms: 3 * 3_600_000 + 1000,
+            keys_warning: String::new(),
         };
         assert_eq!(view.icon_name(), "kastell-failed");
         assert_eq!(view.title(), "Kastell: a backup failed");

@@ -71,8 +71,9 @@ pub struct Plan {
     pub presets: Vec<&'static str>,
     pub destinations: Vec<Destination>,
     pub encryption: Encryption,
-    /// Where every repository's key is exported (made 0700 if missing).
-    pub export_to: PathBuf,
+    /// Where every repository's key is exported (made 0700 if missing); None only when the
+    /// person chose, knowingly, to skip it.
+    pub export_to: Option<PathBuf>,
     pub passphrase: Secret,
     /// The `kastell` the passcommand runs.
     pub kastell: PathBuf,
@@ -316,7 +317,7 @@ pub async fn repository_info(
 /// Creates (or reuses) every repository, exports and checks every key. Each change is told
 /// to `told` as it happens. Before anything is written the plan is checked; a failure before
 /// the first repository exists takes the config and the wallet entry back.
-pub async fn run_setup(plan: &Plan, told: &mut dyn FnMut(Step)) -> Result<(), SetupError> {
+pub async fn run_setup(plan: &Plan, told: &mut (dyn FnMut(Step) + Send)) -> Result<(), SetupError> {
     check(plan)?;
     let tools = Tools::detect().await?;
     let passcommand = wallet::passcommand(&plan.kastell, &plan.config);
@@ -425,15 +426,18 @@ pub async fn run_setup(plan: &Plan, told: &mut dyn FnMut(Step)) -> Result<(), Se
         infos.push((destination, info));
     }
 
-    crate::private::create_dirs_below(&plan.export_to, &plan.export_to).map_err(|source| {
+    let Some(export_to) = &plan.export_to else {
+        return Ok(());
+    };
+    crate::private::create_dirs_below(export_to, export_to).map_err(|source| {
         SetupError::Write {
-            path: plan.export_to.clone(),
+            path: export_to.clone(),
             source,
         }
     })?;
     for (destination, info) in infos {
         let label = destination.label.clone();
-        let path = keys::export_path(&plan.export_to, &label);
+        let path = keys::export_path(export_to, &label);
         keys::export(&tools, &config, &label, &path).await?;
         told(Step::KeyExported {
             label: label.clone(),

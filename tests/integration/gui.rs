@@ -115,21 +115,176 @@ fn window_shows_both_repositories_and_their_archives_from_borg() {
 }
 
 #[test]
-fn window_without_a_config_explains_how_to_start() {
+fn first_run_wizard_sets_up_a_folder_and_the_nas_and_ends_on_a_backed_up_list() {
+    use std::os::unix::fs::PermissionsExt;
     let fx = Fixture::new(0);
     std::fs::remove_file(&fx.config).expect("remove config");
-    drive(
-        &fx,
-        &[],
-        &[
-            ("expect", "No backup is set up yet".to_string()),
-            (
-                "shot",
-                artifacts().join("window-empty.png").display().to_string(),
-            ),
-        ],
-        "window-empty.log",
+    let root = fx.dir.path();
+    let local = root.join("usb/borg");
+    let safe = root.join("safe-storage");
+    let server_path = fx.nas.serve_dir.join("wizard");
+    let user = String::from_utf8_lossy(&Command::new("id").arg("-un").output().expect("id").stdout)
+        .trim()
+        .to_string();
+    // What the person does on the server: the wizard's line into authorized_keys (the key is
+    // the one the wizard made in this HOME; the server runs its own borg).
+    let install = format!(
+        "(echo; {kastell} ssh key --server-path {path} | sed 's|\"borg serve|\"{borg} serve|') >> {keys}",
+        kastell = support::kastell_bin().display(),
+        path = server_path.display(),
+        borg = fx.borg.display(),
+        keys = root.join("authorized_keys").display(),
     );
+    let passphrase = "seven words of my own for this test";
+    let screenshots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    let shot = |name: &str| ("shot", screenshots.join(name).display().to_string());
+    let steps = vec![
+        (
+            "expect",
+            "Set up backups — step 1 of 5: What to back up".to_string(),
+        ),
+        ("type", format!("Folder to back up={}", fx.source.display())),
+        shot("wizard-1-what.png"),
+        ("press", "Next".to_string()),
+        ("expect", "Set up backups — step 2 of 5: Where".to_string()),
+        ("type", format!("Backup folder={}", local.display())),
+        ("press", "A backup server over SSH".to_string()),
+        ("type", format!("Server user={user}")),
+        ("type", "Server host=127.0.0.1".to_string()),
+        ("type", format!("Server port={}", fx.nas.port)),
+        (
+            "type",
+            format!("Path on the server={}", server_path.display()),
+        ),
+        ("press", "Prepare the key".to_string()),
+        (
+            "expect_contains",
+            "The server's host key is ED25519 SHA256:".to_string(),
+        ),
+        // Not trusted yet: the test says so, and nothing is accepted silently.
+        ("press", "Test the connection".to_string()),
+        (
+            "expect_contains",
+            "The server's host key is not trusted yet".to_string(),
+        ),
+        ("press", "Trust this server".to_string()),
+        (
+            "expect_contains",
+            "Trusted the server's ED25519 key".to_string(),
+        ),
+        ("press", "Test the connection".to_string()),
+        (
+            "expect_contains",
+            "Kastell's key: add the authorized_keys line".to_string(),
+        ),
+        ("run", install),
+        ("press", "Test the connection".to_string()),
+        (
+            "expect_contains",
+            "Connected: the server is ready for a new repository".to_string(),
+        ),
+        shot("wizard-2-where.png"),
+        ("press", "Next".to_string()),
+        (
+            "expect",
+            "Set up backups — step 3 of 5: Encryption".to_string(),
+        ),
+        ("expect", "Generated passphrase".to_string()),
+        shot("wizard-3-encryption.png"),
+        ("press", "Type my own passphrase".to_string()),
+        // Typed where the cursor is: AT-SPI gives a password field no name.
+        (
+            "run",
+            format!("xdotool type --delay 20 '{passphrase}' && xdotool key Tab && xdotool type --delay 20 'something else'"),
+        ),
+        ("expect", "The two passphrases differ.".to_string()),
+        (
+            "run",
+            format!("xdotool key ctrl+a && xdotool type --delay 20 '{passphrase}' && xdotool key Tab"),
+        ),
+        ("press", "Next".to_string()),
+        (
+            "expect",
+            "Set up backups — step 4 of 5: Save the key".to_string(),
+        ),
+        ("type", format!("Folder for the keys={}", safe.display())),
+        ("press", "Create the repositories".to_string()),
+        (
+            "expect_contains",
+            "Checked the exported key of “nas”: it opens the repository".to_string(),
+        ),
+        shot("wizard-4-key.png"),
+        ("press", "Next".to_string()),
+        ("expect", "Set up backups — step 5 of 5: When".to_string()),
+        shot("wizard-5-when.png"),
+        ("press", "Finish".to_string()),
+        ("expect", "nas".to_string()),
+        ("expect_contains", "backed up just now".to_string()),
+        // The wizard ends on the archive list, with the first archive in it.
+        ("expect_contains", format!("{user}-")),
+        shot("wizard-6-first-backup.png"),
+    ];
+    drive_with_keyring(&fx, &steps, "wizard.log");
+
+    // The config: the guide's layout, 0600, no plaintext passphrase, validated by borgmatic.
+    let config = fx.home.join(".config/borgmatic/user.yaml");
+    let text = std::fs::read_to_string(&config).expect("the wizard's config");
+    assert!(!text.contains(passphrase), "{text}");
+    assert!(text.contains("encryption_passcommand:") && text.contains("# What to back up"));
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+    assert_eq!(mode(&config), 0o600);
+    let validated = Command::new(&fx.borgmatic)
+        .args(["config", "validate", "--config"])
+        .arg(&config)
+        .envs(fx.envs())
+        .output()
+        .expect("borgmatic config validate");
+    assert!(
+        validated.status.success(),
+        "{}",
+        support::output_text(&validated)
+    );
+    // The key and folders with the guide's permissions; the exported keys open the repositories.
+    assert_eq!(mode(&fx.home.join(".config/borg/ssh/id_ed25519")), 0o600);
+    assert_eq!(mode(&fx.home.join(".config/borg/ssh")), 0o700);
+    assert_eq!(mode(&safe), 0o700);
+    let nas_url = format!(
+        "ssh://{user}@127.0.0.1:{}{}",
+        fx.nas.port,
+        server_path.display()
+    );
+    for (label, location) in [("local", local.display().to_string()), ("nas", nas_url)] {
+        let key = safe.join(format!("{label}.key"));
+        assert_eq!(mode(&key), 0o600, "{label}");
+        let only_key = root.join(format!("only-{label}"));
+        std::fs::create_dir_all(&only_key).expect("keys folder");
+        std::fs::copy(&key, only_key.join("key")).expect("copy key");
+        let listed = fx
+            .borg_cmd(&["list", "--short", &location])
+            .env("BORG_KEYS_DIR", &only_key)
+            .env("BORG_PASSPHRASE", passphrase)
+            .env(
+                "BORG_RSH",
+                format!(
+                    "ssh -i {} -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
+                    fx.home.join(".config/borg/ssh/id_ed25519").display(),
+                    fx.home.join(".config/borg/ssh/known_hosts").display()
+                ),
+            )
+            .output()
+            .expect("borg list");
+        assert!(
+            listed.status.success(),
+            "{label}: {}",
+            support::output_text(&listed)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&listed.stdout).lines().count(),
+            1,
+            "{label}: the first backup made one archive"
+        );
+    }
 }
 
 #[test]

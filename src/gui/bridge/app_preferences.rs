@@ -17,7 +17,13 @@ pub mod qobject {
         /// The tray icon starts at login (its XDG autostart entry exists).
         #[qproperty(bool, tray_autostart)]
         #[qproperty(QString, error_text)]
+        /// A standing warning: keys the first run did not save ("" when none).
+        #[qproperty(QString, keys_warning)]
         type AppPreferences = super::AppPreferencesRust;
+
+        /// Reads the preferences again (another part of Kastell changed them).
+        #[qinvokable]
+        fn reload(self: Pin<&mut AppPreferences>);
 
         /// Writes the current values to `~/.config/kastell/preferences.json`.
         #[qinvokable]
@@ -38,6 +44,7 @@ pub struct AppPreferencesRust {
     stale_after_days: i32,
     tray_autostart: bool,
     error_text: QString,
+    keys_warning: QString,
 }
 
 impl Default for AppPreferencesRust {
@@ -48,11 +55,17 @@ impl Default for AppPreferencesRust {
             stale_after_days: i32::try_from(p.stale_after_hours / 24).unwrap_or(2).max(1),
             tray_autostart: crate::desktop::tray::autostart_file().is_some_and(|f| f.exists()),
             error_text: QString::default(),
+            keys_warning: QString::from(&crate::preferences::keys_warning(&p)),
         }
     }
 }
 
 impl qobject::AppPreferences {
+    pub fn reload(self: Pin<&mut Self>) {
+        let warning = crate::preferences::keys_warning(&Preferences::load());
+        self.set_keys_warning(QString::from(&warning));
+    }
+
     pub fn save(mut self: Pin<&mut Self>) {
         let days = self.stale_after_days.clamp(1, 365);
         let preferences = Preferences {

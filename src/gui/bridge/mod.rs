@@ -17,5 +17,6 @@ pub mod mount_manager;
 pub mod repository_list;
 pub mod restore_runner;
 pub mod schedule_settings;
+pub mod setup_wizard;
 pub mod version_list;
 pub mod window_requests;

@@ -1,0 +1,390 @@
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Dialogs
+import QtQuick.Layouts
+import org.kde.kastell
+
+// The first run: what to back up, where, the passphrase, the repositories created with their
+// keys saved and checked, and when. Every step can be gone back to; what was typed stays.
+Pane {
+    id: page
+    signal finished(string configPath)
+    signal cancelled()
+    // Shown over existing configs (More → Set up another backup): it can be left.
+    property bool cancellable: false
+    property int step: 0
+    readonly property var titles: [qsTr("What to back up"), qsTr("Where"), qsTr("Encryption"),
+        qsTr("Save the key"), qsTr("When")]
+
+    SetupWizard {
+        id: wizard
+        Component.onCompleted: generatePassphrase()
+    }
+    onVisibleChanged: if (visible && wizard.created) { step = 0; writtenDown.checked = false; wizard.reset() }
+
+    function sshPort() { return parseInt(sshPortField.text) || 22 }
+    function sshLocation() {
+        return useSsh.checked ? wizard.sshLocation(sshUser.text, sshHost.text, sshPort(), sshPath.text) : ""
+    }
+    function passphraseReady() {
+        return ownPassphrase.checked
+            ? (typed1.text.length >= 8 && typed1.text === typed2.text)
+            : (wizard.passphrase !== "" && writtenDown.checked)
+    }
+    function canGoOn() {
+        switch (step) {
+        case 0: return sourceField.text !== ""
+        case 1: return (useLocal.checked && localField.text !== "") || (useSsh.checked && wizard.sshOk)
+        case 2: return passphraseReady()
+        case 3: return wizard.created
+        default: return true
+        }
+    }
+
+    FolderDialog {
+        id: keyFolderPicker
+        title: qsTr("Where to save the keys")
+        onAccepted: keyFolder.text = decodeURIComponent(selectedFolder.toString().replace(/^file:\/\//, ""))
+    }
+
+    ColumnLayout {
+        anchors.fill: parent
+        spacing: 10
+
+        Label {
+            text: qsTr("Set up backups — step %1 of %2: %3").arg(page.step + 1).arg(page.titles.length).arg(page.titles[page.step])
+            font.pixelSize: 18
+            Accessible.name: text
+        }
+
+        StackLayout {
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            currentIndex: page.step
+
+            // 1. What to back up
+            ColumnLayout {
+                spacing: 8
+                Label { text: qsTr("Folder to back up") }
+                TextField {
+                    id: sourceField
+                    Layout.fillWidth: true
+                    text: wizard.home
+                    Accessible.name: qsTr("Folder to back up")
+                }
+                Label {
+                    Layout.fillWidth: true
+                    wrapMode: Text.WordWrap
+                    text: qsTr("Left out, as the guide recommends (change it later on the Excludes tab): caches, build output, Downloads, Music and Videos, the trash, KDE's search index and mail cache, disk images, and every folder holding a .nobackup file.")
+                    opacity: 0.8
+                }
+            }
+
+            // 2. Where
+            ColumnLayout {
+                spacing: 8
+                CheckBox {
+                    id: useLocal
+                    checked: true
+                    text: qsTr("A folder or a removable disk")
+                    Accessible.name: text
+                    Accessible.onPressAction: toggle()
+                }
+                TextField {
+                    id: localField
+                    Layout.fillWidth: true
+                    enabled: useLocal.checked
+                    text: wizard.defaultLocal
+                    Accessible.name: qsTr("Backup folder")
+                }
+                CheckBox {
+                    id: useSsh
+                    text: qsTr("A backup server over SSH")
+                    Accessible.name: text
+                    Accessible.onPressAction: toggle()
+                }
+                GridLayout {
+                    visible: useSsh.checked
+                    columns: 4
+                    Label { text: qsTr("User") }
+                    TextField { id: sshUser; Accessible.name: qsTr("Server user"); Layout.preferredWidth: 140 }
+                    Label { text: qsTr("Host") }
+                    TextField { id: sshHost; Accessible.name: qsTr("Server host"); Layout.fillWidth: true }
+                    Label { text: qsTr("Port") }
+                    TextField { id: sshPortField; text: "22"; Accessible.name: qsTr("Server port"); Layout.preferredWidth: 80 }
+                    Label { text: qsTr("Path") }
+                    TextField { id: sshPath; Accessible.name: qsTr("Path on the server"); Layout.fillWidth: true }
+                }
+                RowLayout {
+                    visible: useSsh.checked
+                    Button {
+                        text: qsTr("Prepare the key")
+                        enabled: sshHost.text !== "" && sshPath.text !== "" && !wizard.busy
+                        Accessible.name: text
+                        Accessible.onPressAction: clicked()
+                        onClicked: wizard.prepareSsh(sshUser.text, sshHost.text, page.sshPort(), sshPath.text)
+                    }
+                    Button {
+                        text: qsTr("Trust this server")
+                        enabled: wizard.fingerprint !== "" && !wizard.busy
+                        Accessible.name: text
+                        Accessible.onPressAction: clicked()
+                        onClicked: wizard.trustHost(sshHost.text, page.sshPort())
+                    }
+                    Button {
+                        text: qsTr("Test the connection")
+                        enabled: wizard.authorizedLine !== "" && !wizard.busy
+                        Accessible.name: text
+                        Accessible.onPressAction: clicked()
+                        onClicked: wizard.testSsh(sshUser.text, sshHost.text, page.sshPort(), sshPath.text)
+                    }
+                }
+                Label {
+                    visible: useSsh.checked && wizard.authorizedLine !== ""
+                    text: qsTr("Add this line to the server's ~/.ssh/authorized_keys (it lets the key run borg, only below the path):")
+                }
+                RowLayout {
+                    visible: useSsh.checked && wizard.authorizedLine !== ""
+                    Layout.fillWidth: true
+                    TextField {
+                        id: authorizedField
+                        Layout.fillWidth: true
+                        readOnly: true
+                        text: wizard.authorizedLine
+                        Accessible.name: qsTr("Line for authorized_keys")
+                    }
+                    Button {
+                        text: qsTr("Copy")
+                        Accessible.name: qsTr("Copy the line")
+                        Accessible.onPressAction: clicked()
+                        onClicked: { authorizedField.selectAll(); authorizedField.copy(); authorizedField.deselect() }
+                    }
+                }
+                Label {
+                    visible: useSsh.checked && wizard.fingerprint !== ""
+                    Layout.fillWidth: true
+                    wrapMode: Text.WordWrap
+                    text: qsTr("The server's host key is %1. Compare it with what the server's owner sees (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) before trusting it.").arg(wizard.fingerprint)
+                    Accessible.name: text
+                }
+                Label {
+                    visible: wizard.sshStatus !== ""
+                    Layout.fillWidth: true
+                    wrapMode: Text.WordWrap
+                    text: wizard.sshStatus
+                    color: wizard.sshOk ? "#2e7d32" : palette.text
+                    Accessible.name: text
+                }
+            }
+
+            // 3. Encryption
+            ColumnLayout {
+                spacing: 8
+                // Two choices on one page: each its own group.
+                ButtonGroup { id: modeGroup }
+                ButtonGroup { id: passphraseGroup }
+                RadioButton {
+                    id: keyfileMode
+                    ButtonGroup.group: modeGroup
+                    checked: true
+                    text: qsTr("Key file (recommended): the key stays on this computer and in the copy you save next; the repository alone cannot be opened, even with the passphrase.")
+                    Accessible.name: qsTr("Key file encryption")
+                }
+                RadioButton {
+                    ButtonGroup.group: modeGroup
+                    text: qsTr("Key in the repository: the passphrase alone opens it.")
+                    Accessible.name: qsTr("Repository key encryption")
+                }
+                RadioButton {
+                    id: generatedPassphrase
+                    ButtonGroup.group: passphraseGroup
+                    checked: true
+                    text: qsTr("Use this passphrase:")
+                    Accessible.name: qsTr("Use the generated passphrase")
+                }
+                Label {
+                    visible: generatedPassphrase.checked
+                    text: wizard.passphrase
+                    font.pixelSize: 20
+                    font.family: "monospace"
+                    Accessible.name: qsTr("Generated passphrase")
+                }
+                Label {
+                    visible: generatedPassphrase.checked
+                    text: wizard.entropyText
+                    opacity: 0.8
+                }
+                RowLayout {
+                    visible: generatedPassphrase.checked
+                    CheckBox {
+                        id: writtenDown
+                        text: qsTr("I have written it down (Kastell keeps it in the wallet, and shows it only now)")
+                        Accessible.name: qsTr("I have written the passphrase down")
+                        Accessible.onPressAction: toggle()
+                    }
+                    Button {
+                        text: qsTr("Another one")
+                        Accessible.name: qsTr("Another passphrase")
+                        Accessible.onPressAction: clicked()
+                        onClicked: { writtenDown.checked = false; wizard.generatePassphrase() }
+                    }
+                }
+                RadioButton {
+                    id: ownPassphrase
+                    ButtonGroup.group: passphraseGroup
+                    text: qsTr("Type my own:")
+                    Accessible.name: qsTr("Type my own passphrase")
+                    Accessible.onPressAction: checked = true
+                    // The cursor goes to the first field (AT-SPI names no password field).
+                    onCheckedChanged: if (checked) typed1.forceActiveFocus()
+                }
+                TextField {
+                    id: typed1
+                    visible: ownPassphrase.checked
+                    echoMode: TextInput.Password
+                    placeholderText: qsTr("Passphrase (at least 8 characters)")
+                    Accessible.name: qsTr("Passphrase")
+                    Layout.fillWidth: true
+                }
+                TextField {
+                    id: typed2
+                    visible: ownPassphrase.checked
+                    echoMode: TextInput.Password
+                    placeholderText: qsTr("The same again")
+                    Accessible.name: qsTr("Passphrase again")
+                    Layout.fillWidth: true
+                }
+                Label {
+                    visible: ownPassphrase.checked && typed2.text !== "" && typed1.text !== typed2.text
+                    text: qsTr("The two passphrases differ.")
+                    color: "#c62828"
+                    Accessible.name: text
+                }
+            }
+
+            // 4. Save the key (and create the repositories)
+            ColumnLayout {
+                spacing: 8
+                Label {
+                    Layout.fillWidth: true
+                    wrapMode: Text.WordWrap
+                    text: qsTr("Without the key and the passphrase nobody, you included, can open the backups. Kastell saves a copy of every repository's key to a folder you choose — a USB stick, or anywhere apart from this computer — and checks that it opens the repository.")
+                }
+                RowLayout {
+                    Layout.fillWidth: true
+                    TextField {
+                        id: keyFolder
+                        Layout.fillWidth: true
+                        placeholderText: qsTr("Folder for the keys")
+                        Accessible.name: qsTr("Folder for the keys")
+                    }
+                    Button {
+                        text: qsTr("Choose…")
+                        Accessible.name: qsTr("Choose the folder for the keys")
+                        Accessible.onPressAction: clicked()
+                        onClicked: keyFolderPicker.open()
+                    }
+                }
+                CheckBox {
+                    id: skipKeys
+                    text: qsTr("Do not save the keys: I understand I can lose everything")
+                    Accessible.name: text
+                    Accessible.onPressAction: toggle()
+                }
+                Button {
+                    text: qsTr("Create the repositories")
+                    enabled: !wizard.busy && !wizard.created && (keyFolder.text !== "" || skipKeys.checked)
+                    Accessible.name: text
+                    Accessible.onPressAction: clicked()
+                    onClicked: wizard.create([sourceField.text],
+                                             [useLocal.checked ? "local=" + localField.text : "",
+                                              useSsh.checked ? "nas=" + page.sshLocation() : ""],
+                                             keyfileMode.checked,
+                                             ownPassphrase.checked ? typed1.text : wizard.passphrase,
+                                             keyFolder.text, skipKeys.checked)
+                }
+                BusyIndicator { running: wizard.busy; visible: running }
+                Label {
+                    Layout.fillWidth: true
+                    wrapMode: Text.WordWrap
+                    text: wizard.logText
+                    Accessible.name: text
+                }
+            }
+
+            // 5. When
+            ColumnLayout {
+                spacing: 8
+                CheckBox {
+                    id: daily
+                    checked: true
+                    text: qsTr("Back up every day at 12:00, on mains power (a missed day is caught up)")
+                    Accessible.name: text
+                    Accessible.onPressAction: toggle()
+                }
+                CheckBox {
+                    id: trayAtLogin
+                    checked: true
+                    text: qsTr("Show the backup status in the tray at login")
+                    Accessible.name: text
+                    Accessible.onPressAction: toggle()
+                }
+                Label {
+                    Layout.fillWidth: true
+                    wrapMode: Text.WordWrap
+                    text: qsTr("“Finish” writes %1 and starts the first backup.").arg(wizard.configPath)
+                    opacity: 0.8
+                }
+            }
+        }
+
+        Label {
+            visible: wizard.errorText !== ""
+            Layout.fillWidth: true
+            wrapMode: Text.WordWrap
+            color: "#c62828"
+            text: wizard.errorText
+            Accessible.name: text
+        }
+
+        RowLayout {
+            Layout.fillWidth: true
+            Button {
+                visible: page.cancellable
+                text: qsTr("Cancel")
+                enabled: !wizard.busy
+                Accessible.name: qsTr("Cancel the setup")
+                Accessible.onPressAction: clicked()
+                onClicked: page.cancelled()
+            }
+            Item { Layout.fillWidth: true }
+            Button {
+                text: qsTr("Back")
+                enabled: page.step > 0 && !wizard.busy
+                Accessible.name: qsTr("Back")
+                Accessible.onPressAction: clicked()
+                onClicked: page.step -= 1
+            }
+            Button {
+                visible: page.step < page.titles.length - 1
+                text: qsTr("Next")
+                enabled: page.canGoOn() && !wizard.busy
+                Accessible.name: qsTr("Next")
+                Accessible.onPressAction: clicked()
+                onClicked: page.step += 1
+            }
+            Button {
+                visible: page.step === page.titles.length - 1
+                text: qsTr("Finish")
+                enabled: !wizard.busy
+                Accessible.name: qsTr("Finish")
+                Accessible.onPressAction: clicked()
+                onClicked: {
+                    if (daily.checked)
+                        wizard.scheduleDaily(trayAtLogin.checked)
+                    page.finished(wizard.configPath)
+                }
+            }
+        }
+    }
+}
