@@ -74,6 +74,7 @@ pub enum Command {
     Tray(TrayArgs),
     Setup(setup::SetupArgs),
     Recover(setup::RecoverArgs),
+    Adopt(setup::AdoptArgs),
     #[command(subcommand)]
     Ssh(setup::SshCommand),
 }
@@ -115,6 +116,7 @@ pub async fn run(command: Command) -> ExitCode {
         Command::Config(command) => configure::config(command),
         Command::Setup(args) => setup::setup(args).await,
         Command::Recover(args) => setup::recover(args, &cancel).await,
+        Command::Adopt(args) => setup::adopt(args).await,
         Command::Ssh(command) => setup::ssh(command).await,
         Command::Passphrase(command) => configure::passphrase(command).await,
         Command::Backup(args) => backup::backup(args, &cancel).await,

@@ -112,6 +112,8 @@ pub async fn setup(args: SetupArgs) -> anyhow::Result<ExitCode> {
         passphrase: secret,
         kastell,
         ssh_command,
+        import_keys: Vec::new(),
+        existing_only: false,
     };
     let result = setup::run_setup(&plan, &mut |step| println!("{}", step.describe())).await;
     match result {
@@ -319,6 +321,80 @@ pub async fn ssh(command: SshCommand) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::FAILURE)
                 }
             }
+        }
+    }
+}
+
+/// Writes a config that goes on backing up into an existing repository (after a recovery on a
+/// new machine): imports its key, keeps the passphrase in the wallet; nothing is created
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The borgmatic config to write (it must not exist yet).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// `LABEL=LOCATION` of the existing repository.
+    #[arg(long, value_name = "LABEL=LOCATION", value_parser = parse_destination)]
+    repository: Destination,
+    /// Its exported key (for a keyfile repository).
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// A folder to back up (default: your home folder).
+    #[arg(long, value_name = "DIR")]
+    source: Vec<PathBuf>,
+    /// Read the passphrase from this file descriptor (one line).
+    #[arg(long, value_name = "N")]
+    passphrase_fd: u32,
+    #[arg(long, value_name = "FILE")]
+    ssh_key: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    known_hosts: Option<PathBuf>,
+}
+
+pub async fn adopt(args: AdoptArgs) -> anyhow::Result<ExitCode> {
+    let home = dirs::home_dir().ok_or_else(|| anyhow!("HOME is not set"))?;
+    let sources = match args.source.is_empty() {
+        true => vec![home],
+        false => args
+            .source
+            .iter()
+            .map(|s| std::path::absolute(s).unwrap_or_else(|_| s.clone()))
+            .collect(),
+    };
+    let key = args
+        .ssh_key
+        .unwrap_or_else(|| borg_ssh_folder().join("id_ed25519"));
+    let known = args
+        .known_hosts
+        .unwrap_or_else(|| borg_ssh_folder().join("known_hosts"));
+    let label = args.repository.label.clone();
+    let plan = Plan {
+        config: std::path::absolute(&args.config).unwrap_or(args.config),
+        sources,
+        presets: layout::DEFAULT_PRESETS.to_vec(),
+        destinations: vec![args.repository],
+        encryption: Encryption::KeyfileBlake2,
+        export_to: None,
+        passphrase: read_fd(args.passphrase_fd)?,
+        kastell: std::env::current_exe()
+            .map_err(|e| anyhow!("cannot find Kastell's own path: {e}"))?,
+        ssh_command: key.is_file().then(|| setup::ssh_command(&key, &known)),
+        import_keys: args
+            .key_file
+            .map(|k| vec![(label, std::path::absolute(&k).unwrap_or(k))])
+            .unwrap_or_default(),
+        existing_only: true,
+    };
+    match setup::run_setup(&plan, &mut |step| println!("{}", step.describe())).await {
+        Ok(()) => {
+            println!(
+                "done: {} backs up into the existing repository",
+                plan.config.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("kastell: {}", crate::errors::report(&e));
+            Ok(ExitCode::FAILURE)
         }
     }
 }

@@ -79,6 +79,12 @@ pub struct Plan {
     pub kastell: PathBuf,
     /// `ssh_command` for SSH destinations (see `ssh_command`).
     pub ssh_command: Option<String>,
+    /// Keys to import before the repositories are opened (label, exported key file): a
+    /// keyfile repository made elsewhere, now backed up into from this machine.
+    pub import_keys: Vec<(String, PathBuf)>,
+    /// Only use repositories that exist (a new machine continuing into its old repository):
+    /// none is created.
+    pub existing_only: bool,
 }
 
 /// What has been done so far, said as it happens (so a failure leaves nothing unreported).
@@ -100,6 +106,9 @@ pub enum Step {
     KeyVerified {
         label: String,
     },
+    KeyImported {
+        label: String,
+    },
 }
 
 impl Step {
@@ -116,6 +125,9 @@ impl Step {
             }
             Step::KeyVerified { label } => {
                 format!("checked the exported key of “{label}”: it opens the repository")
+            }
+            Step::KeyImported { label } => {
+                format!("imported the key of “{label}” into ~/.config/borg/keys")
             }
         }
     }
@@ -153,6 +165,14 @@ pub enum SetupError {
     },
     #[error(transparent)]
     Key(#[from] keys::KeyError),
+    #[error("“{label}” holds no repository, and this setup only uses existing ones")]
+    NotThere { label: String },
+    #[error("importing the key of “{label}”: {source}")]
+    Import {
+        label: String,
+        #[source]
+        source: ProcessError,
+    },
 }
 
 impl SetupError {
@@ -358,6 +378,33 @@ pub async fn run_setup(plan: &Plan, told: &mut (dyn FnMut(Step) + Send)) -> Resu
     }
     told(Step::PassphraseStored);
 
+    for (label, key) in &plan.import_keys {
+        let invocation = BorgmaticCommand::new(&config, "key")
+            .arg("import")
+            .arg("--repository")
+            .arg(label)
+            .arg("--path")
+            .arg(key)
+            .invocation(&tools);
+        let imported = run(
+            invocation,
+            &crate::events::Discard,
+            &CancellationToken::new(),
+        )
+        .await
+        .and_then(|c| c.into_result());
+        if let Err(source) = imported {
+            undo(&config);
+            return Err(SetupError::Import {
+                label: label.clone(),
+                source,
+            });
+        }
+        told(Step::KeyImported {
+            label: label.clone(),
+        });
+    }
+
     let mut made_any = false;
     let mut infos = Vec::new();
     for destination in &plan.destinations {
@@ -380,6 +427,14 @@ pub async fn run_setup(plan: &Plan, told: &mut (dyn FnMut(Step) + Send)) -> Resu
                     label: label.to_string(),
                 });
                 info
+            }
+            None if plan.existing_only => {
+                if !made_any {
+                    undo(&config);
+                }
+                return Err(SetupError::NotThere {
+                    label: label.to_string(),
+                });
             }
             None => {
                 let invocation = BorgmaticCommand::new(&config, "repo-create")

@@ -72,6 +72,8 @@ fn setup_makes_verified_repositories_and_recover_brings_the_files_back_on_a_fres
         "ok: an unwritable destination is said and leaves nothing half-made",
         "ok: headless borgmatic create works with the wallet open",
         "ok: a locked wallet is said and leaves nothing behind",
+        "ok: a config written for an existing repository backs up into it with the imported key",
+        "ok: adopt never creates a repository",
     ] {
         assert!(text.contains(said), "{text}");
     }

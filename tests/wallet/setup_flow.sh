@@ -46,6 +46,21 @@ grep -q "already exists" "$EXPORT.again.txt" || fail "no clear message: $(cat "$
 [ "$(sha256sum "$CFG")" = "$before" ] || fail "the existing config changed"
 echo "ok: an existing config is never overwritten"
 
+# A new machine going on into the old repository: only the exported key and the passphrase.
+mv "$HOME/.config/borg/keys" "$HOME/.config/borg/keys.old-machine"
+ADOPTED="$(dirname "$CFG")/adopted.yaml"
+"$KASTELL" adopt --config "$ADOPTED" --repository "usb=$LOCAL" --key-file "$EXPORT/usb.key" \
+  --source "$SRC" --passphrase-fd 3 3<"$EXPORT.pp" || fail "adopt"
+grep -qF "$PASSPHRASE" "$ADOPTED" && fail "the adopted config holds the plaintext passphrase"
+"$BORGMATIC" --config "$ADOPTED" create || fail "borgmatic create into the adopted repository"
+echo "ok: a config written for an existing repository backs up into it with the imported key"
+"$KASTELL" adopt --config "$ADOPTED.2" --repository "usb=$LOCAL-nothing" --passphrase-fd 3 3<"$EXPORT.pp" \
+  > "$EXPORT.adopt.txt" 2>&1 && fail "adopt of a place without a repository"
+grep -q "holds no repository" "$EXPORT.adopt.txt" || fail "no clear message: $(cat "$EXPORT.adopt.txt")"
+[ -e "$ADOPTED.2" ] && fail "a config was left behind"
+[ -e "$LOCAL-nothing" ] && fail "adopt created a repository"
+echo "ok: adopt never creates a repository"
+
 gdbus call --session --dest org.freedesktop.secrets --object-path /org/freedesktop/secrets \
   --method org.freedesktop.Secret.Service.Lock "['/org/freedesktop/secrets/collection/login']" >/dev/null \
   || fail "could not lock the wallet"

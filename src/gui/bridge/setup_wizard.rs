@@ -408,6 +408,8 @@ impl qobject::SetupWizard {
                 &ssh::key_path(),
                 &ssh::known_hosts_path(),
             )),
+            import_keys: Vec::new(),
+            existing_only: false,
         };
         let qt_thread = self.qt_thread();
         runtime::spawn(async move {
