@@ -67,10 +67,12 @@ fn read_fd(fd: u32) -> anyhow::Result<Secret> {
     Ok(Secret::new(line))
 }
 
-fn borg_ssh_folder() -> PathBuf {
-    dirs::config_dir()
-        .unwrap_or_else(|| PathBuf::from(".config"))
-        .join("borg/ssh")
+/// The config's `ssh_command`: the given key and known_hosts, else the dedicated ones in
+/// `~/.config/borg/ssh/`; none when there is no key (plain ssh).
+fn ssh_command_for(key: Option<PathBuf>, known_hosts: Option<PathBuf>) -> Option<String> {
+    let key = key.unwrap_or_else(setup::ssh::key_path);
+    let known = known_hosts.unwrap_or_else(setup::ssh::known_hosts_path);
+    key.is_file().then(|| setup::ssh_command(&key, &known))
 }
 
 pub async fn setup(args: SetupArgs) -> anyhow::Result<ExitCode> {
@@ -87,15 +89,7 @@ pub async fn setup(args: SetupArgs) -> anyhow::Result<ExitCode> {
             made
         }
     };
-    let ssh_command = {
-        let key = args
-            .ssh_key
-            .unwrap_or_else(|| borg_ssh_folder().join("id_ed25519"));
-        let known = args
-            .known_hosts
-            .unwrap_or_else(|| borg_ssh_folder().join("known_hosts"));
-        key.is_file().then(|| setup::ssh_command(&key, &known))
-    };
+    let ssh_command = ssh_command_for(args.ssh_key, args.known_hosts);
     let kastell =
         std::env::current_exe().map_err(|e| anyhow!("cannot find Kastell's own path: {e}"))?;
     let plan = Plan {
@@ -360,12 +354,6 @@ pub async fn adopt(args: AdoptArgs) -> anyhow::Result<ExitCode> {
             .map(|s| std::path::absolute(s).unwrap_or_else(|_| s.clone()))
             .collect(),
     };
-    let key = args
-        .ssh_key
-        .unwrap_or_else(|| borg_ssh_folder().join("id_ed25519"));
-    let known = args
-        .known_hosts
-        .unwrap_or_else(|| borg_ssh_folder().join("known_hosts"));
     let label = args.repository.label.clone();
     let plan = Plan {
         config: std::path::absolute(&args.config).unwrap_or(args.config),
@@ -377,7 +365,7 @@ pub async fn adopt(args: AdoptArgs) -> anyhow::Result<ExitCode> {
         passphrase: read_fd(args.passphrase_fd)?,
         kastell: std::env::current_exe()
             .map_err(|e| anyhow!("cannot find Kastell's own path: {e}"))?,
-        ssh_command: key.is_file().then(|| setup::ssh_command(&key, &known)),
+        ssh_command: ssh_command_for(args.ssh_key, args.known_hosts),
         import_keys: args
             .key_file
             .map(|k| vec![(label, std::path::absolute(&k).unwrap_or(k))])

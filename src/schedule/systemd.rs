@@ -99,25 +99,22 @@ pub async fn enable(unit: &str) -> Result<(), ScheduleError> {
 
 /// Disables a unit without stopping a run of it that is going on.
 pub async fn disable(unit: &str) -> Result<(), ScheduleError> {
-    let answer = systemctl(&["disable", unit]).await?;
-    if answer.success || answer.stderr.contains("does not exist") {
-        Ok(())
-    } else {
-        Err(ScheduleError::Systemctl {
-            command: format!("systemctl --user disable {unit}"),
-            message: answer.stderr,
-        })
-    }
+    disable_with(&["disable", unit]).await
 }
 
-/// Stops and disables the timer (a unit the manager does not know is fine).
+/// Stops and disables the timer.
 pub async fn disable_now(timer: &str) -> Result<(), ScheduleError> {
-    let answer = systemctl(&["disable", "--now", timer]).await?;
+    disable_with(&["disable", "--now", timer]).await
+}
+
+/// `systemctl --user ARGS`, where a unit the manager does not know is fine.
+async fn disable_with(args: &[&str]) -> Result<(), ScheduleError> {
+    let answer = systemctl(args).await?;
     if answer.success || answer.stderr.contains("does not exist") {
         Ok(())
     } else {
         Err(ScheduleError::Systemctl {
-            command: format!("systemctl --user disable --now {timer}"),
+            command: format!("systemctl --user {}", args.join(" ")),
             message: answer.stderr,
         })
     }

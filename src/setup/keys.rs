@@ -4,10 +4,9 @@
 //! keyfile repositories, borg opens the repository with a keys folder that holds only it.
 
 use crate::config::Secret;
-use crate::process::{run, BorgmaticCommand, ProcessError, Tools};
+use crate::process::{BorgmaticCommand, ProcessError, Tools};
 use crate::reader::key::{self, Mode};
 use std::path::{Path, PathBuf};
-use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -77,17 +76,12 @@ pub async fn export(
         .arg("--path")
         .arg(&staged)
         .invocation(tools);
-    run(
-        invocation,
-        &crate::events::Discard,
-        &CancellationToken::new(),
-    )
-    .await
-    .and_then(|c| c.into_result())
-    .map_err(|source| KeyError::Export {
-        label: label.to_string(),
-        source,
-    })?;
+    super::run_to_end(invocation)
+        .await
+        .map_err(|source| KeyError::Export {
+            label: label.to_string(),
+            source,
+        })?;
     let folder_error = |source| KeyError::Folder {
         folder: path.parent().unwrap_or(path).to_path_buf(),
         source,
@@ -145,15 +139,10 @@ pub async fn open_with_only(
         .repository(label)
         .env("BORG_KEYS_DIR", keys.path())
         .invocation(tools);
-    run(
-        invocation,
-        &crate::events::Discard,
-        &CancellationToken::new(),
-    )
-    .await
-    .and_then(|c| c.into_result())
-    .map(drop)
-    .map_err(|e| e.to_string())
+    super::run_to_end(invocation)
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -22,6 +22,19 @@ use crate::reader::key::Mode;
 use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 
+/// Runs one borg or borgmatic call to its end (no events, no cancel): its failure typed.
+pub(crate) async fn run_to_end(
+    invocation: crate::process::Invocation,
+) -> Result<crate::process::Completed, ProcessError> {
+    run(
+        invocation,
+        &crate::events::Discard,
+        &CancellationToken::new(),
+    )
+    .await
+    .and_then(|c| c.into_result())
+}
+
 /// borg's encryption modes the first run offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encryption {
@@ -386,13 +399,7 @@ pub async fn run_setup(plan: &Plan, told: &mut (dyn FnMut(Step) + Send)) -> Resu
             .arg("--path")
             .arg(key)
             .invocation(&tools);
-        let imported = run(
-            invocation,
-            &crate::events::Discard,
-            &CancellationToken::new(),
-        )
-        .await
-        .and_then(|c| c.into_result());
+        let imported = run_to_end(invocation).await;
         if let Err(source) = imported {
             undo(&config);
             return Err(SetupError::Import {
@@ -443,13 +450,7 @@ pub async fn run_setup(plan: &Plan, told: &mut (dyn FnMut(Step) + Send)) -> Resu
                     .arg(plan.encryption.name())
                     .arg("--make-parent-dirs")
                     .invocation(&tools);
-                let created = run(
-                    invocation,
-                    &crate::events::Discard,
-                    &CancellationToken::new(),
-                )
-                .await
-                .and_then(|c| c.into_result());
+                let created = run_to_end(invocation).await;
                 if let Err(source) = created {
                     if !made_any {
                         undo(&config);

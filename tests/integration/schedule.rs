@@ -112,6 +112,28 @@ fn json_of(out: &Output) -> serde_json::Value {
     })
 }
 
+/// `kastell schedule set` at 03:15 on any power (plus `extra`) in the manager's namespace:
+/// it succeeds and `systemd-analyze verify` has nothing to say.
+fn set_daily_at_0315(manager: &UserManager, home: &Home, config: &str, extra: &[&str]) {
+    let mut args = vec![
+        "schedule",
+        "set",
+        "--config",
+        config,
+        "--at",
+        "03:15",
+        "--any-power",
+    ];
+    args.extend_from_slice(extra);
+    let set = manager.run(&kastell_args(home, &args));
+    assert!(set.status.success(), "set: {}", stderr(&set));
+    assert!(
+        !stderr(&set).contains("verify says"),
+        "systemd-analyze verify complained: {}",
+        stderr(&set)
+    );
+}
+
 fn kastell_args(home: &Home, args: &[&str]) -> Command {
     let mut cmd = home.kastell();
     cmd.args(args);
@@ -129,24 +151,7 @@ fn a_daily_schedule_runs_a_real_backup_under_systemd_and_comes_off_again() {
     let manager = UserManager::start(&home);
     let config = home.config().display().to_string();
 
-    let set = manager.run(&kastell_args(
-        &home,
-        &[
-            "schedule",
-            "set",
-            "--config",
-            &config,
-            "--at",
-            "03:15",
-            "--any-power",
-        ],
-    ));
-    assert!(set.status.success(), "set: {}", stderr(&set));
-    assert!(
-        !stderr(&set).contains("verify says"),
-        "systemd-analyze verify complained: {}",
-        stderr(&set)
-    );
+    set_daily_at_0315(&manager, &home, &config, &[]);
 
     let shown = json_of(&manager.run(&kastell_args(&home, &["schedule", "show", "--json"])));
     let shown = shown.as_array().expect("an array");
@@ -621,26 +626,7 @@ fn a_repository_on_a_drive_is_backed_up_when_the_drive_comes_and_skipped_while_i
     let config = home.config().display().to_string();
 
     let manager = UserManager::start(&home);
-    let set = manager.run(&kastell_args(
-        &home,
-        &[
-            "schedule",
-            "set",
-            "--config",
-            &config,
-            "--at",
-            "03:15",
-            "--any-power",
-            "--when-plugged-in",
-            "local",
-        ],
-    ));
-    assert!(set.status.success(), "set: {}", stderr(&set));
-    assert!(
-        !stderr(&set).contains("verify says"),
-        "systemd-analyze verify complained: {}",
-        stderr(&set)
-    );
+    set_daily_at_0315(&manager, &home, &config, &["--when-plugged-in", "local"]);
     let shown = json_of(&manager.run(&kastell_args(&home, &["schedule", "show", "--json"])));
     assert_eq!(shown[0]["drive"]["uuid"], uuid.as_str(), "{shown}");
     assert_eq!(shown[0]["drive"]["repository"], "local");
