@@ -20,7 +20,10 @@ Pane {
         id: wizard
         Component.onCompleted: generatePassphrase()
     }
-    onVisibleChanged: if (visible && wizard.created) { step = 0; writtenDown.checked = false; wizard.reset() }
+    onVisibleChanged: {
+        if (visible && wizard.created) { step = 0; writtenDown.checked = false; wizard.reset() }
+        if (visible) totalsTimer.restart()
+    }
 
     function sshPort() { return parseInt(sshPortField.text) || 22 }
     function sshLocation() {
@@ -77,6 +80,29 @@ Pane {
                     wrapMode: Text.WordWrap
                     text: qsTr("Left out, as the guide recommends (change it later on the Excludes tab): caches, build output, Downloads, Music and Videos, the trash, KDE's search index and mail cache, disk images, and every folder holding a .nobackup file.")
                     opacity: 0.8
+                }
+                // The live totals, by the exclude editor's preview (borg's own rules).
+                ExcludePreview { id: totals }
+                Timer {
+                    id: totalsTimer
+                    interval: 400
+                    // Only while the wizard shows: a home is walked for the totals.
+                    onTriggered: if (page.visible && sourceField.text !== "") totals.refresh(wizard.configPath, wizard.draftConfig(sourceField.text))
+                }
+                Connections {
+                    target: sourceField
+                    function onTextChanged() { totalsTimer.restart() }
+                }
+                Component.onCompleted: totalsTimer.restart()
+                RowLayout {
+                    BusyIndicator { running: totals.busy; visible: running; implicitWidth: 22; implicitHeight: 22 }
+                    Label {
+                        Layout.fillWidth: true
+                        wrapMode: Text.WordWrap
+                        text: totals.errorText !== "" ? totals.errorText
+                            : totals.busy ? qsTr("Looking at %1 paths…").arg(totals.scanned) : totals.totalsText
+                        Accessible.name: text
+                    }
                 }
             }
 

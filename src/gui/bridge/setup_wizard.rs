@@ -91,6 +91,11 @@ pub mod qobject {
         #[qinvokable]
         fn schedule_daily(self: Pin<&mut SetupWizard>, tray: bool);
 
+        /// The config text the wizard would write for `source` (a placeholder repository), for
+        /// the exclude preview's live totals.
+        #[qinvokable]
+        fn draft_config(self: &SetupWizard, source: &QString) -> QString;
+
         /// `ssh://user@host:port/path`.
         #[qinvokable]
         fn ssh_location(
@@ -220,6 +225,23 @@ impl qobject::SetupWizard {
             Ok(made) => self.set_passphrase(QString::from(made.expose())),
             Err(e) => self.as_mut().fail(e.to_string(), None),
         }
+    }
+
+    pub fn draft_config(&self, source: &QString) -> QString {
+        let config = PathBuf::from(self.config_path.to_string());
+        let sources = [PathBuf::from(source.to_string())];
+        let destinations = [Destination {
+            label: "draft".into(),
+            location: "/nonexistent/kastell-draft".into(),
+        }];
+        QString::from(&layout::config_text(&layout::Layout {
+            config: &config,
+            sources: &sources,
+            presets: layout::DEFAULT_PRESETS,
+            destinations: &destinations,
+            passcommand: "true",
+            ssh_command: None,
+        }))
     }
 
     pub fn ssh_location(
