@@ -224,6 +224,22 @@ fn selected(path: &[u8], wanted: &[String]) -> bool {
         })
 }
 
+/// Where archive path `path` was restored under `to`, or None for a path borg would refuse
+/// (`..`) or whose parent leads out of `to` (a symlinked parent): the check never reads
+/// outside what was restored.
+fn restored_at(to: &Path, root: &Path, path: &[u8]) -> Option<PathBuf> {
+    let relative = Path::new(std::ffi::OsStr::from_bytes(path));
+    if relative
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return None;
+    }
+    let on_disk = to.join(relative);
+    let parent = on_disk.parent()?.canonicalize().ok()?;
+    parent.starts_with(root).then_some(on_disk)
+}
+
 /// Kastell's reader, opened with the temporary keys folder, walks the archive and compares.
 fn check(
     location: &str,
@@ -253,6 +269,9 @@ fn check(
         None => Reader::open_local(Path::new(location.trim_start_matches("file://")), &access)?,
     };
     let found = reader.archive(archive)?;
+    let root = to
+        .canonicalize()
+        .map_err(|e| ReadError::Io(to.to_path_buf(), e))?;
     let mut summary = Summary::default();
     let problem = |summary: &mut Summary, text: String| {
         summary.problem_count += 1;
@@ -265,7 +284,13 @@ fn check(
             return true;
         }
         let shown = String::from_utf8_lossy(&item.path).into_owned();
-        let on_disk = to.join(std::ffi::OsStr::from_bytes(&item.path));
+        let Some(on_disk) = restored_at(to, &root, &item.path) else {
+            problem(
+                &mut summary,
+                format!("{shown}: not checked (outside the target)"),
+            );
+            return true;
+        };
         let meta = match on_disk.symlink_metadata() {
             Ok(m) => m,
             Err(e) => {
@@ -360,5 +385,20 @@ mod tests {
         assert!(!selected(b"home/me/Documents2/a.txt", &wanted));
         assert!(!selected(b"home/me", &wanted));
         assert!(selected(b"anything", &[]));
+    }
+
+    #[test]
+    fn the_check_never_reads_outside_the_restored_folder() {
+        let dir = tempfile::tempdir().expect("dir");
+        let to = dir.path().join("to");
+        std::fs::create_dir_all(to.join("home/me")).expect("folders");
+        std::os::unix::fs::symlink("/etc", to.join("home/evil")).expect("symlink");
+        let root = to.canonicalize().expect("root");
+        assert_eq!(
+            restored_at(&to, &root, b"home/me/a.txt"),
+            Some(to.join("home/me/a.txt"))
+        );
+        assert_eq!(restored_at(&to, &root, b"home/../../etc/passwd"), None);
+        assert_eq!(restored_at(&to, &root, b"home/evil/passwd"), None);
     }
 }
