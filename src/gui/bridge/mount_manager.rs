@@ -102,6 +102,7 @@ pub mod qobject {
 
 use crate::desktop::notify::{self, Notice};
 use crate::events::{Event, MountEvent};
+use crate::gui::bridge::schedule_settings::capitalized;
 use crate::gui::list_rows::{self, Row};
 use crate::gui::runtime;
 use crate::gui::throttle::{Throttle, UI_INTERVAL};
@@ -438,14 +439,6 @@ fn notify_ready(info: &MountInfo, qt_thread: cxx_qt::CxxQtThread<qobject::MountM
                 .queue(move |obj| obj.open_folder(&QString::from(&folder.display().to_string())));
         }
     });
-}
-
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 list_rows::list_model!(qobject::MountManager, MountInfo);

@@ -388,7 +388,9 @@ impl qobject::ScheduleSettings {
     }
 }
 
-fn capitalized(text: &str) -> String {
+/// `text` with its first letter upper case (core messages start lower case, lines in the
+/// window upper case).
+pub(crate) fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),

@@ -112,6 +112,7 @@ pub mod qobject {
 
 use crate::config::Secret;
 use crate::gui::bridge::failure;
+use crate::gui::bridge::schedule_settings::capitalized;
 use crate::gui::runtime;
 use crate::setup::{self, layout, passphrase, ssh, Destination, Encryption, Plan, Step};
 use core::pin::Pin;
@@ -485,13 +486,5 @@ impl qobject::SetupWizard {
                 (_, Err(e)) => obj.fail(e.to_string(), None),
             });
         });
-    }
-}
-
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
