@@ -14,7 +14,7 @@ use crate::support::{artifacts_dir, stderr, tool};
 
 /// What the item says, read fresh each time (no property cache: the SNI signals are not
 /// PropertiesChanged).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct Item {
     status: String,
     icon: String,
@@ -32,13 +32,23 @@ async fn read_item(bus: &zbus::Connection, name: &str) -> zbus::Result<Item> {
         .cache_properties(zbus::proxy::CacheProperties::No)
         .build()
         .await?;
-    let tip: ToolTip = proxy.get_property("ToolTip").await?;
-    Ok(Item {
-        status: proxy.get_property("Status").await?,
-        icon: proxy.get_property("IconName").await?,
-        title: tip.2,
-        description: tip.3,
-    })
+    // The properties are read one call each, so the item can change between two of them: a
+    // reading counts once the same one comes twice in a row.
+    let mut previous: Option<Item> = None;
+    for _ in 0..20 {
+        let tip: ToolTip = proxy.get_property("ToolTip").await?;
+        let item = Item {
+            status: proxy.get_property("Status").await?,
+            icon: proxy.get_property("IconName").await?,
+            title: tip.2,
+            description: tip.3,
+        };
+        if previous.as_ref() == Some(&item) {
+            return Ok(item);
+        }
+        previous = Some(item);
+    }
+    previous.ok_or_else(|| zbus::Error::Failure("the item never read".into()))
 }
 
 /// Clicks the menu entry labelled `label`, as the tray's host does (dbusmenu `Event`).
