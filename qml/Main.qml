@@ -27,6 +27,8 @@ ApplicationWindow {
 
     // The first-run wizard: shown when no config exists, or to add one (More → Set up another backup).
     property bool addingConfig: false
+    // Restore from an existing backup (from the wizard's first step).
+    property bool recovering: false
 
     AppPreferences { id: appPreferences }
 
@@ -202,17 +204,33 @@ ApplicationWindow {
         StackLayout {
             Layout.fillWidth: true
             Layout.fillHeight: true
-            currentIndex: repositories.configCount === 0 || window.addingConfig ? 0 : 1 + tabs.currentIndex
+            currentIndex: repositories.configCount === 0 || window.addingConfig || window.recovering ? 0 : 1 + tabs.currentIndex
 
-            SetupWizardPage {
-                cancellable: repositories.configCount > 0
-                onCancelled: window.addingConfig = false
-                onFinished: configPath => {
-                    window.addingConfig = false
-                    appPreferences.reload()
-                    repositories.reload()
-                    tabs.currentIndex = 0
-                    runner.start(configPath, "backup", "")
+            // The first run, or its twin: restore from an existing backup.
+            StackLayout {
+                currentIndex: window.recovering ? 1 : 0
+
+                SetupWizardPage {
+                    cancellable: repositories.configCount > 0
+                    onCancelled: window.addingConfig = false
+                    onRecoverRequested: window.recovering = true
+                    onFinished: configPath => {
+                        window.addingConfig = false
+                        appPreferences.reload()
+                        repositories.reload()
+                        tabs.currentIndex = 0
+                        runner.start(configPath, "backup", "")
+                    }
+                }
+
+                RecoverPage {
+                    onCancelled: window.recovering = false
+                    onAdopted: configPath => {
+                        window.recovering = false
+                        window.addingConfig = false
+                        repositories.reload()
+                        tabs.currentIndex = 0
+                    }
                 }
             }
 

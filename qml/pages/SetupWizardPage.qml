@@ -10,6 +10,8 @@ Pane {
     id: page
     signal finished(string configPath)
     signal cancelled()
+    // "Restore from an existing backup" (a new or reinstalled computer).
+    signal recoverRequested()
     // Shown over existing configs (More → Set up another backup): it can be left.
     property bool cancellable: false
     property int step: 0
@@ -19,15 +21,21 @@ Pane {
     SetupWizard {
         id: wizard
         Component.onCompleted: generatePassphrase()
+        onScheduled: page.finished(wizard.configPath)
     }
     onVisibleChanged: {
         if (visible && wizard.created) { step = 0; writtenDown.checked = false; wizard.reset() }
         if (visible) totalsTimer.restart()
     }
 
-    function sshPort() { return parseInt(sshPortField.text) || 22 }
-    function sshLocation() {
-        return useSsh.checked ? wizard.sshLocation(sshUser.text, sshHost.text, sshPort(), sshPath.text) : ""
+    function sshLocation() { return useSsh.checked ? sshForm.location() : "" }
+    // `label=key file` of each existing repository whose key is to be imported.
+    function keysToImport() {
+        if (existingKey.text === "") return []
+        var labels = []
+        if (useLocal.checked && wizard.repositoryAt(localField.text)) labels.push("local=" + existingKey.text)
+        if (useSsh.checked && wizard.sshExisting) labels.push("nas=" + existingKey.text)
+        return labels
     }
     function passphraseReady() {
         return ownPassphrase.checked
@@ -44,6 +52,12 @@ Pane {
         }
     }
 
+    FileDialog {
+        id: existingKeyPicker
+        title: qsTr("The key file of the existing repository")
+        onAccepted: existingKey.text = decodeURIComponent(selectedFile.toString().replace(/^file:\/\//, ""))
+    }
+
     FolderDialog {
         id: keyFolderPicker
         title: qsTr("Where to save the keys")
@@ -54,10 +68,21 @@ Pane {
         anchors.fill: parent
         spacing: 10
 
-        Label {
-            text: qsTr("Set up backups — step %1 of %2: %3").arg(page.step + 1).arg(page.titles.length).arg(page.titles[page.step])
-            font.pixelSize: 18
-            Accessible.name: text
+        RowLayout {
+            Layout.fillWidth: true
+            Label {
+                Layout.fillWidth: true
+                text: qsTr("Set up backups — step %1 of %2: %3").arg(page.step + 1).arg(page.titles.length).arg(page.titles[page.step])
+                font.pixelSize: 18
+                Accessible.name: text
+            }
+            Button {
+                visible: page.step === 0
+                text: qsTr("Restore from an existing backup…")
+                Accessible.name: qsTr("Restore from an existing backup")
+                Accessible.onPressAction: clicked()
+                onClicked: page.recoverRequested()
+            }
         }
 
         StackLayout {
@@ -129,77 +154,36 @@ Pane {
                     Accessible.name: text
                     Accessible.onPressAction: toggle()
                 }
-                GridLayout {
+                SshServerForm {
+                    id: sshForm
                     visible: useSsh.checked
-                    columns: 4
-                    Label { text: qsTr("User") }
-                    TextField { id: sshUser; Accessible.name: qsTr("Server user"); Layout.preferredWidth: 140 }
-                    Label { text: qsTr("Host") }
-                    TextField { id: sshHost; Accessible.name: qsTr("Server host"); Layout.fillWidth: true }
-                    Label { text: qsTr("Port") }
-                    TextField { id: sshPortField; text: "22"; Accessible.name: qsTr("Server port"); Layout.preferredWidth: 80 }
-                    Label { text: qsTr("Path") }
-                    TextField { id: sshPath; Accessible.name: qsTr("Path on the server"); Layout.fillWidth: true }
+                    Layout.fillWidth: true
+                    wizard: wizard
                 }
-                RowLayout {
-                    visible: useSsh.checked
-                    Button {
-                        text: qsTr("Prepare the key")
-                        enabled: sshHost.text !== "" && sshPath.text !== "" && !wizard.busy
-                        Accessible.name: text
-                        Accessible.onPressAction: clicked()
-                        onClicked: wizard.prepareSsh(sshUser.text, sshHost.text, page.sshPort(), sshPath.text)
-                    }
-                    Button {
-                        text: qsTr("Trust this server")
-                        enabled: wizard.fingerprint !== "" && !wizard.busy
-                        Accessible.name: text
-                        Accessible.onPressAction: clicked()
-                        onClicked: wizard.trustHost(sshHost.text, page.sshPort())
-                    }
-                    Button {
-                        text: qsTr("Test the connection")
-                        enabled: wizard.authorizedLine !== "" && !wizard.busy
-                        Accessible.name: text
-                        Accessible.onPressAction: clicked()
-                        onClicked: wizard.testSsh(sshUser.text, sshHost.text, page.sshPort(), sshPath.text)
-                    }
-                }
+                // A repository already at the folder (a disk from before, a new computer): used
+                // instead of a new one; its key file is imported if this computer lacks it.
                 Label {
-                    visible: useSsh.checked && wizard.authorizedLine !== ""
-                    text: qsTr("Add this line to the server's ~/.ssh/authorized_keys (it lets the key run borg, only below the path):")
+                    visible: (useLocal.checked && wizard.repositoryAt(localField.text)) || (useSsh.checked && wizard.sshExisting)
+                    Layout.fillWidth: true
+                    wrapMode: Text.WordWrap
+                    text: qsTr("A repository is already there: Kastell backs up into it if your passphrase opens it. If it uses a key file that this computer does not have yet, choose the key you saved:")
+                    Accessible.name: text
                 }
                 RowLayout {
-                    visible: useSsh.checked && wizard.authorizedLine !== ""
+                    visible: (useLocal.checked && wizard.repositoryAt(localField.text)) || (useSsh.checked && wizard.sshExisting)
                     Layout.fillWidth: true
                     TextField {
-                        id: authorizedField
+                        id: existingKey
                         Layout.fillWidth: true
-                        readOnly: true
-                        text: wizard.authorizedLine
-                        Accessible.name: qsTr("Line for authorized_keys")
+                        placeholderText: qsTr("Its key file (only for a key-file repository this computer lacks)")
+                        Accessible.name: qsTr("Key file of the existing repository")
                     }
                     Button {
-                        text: qsTr("Copy")
-                        Accessible.name: qsTr("Copy the line")
+                        text: qsTr("Choose…")
+                        Accessible.name: qsTr("Choose the key file of the existing repository")
                         Accessible.onPressAction: clicked()
-                        onClicked: { authorizedField.selectAll(); authorizedField.copy(); authorizedField.deselect() }
+                        onClicked: existingKeyPicker.open()
                     }
-                }
-                Label {
-                    visible: useSsh.checked && wizard.fingerprint !== ""
-                    Layout.fillWidth: true
-                    wrapMode: Text.WordWrap
-                    text: qsTr("The server's host key is %1. Compare it with what the server's owner sees (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) before trusting it.").arg(wizard.fingerprint)
-                    Accessible.name: text
-                }
-                Label {
-                    visible: wizard.sshStatus !== ""
-                    Layout.fillWidth: true
-                    wrapMode: Text.WordWrap
-                    text: wizard.sshStatus
-                    color: wizard.sshOk ? "#2e7d32" : palette.text
-                    Accessible.name: text
                 }
             }
 
@@ -322,12 +306,12 @@ Pane {
                     enabled: !wizard.busy && !wizard.created && (keyFolder.text !== "" || skipKeys.checked)
                     Accessible.name: text
                     Accessible.onPressAction: clicked()
-                    onClicked: wizard.create([sourceField.text],
+                    onClicked: wizard.create(page.keysToImport(), [sourceField.text],
                                              [useLocal.checked ? "local=" + localField.text : "",
                                               useSsh.checked ? "nas=" + page.sshLocation() : ""],
                                              keyfileMode.checked,
                                              ownPassphrase.checked ? typed1.text : wizard.passphrase,
-                                             keyFolder.text, skipKeys.checked)
+                                             keyFolder.text)
                 }
                 BusyIndicator { running: wizard.busy; visible: running }
                 Label {
@@ -335,6 +319,18 @@ Pane {
                     wrapMode: Text.WordWrap
                     text: wizard.logText
                     Accessible.name: text
+                }
+                // The paper key: borg's page with the key as text and as a QR code, to print
+                // and keep apart from the computer.
+                Button {
+                    visible: wizard.printPages.length > 0
+                    text: qsTr("Print the paper key…")
+                    Accessible.name: text
+                    Accessible.onPressAction: clicked()
+                    onClicked: {
+                        for (var i = 0; i < wizard.printPages.length; i++)
+                            Qt.openUrlExternally("file://" + wizard.printPages[i])
+                    }
                 }
             }
 
@@ -408,8 +404,17 @@ Pane {
                 onClicked: {
                     if (daily.checked)
                         wizard.scheduleDaily(trayAtLogin.checked)
-                    page.finished(wizard.configPath)
+                    else
+                        page.finished(wizard.configPath)
                 }
+            }
+            // The schedule could not be set: said above; the backups work without it.
+            Button {
+                visible: page.step === page.titles.length - 1 && wizard.errorText !== "" && !wizard.busy
+                text: qsTr("Finish without the schedule")
+                Accessible.name: text
+                Accessible.onPressAction: clicked()
+                onClicked: page.finished(wizard.configPath)
             }
         }
     }

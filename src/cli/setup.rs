@@ -138,9 +138,14 @@ pub struct RecoverArgs {
     /// A folder, or `ssh://user@host[:port]/path`.
     #[arg(long, value_name = "LOCATION")]
     repository: String,
-    /// The key exported by `kastell setup` or `borg key export`.
+    /// The key exported by `kastell setup` or `borg key export` (without it and without
+    /// --paper-key, the key is the repository's own: repokey).
+    #[arg(long, value_name = "FILE", conflicts_with = "paper_key")]
+    key_file: Option<PathBuf>,
+    /// A text file with the paper key's lines as typed from the printout (`id:` and the
+    /// numbered lines).
     #[arg(long, value_name = "FILE")]
-    key_file: PathBuf,
+    paper_key: Option<PathBuf>,
     #[arg(long, value_name = "NAME", default_value = "latest")]
     archive: String,
     /// Restored under this folder as `borg extract` lays it out (DIR/home/me/...).
@@ -159,7 +164,14 @@ pub struct RecoverArgs {
 pub async fn recover(args: RecoverArgs, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
     let request = recover::Request {
         location: args.repository,
-        key_file: args.key_file,
+        key: match (args.key_file, args.paper_key) {
+            (Some(file), _) => recover::KeySource::File(file),
+            (None, Some(paper)) => recover::KeySource::Paper(
+                std::fs::read_to_string(&paper)
+                    .with_context(|| format!("reading the paper key {}", paper.display()))?,
+            ),
+            (None, None) => recover::KeySource::InRepository,
+        },
         archive: args.archive,
         to: std::path::absolute(&args.to).unwrap_or(args.to),
         paths: args.paths,

@@ -47,12 +47,36 @@ pub fn export_path(folder: &Path, label: &str) -> PathBuf {
     folder.join(format!("{safe}.key"))
 }
 
+/// How a key is exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyForm {
+    /// The key file (`borg key export`): what `kastell recover --key-file` takes.
+    File,
+    /// The paper key (`--paper`): lines with checksums, to print and type back in.
+    Paper,
+    /// A page to print (`--qr-html`): the key as text and as a QR code.
+    QrHtml,
+}
+
+impl KeyForm {
+    /// Where this form of `label`'s key goes in `folder`.
+    pub fn path(self, folder: &Path, label: &str) -> PathBuf {
+        let file = export_path(folder, label);
+        match self {
+            KeyForm::File => file,
+            KeyForm::Paper => file.with_extension("paper.txt"),
+            KeyForm::QrHtml => file.with_extension("print.html"),
+        }
+    }
+}
+
 /// Exports the key of repository `label` of `config` to `path` (which must not exist).
 pub async fn export(
     tools: &Tools,
     config: &Path,
     label: &str,
     path: &Path,
+    form: KeyForm,
 ) -> Result<(), KeyError> {
     if path.symlink_metadata().is_ok() {
         return Err(KeyError::Exists {
@@ -69,13 +93,16 @@ pub async fn export(
             source,
         })?;
     let staged = private.path().join("key");
-    let invocation = BorgmaticCommand::new(config, "key")
+    let mut command = BorgmaticCommand::new(config, "key")
         .arg("export")
         .arg("--repository")
-        .arg(label)
-        .arg("--path")
-        .arg(&staged)
-        .invocation(tools);
+        .arg(label);
+    command = match form {
+        KeyForm::File => command,
+        KeyForm::Paper => command.arg("--paper"),
+        KeyForm::QrHtml => command.arg("--qr-html"),
+    };
+    let invocation = command.arg("--path").arg(&staged).invocation(tools);
     super::run_to_end(invocation)
         .await
         .map_err(|source| KeyError::Export {
@@ -153,6 +180,14 @@ mod tests {
     fn key_files_are_named_after_the_label_and_stay_in_the_folder() {
         let folder = Path::new("/media/me/USB");
         assert_eq!(export_path(folder, "nas"), folder.join("nas.key"));
+        assert_eq!(
+            KeyForm::Paper.path(folder, "nas"),
+            folder.join("nas.paper.txt")
+        );
+        assert_eq!(
+            KeyForm::QrHtml.path(folder, "nas"),
+            folder.join("nas.print.html")
+        );
         assert_eq!(
             export_path(folder, "../../etc/passwd"),
             folder.join(".._.._etc_passwd.key")

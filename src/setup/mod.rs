@@ -122,6 +122,11 @@ pub enum Step {
     KeyImported {
         label: String,
     },
+    /// The key in a form to print (the paper key, or the page with its QR code).
+    PrintableKey {
+        label: String,
+        path: PathBuf,
+    },
 }
 
 impl Step {
@@ -138,6 +143,9 @@ impl Step {
             }
             Step::KeyVerified { label } => {
                 format!("checked the exported key of “{label}”: it opens the repository")
+            }
+            Step::PrintableKey { label, path } => {
+                format!("wrote the key of “{label}” to print: {}", path.display())
             }
             Step::KeyImported { label } => {
                 format!("imported the key of “{label}” into ~/.config/borg/keys")
@@ -303,6 +311,18 @@ async fn validate(tools: &Tools, config: &Path) -> Result<(), SetupError> {
 pub struct RepositoryInfo {
     pub id: String,
     pub mode: String,
+}
+
+/// Whether `folder` holds a borg 1.x repository (its `config` names one): the wizard offers
+/// it for use instead of a new one.
+pub fn holds_repository(folder: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(folder.join("config")) else {
+        return false;
+    };
+    // The repository config is a few hundred bytes; a big file of that name is something else.
+    let mut head = String::new();
+    let read = std::io::Read::read_to_string(&mut std::io::Read::take(file, 4096), &mut head);
+    read.is_ok() && head.lines().any(|l| l.trim() == "[repository]")
 }
 
 /// Opens repository `label` (through borgmatic, so with the config's passcommand and
@@ -493,8 +513,8 @@ pub async fn run_setup(plan: &Plan, told: &mut (dyn FnMut(Step) + Send)) -> Resu
     })?;
     for (destination, info) in infos {
         let label = destination.label.clone();
-        let path = keys::export_path(export_to, &label);
-        keys::export(&tools, &config, &label, &path).await?;
+        let path = keys::KeyForm::File.path(export_to, &label);
+        keys::export(&tools, &config, &label, &path, keys::KeyForm::File).await?;
         told(Step::KeyExported {
             label: label.clone(),
             path: path.clone(),
@@ -515,7 +535,18 @@ pub async fn run_setup(plan: &Plan, told: &mut (dyn FnMut(Step) + Send)) -> Resu
                 .await
                 .map_err(not_verified)?;
         }
-        told(Step::KeyVerified { label });
+        told(Step::KeyVerified {
+            label: label.clone(),
+        });
+        // The same key to print: borg's paper form, and a page with it as a QR code.
+        for form in [keys::KeyForm::Paper, keys::KeyForm::QrHtml] {
+            let printable = form.path(export_to, &label);
+            keys::export(&tools, &config, &label, &printable, form).await?;
+            told(Step::PrintableKey {
+                label: label.clone(),
+                path: printable,
+            });
+        }
     }
     Ok(())
 }
@@ -531,4 +562,18 @@ pub fn free_config_path(folder: &Path) -> PathBuf {
         .map(|n| folder.join(format!("user-{n}.yaml")))
         .find(|p| p.symlink_metadata().is_err())
         .unwrap_or(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_with_a_repository_config_holds_a_repository() {
+        let dir = tempfile::tempdir().expect("dir");
+        assert!(!holds_repository(dir.path()));
+        std::fs::write(dir.path().join("config"), "[repository]\nversion = 1\n").expect("config");
+        assert!(holds_repository(dir.path()));
+        assert!(!holds_repository(&dir.path().join("missing")));
+    }
 }

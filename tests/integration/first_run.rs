@@ -156,6 +156,89 @@ fn setup_makes_verified_repositories_and_recover_brings_the_files_back_on_a_fres
     );
     assert!(differences.is_empty(), "{}", differences.join("\n"));
     assert!(!out_nas.join(&archived).join("file1").exists());
+
+    // The printed forms of the key: borg's paper key and the page with the QR code.
+    let paper = export.join("usb.paper.txt");
+    let page = std::fs::read_to_string(export.join("usb.print.html")).expect("the page to print");
+    assert!(page.contains("BORG_KEY "), "the page holds no key");
+    // A paper key typed back in (here: the printout's text) opens the repository alone.
+    let out_paper = root.join("restored-paper");
+    let paper_args = |paper: &Path, to: &Path| {
+        vec![
+            "--repository".to_string(),
+            local.display().to_string(),
+            "--paper-key".to_string(),
+            paper.display().to_string(),
+            "--to".to_string(),
+            to.display().to_string(),
+        ]
+    };
+    let args = paper_args(&paper, &out_paper);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let done = recover(&fx, &root.join("new-home-3"), &args, support::PASSPHRASE);
+    assert!(done.status.success(), "{}", support::output_text(&done));
+    assert_eq!(
+        std::fs::read(out_paper.join(&archived).join("file1")).expect("restored"),
+        std::fs::read(source.join("file1")).expect("original")
+    );
+    // A typo is named by its line, before borg is asked anything.
+    let text = std::fs::read_to_string(&paper).expect("paper key");
+    let typo_line = text
+        .lines()
+        .position(|l| l.trim_start().starts_with("2:"))
+        .expect("a second line");
+    let typed: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(n, l)| match n == typo_line {
+            // One hex digit changed, as a person might mistype it.
+            true => {
+                let (head, tail) = l.split_at(6);
+                let swapped = if tail.starts_with('0') { "1" } else { "0" };
+                format!("{head}{swapped}{}", &tail[1..])
+            }
+            false => l.to_string(),
+        })
+        .collect();
+    let mistyped = root.join("mistyped.txt");
+    std::fs::write(&mistyped, typed.join("\n")).expect("mistyped");
+    let args = paper_args(&mistyped, &root.join("restored-typo"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let refused = recover(&fx, &root.join("new-home-4"), &args, support::PASSPHRASE);
+    assert!(!refused.status.success());
+    assert!(
+        support::output_text(&refused).contains("line 2 does not match its checksum"),
+        "{}",
+        support::output_text(&refused)
+    );
+    assert!(!root.join("restored-typo").exists());
+
+    // A folder with files in it is never restored into (borg would replace them).
+    let usb_key = export.join("usb.key");
+    let args = [
+        "--repository",
+        local.to_str().expect("path"),
+        "--key-file",
+        usb_key.to_str().expect("path"),
+        "--to",
+        out_local.to_str().expect("path"),
+    ];
+    let before = support::tree::differences(
+        &out_local.join(&archived),
+        &source,
+        support::tree::Compare {
+            acls_and_flags: false,
+            blocks: false,
+        },
+    );
+    let refused = recover(&fx, &root.join("new-home"), &args, support::PASSPHRASE);
+    assert!(!refused.status.success());
+    assert!(
+        support::output_text(&refused).contains("is not empty"),
+        "{}",
+        support::output_text(&refused)
+    );
+    assert_eq!(before, Vec::<String>::new());
 }
 
 fn said(out: &Output) -> String {

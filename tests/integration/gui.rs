@@ -153,11 +153,15 @@ fn first_run_wizard_sets_up_a_folder_and_the_nas_and_ends_on_a_backed_up_list() 
         ("press", "A backup server over SSH".to_string()),
         ("type", format!("Server user={user}")),
         ("type", "Server host=127.0.0.1".to_string()),
-        ("type", format!("Server port={}", fx.nas.port)),
         (
             "type",
             format!("Path on the server={}", server_path.display()),
         ),
+        // A port nothing listens on: said in the window, nothing to trust.
+        ("type", "Server port=1".to_string()),
+        ("press", "Prepare the key".to_string()),
+        ("expect_contains", "127.0.0.1:1 offered no host key".to_string()),
+        ("type", format!("Server port={}", fx.nas.port)),
         ("press", "Prepare the key".to_string()),
         (
             "expect_contains",
@@ -482,6 +486,160 @@ fn settings_page_edits_the_seed_config_losslessly_and_moves_the_passphrase_to_th
             "the headless backup ran"
         );
     }
+}
+
+#[test]
+fn restore_from_an_existing_backup_brings_the_chosen_folder_back_and_goes_on_backing_up_into_it() {
+    let fx = Fixture::new(0);
+    std::fs::remove_file(&fx.config).expect("remove config");
+    let root = fx.dir.path();
+    // The old computer: a key-file repository on a USB disk, two archives, the key saved.
+    let old_computer = root.join("old-computer");
+    let repo = root.join("usb/borg");
+    let key = root.join("usb-stick/local.key");
+    std::fs::create_dir_all(key.parent().expect("folder")).expect("stick");
+    for (folder, file, text) in [
+        ("Documents", "notes.txt", "the thesis, chapter 3\n"),
+        ("Pictures", "cat.txt", "a picture of a cat\n"),
+    ] {
+        let dir = root.join("old-home/me").join(folder);
+        std::fs::create_dir_all(&dir).expect("old home");
+        std::fs::write(dir.join(file), text).expect("old file");
+    }
+    let old_borg = |args: &[&str]| {
+        let out = Command::new(&fx.borg)
+            .args(args)
+            .current_dir(root)
+            .envs(fx.envs())
+            .env("BORG_BASE_DIR", &old_computer)
+            .env("BORG_PASSPHRASE", support::PASSPHRASE)
+            .output()
+            .expect("borg");
+        assert!(out.status.success(), "{}", support::output_text(&out));
+    };
+    let repo_text = repo.display().to_string();
+    old_borg(&[
+        "init",
+        "--encryption",
+        "keyfile-blake2",
+        "--make-parent-dirs",
+        &repo_text,
+    ]);
+    old_borg(&[
+        "create",
+        "--timestamp",
+        "2026-11-01T10:00:00",
+        &format!("{repo_text}::old-1"),
+        "old-home/me",
+    ]);
+    old_borg(&[
+        "create",
+        "--timestamp",
+        "2026-11-30T10:00:00",
+        &format!("{repo_text}::old-2"),
+        "old-home/me",
+    ]);
+    old_borg(&["key", "export", &repo_text, &key.display().to_string()]);
+    let occupied = root.join("occupied");
+    std::fs::create_dir_all(&occupied).expect("occupied");
+    std::fs::write(occupied.join("mine.txt"), "not to be replaced\n").expect("mine");
+    let restored = root.join("restored");
+
+    let screenshots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    let shot = |name: &str| ("shot", screenshots.join(name).display().to_string());
+    let steps = vec![
+        ("press", "Restore from an existing backup".to_string()),
+        (
+            "expect",
+            "Restore from an existing backup — step 1 of 3: The repository".to_string(),
+        ),
+        ("type", format!("Repository folder={}", repo.display())),
+        // Typing the key file ends with Tab, which goes on to the passphrase (AT-SPI gives a
+        // password field no name).
+        ("type", format!("Key file={}", key.display())),
+        (
+            "run",
+            "xdotool type --delay 20 'not the passphrase'".to_string(),
+        ),
+        ("press", "Open the backup".to_string()),
+        (
+            "expect_contains",
+            "The passphrase does not open this key".to_string(),
+        ),
+        ("type", format!("Key file={}", key.display())),
+        (
+            "run",
+            format!(
+                "xdotool key ctrl+a && xdotool type --delay 20 '{}'",
+                support::PASSPHRASE
+            ),
+        ),
+        ("press", "Open the backup".to_string()),
+        (
+            "expect_contains",
+            "Opened: 2 archives, the newest from 2026-11-30".to_string(),
+        ),
+        shot("recover-1-repository.png"),
+        ("press", "Next".to_string()),
+        (
+            "expect",
+            "Restore from an existing backup — step 2 of 3: The archive".to_string(),
+        ),
+        ("expect", "old-2".to_string()),
+        ("expect", "old-home/me/Pictures".to_string()),
+        ("press", "old-home/me/Documents".to_string()),
+        shot("recover-2-archive.png"),
+        ("press", "Next".to_string()),
+        (
+            "expect",
+            "Restore from an existing backup — step 3 of 3: Restore".to_string(),
+        ),
+        // A folder with someone's files in it is refused, and left as it was.
+        ("type", format!("Restore into={}", occupied.display())),
+        ("press", "Restore".to_string()),
+        ("expect_contains", "is not empty".to_string()),
+        ("type", format!("Restore into={}", restored.display())),
+        ("press", "Restore".to_string()),
+        (
+            "expect_contains",
+            "Restored everything from old-2".to_string(),
+        ),
+        ("expect_contains", "Checked against the archive".to_string()),
+        shot("recover-3-restored.png"),
+        ("press", "Go on backing up into this repository".to_string()),
+        (
+            "expect_contains",
+            "this computer backs up into the same repository".to_string(),
+        ),
+        shot("recover-4-adopted.png"),
+        ("press", "Done".to_string()),
+        ("expect", "local".to_string()),
+        ("expect_contains", "old-2".to_string()),
+    ];
+    drive_with_keyring(&fx, &steps, "recover.log");
+
+    // Only the chosen folder came back, byte for byte; the occupied folder is untouched.
+    assert_eq!(
+        std::fs::read_to_string(restored.join("old-home/me/Documents/notes.txt"))
+            .expect("restored"),
+        "the thesis, chapter 3\n"
+    );
+    assert!(!restored.join("old-home/me/Pictures").exists());
+    assert_eq!(
+        std::fs::read_dir(&occupied).expect("occupied").count(),
+        1,
+        "the occupied folder changed"
+    );
+    // The new computer's config backs up into the old repository with the imported key, and
+    // holds no passphrase.
+    let config = fx.home.join(".config/borgmatic/user.yaml");
+    let text = std::fs::read_to_string(&config).expect("the adopted config");
+    assert!(text.contains(&repo_text), "{text}");
+    assert!(!text.contains(support::PASSPHRASE), "{text}");
+    let imported = std::fs::read_dir(fx.home.join(".config/borg/keys"))
+        .expect("keys folder")
+        .count();
+    assert_eq!(imported, 1, "the key was not imported");
 }
 
 fn drive_with_keyring(fx: &Fixture, steps: &[(&str, String)], log: &str) -> String {

@@ -14,6 +14,7 @@ pub mod failure;
 pub mod folder_sizes;
 pub mod history_model;
 pub mod mount_manager;
+pub mod recovery;
 pub mod repository_list;
 pub mod restore_runner;
 pub mod schedule_settings;

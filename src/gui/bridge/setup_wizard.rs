@@ -32,6 +32,10 @@ pub mod qobject {
         /// The connection test's words, and whether borg can go on.
         #[qproperty(QString, ssh_status)]
         #[qproperty(bool, ssh_ok)]
+        /// The connection test found a repository at the server's path.
+        #[qproperty(bool, ssh_existing)]
+        /// The exported keys' pages to print (`--qr-html`), once created.
+        #[qproperty(QStringList, print_pages)]
         /// What creating did so far, a step a line.
         #[qproperty(QString, log_text)]
         #[qproperty(bool, created)]
@@ -73,23 +77,32 @@ pub mod qobject {
             path: &QString,
         );
 
-        /// Writes the config, keeps the passphrase in the wallet, creates the repositories
-        /// (`destinations`: `label=location` each), exports every key into `key_folder` ("" only
-        /// with `skip_keys`) and checks it.
+        /// Writes the config, keeps the passphrase in the wallet, imports the keys of existing
+        /// repositories (`imports`: `label=key file` each), creates the others
+        /// (`destinations`: `label=location` each), exports every key into `key_folder` (""
+        /// when the person chose not to save them) and checks it.
         #[qinvokable]
         fn create(
             self: Pin<&mut SetupWizard>,
+            imports: &QStringList,
             sources: &QStringList,
             destinations: &QStringList,
             keyfile: bool,
             passphrase: &QString,
             key_folder: &QString,
-            skip_keys: bool,
         );
+
+        /// Whether `folder` holds a borg repository already.
+        #[qinvokable]
+        fn repository_at(self: &SetupWizard, folder: &QString) -> bool;
 
         /// The daily backup at noon on mains power, and the tray at login if `tray`.
         #[qinvokable]
         fn schedule_daily(self: Pin<&mut SetupWizard>, tray: bool);
+
+        /// The schedule asked for by `schedule_daily` is set.
+        #[qsignal]
+        fn scheduled(self: Pin<&mut SetupWizard>);
 
         /// The config text the wizard would write for `source` (a placeholder repository), for
         /// the exclude preview's live totals.
@@ -131,6 +144,8 @@ pub struct SetupWizardRust {
     fingerprint: QString,
     ssh_status: QString,
     ssh_ok: bool,
+    ssh_existing: bool,
+    print_pages: QStringList,
     log_text: QString,
     created: bool,
     error_text: QString,
@@ -159,6 +174,8 @@ impl Default for SetupWizardRust {
             fingerprint: QString::default(),
             ssh_status: QString::default(),
             ssh_ok: false,
+            ssh_existing: false,
+            print_pages: QStringList::default(),
             log_text: QString::default(),
             created: false,
             error_text: QString::default(),
@@ -216,6 +233,8 @@ impl qobject::SetupWizard {
         self.as_mut().set_error_text(QString::default());
         self.as_mut().set_ssh_status(QString::default());
         self.as_mut().set_ssh_ok(false);
+        self.as_mut().set_ssh_existing(false);
+        self.as_mut().set_print_pages(QStringList::default());
         self.as_mut().set_authorized_line(QString::default());
         self.as_mut().set_fingerprint(QString::default());
         self.generate_passphrase();
@@ -360,6 +379,7 @@ impl qobject::SetupWizard {
             .await;
             let _ = qt_thread.queue(move |mut obj| {
                 obj.as_mut().set_busy(false);
+                let existing = matches!(tested, Ok(ssh::Connection::RepositoryThere));
                 let (ok, words) = match tested {
                     Ok(ssh::Connection::ReadyForNew) => {
                         (true, "Connected: the server is ready for a new repository.".to_string())
@@ -373,20 +393,33 @@ impl qobject::SetupWizard {
                     Err(e) => (false, e),
                 };
                 obj.as_mut().set_ssh_ok(ok);
+                obj.as_mut().set_ssh_existing(existing);
                 obj.set_ssh_status(QString::from(&words));
             });
         });
     }
 
+    pub fn repository_at(&self, folder: &QString) -> bool {
+        setup::holds_repository(std::path::Path::new(folder.to_string().trim()))
+    }
+
     pub fn create(
         mut self: Pin<&mut Self>,
+        imports: &QStringList,
         sources: &QStringList,
         destinations: &QStringList,
         keyfile: bool,
         passphrase: &QString,
         key_folder: &QString,
-        skip_keys: bool,
     ) {
+        let import_keys: Vec<(String, PathBuf)> = imports
+            .iter()
+            .filter_map(|i| {
+                let text = i.to_string();
+                let (label, key) = text.split_once('=')?;
+                (!key.trim().is_empty()).then(|| (label.to_string(), PathBuf::from(key.trim())))
+            })
+            .collect();
         let destinations: Vec<Destination> = destinations
             .iter()
             .filter_map(|d| {
@@ -399,14 +432,6 @@ impl qobject::SetupWizard {
             })
             .collect();
         let key_folder = key_folder.to_string();
-        if key_folder.trim().is_empty() && !skip_keys {
-            self.fail(
-                "Choose a folder for the keys (a USB stick, or anywhere you keep safe copies)."
-                    .into(),
-                Some(crate::errors::ErrorKind::BadInput),
-            );
-            return;
-        }
         if !self.as_mut().start() {
             return;
         }
@@ -431,7 +456,7 @@ impl qobject::SetupWizard {
                 &ssh::key_path(),
                 &ssh::known_hosts_path(),
             )),
-            import_keys: Vec::new(),
+            import_keys,
             existing_only: false,
         };
         let qt_thread = self.qt_thread();
@@ -439,9 +464,22 @@ impl qobject::SetupWizard {
             let step_thread = qt_thread.clone();
             let mut told = move |step: Step| {
                 let line = step.describe();
+                let page = match &step {
+                    Step::PrintableKey { path, .. }
+                        if path.extension().is_some_and(|e| e == "html") =>
+                    {
+                        Some(path.display().to_string())
+                    }
+                    _ => None,
+                };
                 let _ = step_thread.queue(move |mut obj| {
                     let text = format!("{}{}\n", obj.log_text, capitalized(&line));
                     obj.as_mut().set_log_text(QString::from(&text));
+                    if let Some(page) = page {
+                        let mut pages = obj.print_pages.clone();
+                        pages.append(QString::from(&page));
+                        obj.as_mut().set_print_pages(pages);
+                    }
                 });
             };
             let done = setup::run_setup(&plan, &mut told).await;
@@ -477,8 +515,11 @@ impl qobject::SetupWizard {
             })
             .await;
             let autostart = crate::desktop::tray::set_autostart(tray);
-            let _ = qt_thread.queue(move |obj| match (set, autostart) {
-                (Ok(_), Ok(())) => obj.set_busy(false),
+            let _ = qt_thread.queue(move |mut obj| match (set, autostart) {
+                (Ok(_), Ok(())) => {
+                    obj.as_mut().set_busy(false);
+                    obj.scheduled();
+                }
                 (Err(e), _) => {
                     let kind = e.kind();
                     obj.fail(crate::errors::report(&e), Some(kind));
