@@ -6,7 +6,7 @@ BIN ?= $(TARGET_DIR)/release/kastell
 # a resident tray stays small. Built into a target folder of its own (other features).
 LEAN_BIN ?= $(TARGET_DIR)/lean/release/kastell
 
-.PHONY: run test setup setup-test build install uninstall bench-backup bench-excludes bench-reader bench-index bench-mount bench-tray
+.PHONY: run test setup setup-test build install uninstall bench-backup bench-excludes bench-reader bench-index bench-mount bench-tray bench-prune
 
 run:
 	scripts/run.sh
@@ -73,3 +73,8 @@ bench-index: build
 # sequential reads (a big file, a file of small chunks), memory (as root).
 bench-mount: build
 	scripts/bench-mount.py --kastell "$(BIN)"
+
+# The retention preview's first answer against borg's dry run, on 500 archives (BENCHMARKS.md).
+bench-prune:
+	cargo build --release --no-default-features --target-dir "$(TARGET_DIR)/lean"
+	scripts/bench-prune.py --kastell "$(LEAN_BIN)"

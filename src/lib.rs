@@ -25,6 +25,7 @@
 //!   own settings, its private folders, UI-agnostic events.
 //! - `times.rs`, `units.rs`: times (borg's text, local time, "3 hours ago"; jiff), sizes and
 //!   durations in words.
+//! - `upkeep/`: retention and its preview (borg's prune rules), repository upkeep.
 //! - `cli/`: the `kastell` subcommands; `gui/`: the window (cxx-qt bridge and QML start-up).
 
 pub mod backup;
@@ -49,6 +50,7 @@ pub mod setup;
 pub mod status;
 pub mod times;
 pub mod units;
+pub mod upkeep;
 
 /// The window (cxx-qt bridge + QML). It lives in the library so that every target linking
 /// the crate also links the Rust side of the C++ glue that cxx-qt-build adds to each link.

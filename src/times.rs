@@ -94,6 +94,17 @@ pub fn utc_iso_to_ns(text: &str) -> Option<i64> {
     i64::try_from(at.as_nanosecond()).ok()
 }
 
+/// `borg list --json`'s local times (`2026-12-01T22:42:47.123456`, no zone written) as a
+/// moment (the earlier one when the clock went back).
+pub fn local_iso_to_timestamp(text: &str) -> Option<Timestamp> {
+    let civil: DateTime = text.trim().parse().ok()?;
+    local()
+        .to_ambiguous_zoned(civil)
+        .compatible()
+        .ok()
+        .map(|z| z.timestamp())
+}
+
 /// Local date and time to the second (`2026-11-23 19:53:40`) of `ns` since the epoch.
 pub fn local_seconds(ns: i128) -> String {
     let (seconds, _) = python_seconds_and_micros(ns);

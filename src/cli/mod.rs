@@ -15,6 +15,7 @@ mod reader;
 mod restore;
 mod schedule;
 mod setup;
+mod upkeep;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -77,6 +78,8 @@ pub enum Command {
     Adopt(setup::AdoptArgs),
     #[command(subcommand)]
     Ssh(setup::SshCommand),
+    Prune(upkeep::PruneArgs),
+    Compact(upkeep::CompactArgs),
 }
 
 /// Shows the backups' state in the desktop's tray (a StatusNotifierItem) until Quit
@@ -127,6 +130,8 @@ pub async fn run(command: Command) -> ExitCode {
         Command::Info(args) => archives::info(args, &cancel).await,
         Command::Schedule(command) => schedule::run(command).await,
         Command::Tray(args) => tray(args).await,
+        Command::Prune(args) => upkeep::prune(args, &cancel).await,
+        Command::Compact(args) => upkeep::compact(args, &cancel).await,
     };
     match result {
         Ok(code) => code,

@@ -310,6 +310,22 @@ pub(super) fn to_regex(tokens: &[Token], dialect: Dialect) -> Option<String> {
     Some(re)
 }
 
+/// borg's archive glob (`--glob-archives`), as `borg prune` lists archives: the name, or the
+/// name followed by a checkpoint suffix (`.checkpoint`, `.checkpoint.N`).
+pub fn archive_glob(pattern: &str) -> Result<regex::Regex, GlobError> {
+    let tokens = shell_tokens(pattern)?;
+    let never = || GlobError {
+        message: "the pattern can match no archive".into(),
+        offset: 0,
+    };
+    let source = to_regex(&tokens, Dialect::Shell).ok_or_else(never)?;
+    let body = source.strip_suffix(r")\z").ok_or_else(never)?;
+    regex::Regex::new(&format!(r"{body})(?:\.checkpoint(?:\.\d+)?)?\z")).map_err(|e| GlobError {
+        message: e.to_string(),
+        offset: 0,
+    })
+}
+
 fn push_char(re: &mut String, c: char) {
     if c.is_ascii_alphanumeric() || c == '_' {
         re.push(c);
@@ -328,6 +344,16 @@ mod tests {
 
     fn sh(p: &str) -> regex::Regex {
         regex::Regex::new(&to_regex(&shell_tokens(p).unwrap(), Dialect::Shell).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn an_archive_glob_matches_the_name_and_its_checkpoints_only() {
+        let glob = archive_glob("host-*").unwrap();
+        assert!(glob.is_match("host-2026-11-30T10:00:00"));
+        assert!(glob.is_match("host-a.checkpoint"));
+        assert!(glob.is_match("host-a.checkpoint.3"));
+        assert!(!glob.is_match("other-host-a"));
+        assert!(!archive_glob("host").unwrap().is_match("host-a"));
     }
 
     #[test]

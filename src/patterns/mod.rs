@@ -12,6 +12,7 @@ pub mod rules;
 pub mod summary;
 pub mod walk;
 
+pub use glob::{archive_glob, GlobError};
 pub use pattern::{Pattern, PatternError, Style};
 pub use plan::{CreatePlan, Origin, PlanError};
 pub use rules::{parse_command, Command, Matcher, PatternFile, Rule, RuleKind, Verdict};

@@ -335,18 +335,6 @@ fn kastell_lines(case: &Case) -> Result<BTreeSet<(String, String)>, String> {
     Ok(lines.into_inner().unwrap())
 }
 
-/// The Python that runs `borg` (from its script's first line).
-fn python_of(borg: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(borg).unwrap_or_default();
-    let first = text.lines().next().unwrap_or_default();
-    let interpreter = first
-        .trim_start_matches("#!")
-        .split_whitespace()
-        .next()
-        .unwrap_or("python3");
-    PathBuf::from(interpreter)
-}
-
 /// Runs every case through borg's own create code, in two Python processes (two cores).
 fn borg_results(python: &Path, cases: &[Case]) -> Vec<Value> {
     let half = cases.len() / 2;
@@ -441,7 +429,7 @@ fn generated_cases(seed: u64, trees: usize, per_tree: usize, base: &Path) -> Vec
 fn run_differential(borg: &Path, seed: u64, trees: usize, per_tree: usize) -> usize {
     let base = tempfile::tempdir().unwrap();
     let cases = generated_cases(seed, trees, per_tree, base.path());
-    let results = borg_results(&python_of(borg), &cases);
+    let results = borg_results(&crate::support::python_of(borg), &cases);
     let mut refused = 0;
     for (case, result) in cases.iter().zip(&results) {
         let theirs = borg_lines(result);

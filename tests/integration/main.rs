@@ -36,4 +36,5 @@ mod reader_fuzz;
 mod restore;
 mod schedule;
 mod tray;
+mod upkeep;
 mod wallet;

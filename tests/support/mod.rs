@@ -501,3 +501,16 @@ pub fn assert_private(dir: &Path) {
     }
     assert!(files > 0, "nothing in {} to check", dir.display());
 }
+
+/// The Python that runs `borg` (from its script's first line), for helpers that run borg's own
+/// code in-process.
+pub fn python_of(borg: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(borg).unwrap_or_default();
+    let first = text.lines().next().unwrap_or_default();
+    let interpreter = first
+        .trim_start_matches("#!")
+        .split_whitespace()
+        .next()
+        .unwrap_or("python3");
+    PathBuf::from(interpreter)
+}

@@ -1,0 +1,238 @@
+//! Keeping repositories healthy, always acted on through borgmatic/borg: retention with a
+//! preview (`retention.rs`, borg's rules computed here from the archive list, so the preview
+//! answers while the person types), prune and compact.
+
+pub mod retention;
+
+use crate::browse::{open_reader, OpenError};
+use crate::config::{BorgmaticConfig, RepositoryConfig};
+use crate::process::ProcessError;
+use retention::{Archive, Decision, Period, Rules};
+use serde_norway::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpkeepError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    #[error("{option}: “{value}” is not {expected}")]
+    BadRule {
+        option: String,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("the archive filter “{glob}” is not a valid pattern: {message}")]
+    BadFilter { glob: String, message: String },
+    #[error("no retention is set (keep_daily, keep_weekly, …): borg prunes nothing without one")]
+    NoRules,
+    #[error("borg's archive time “{0}” cannot be read")]
+    BadTime(String),
+}
+
+impl UpkeepError {
+    pub fn kind(&self) -> crate::errors::ErrorKind {
+        use crate::errors::ErrorKind;
+        match self {
+            UpkeepError::Open(e) => e.kind(),
+            UpkeepError::Process(e) => e.kind(),
+            UpkeepError::BadRule { .. } | UpkeepError::BadFilter { .. } | UpkeepError::NoRules => {
+                ErrorKind::BadInput
+            }
+            UpkeepError::BadTime(_) => ErrorKind::Damaged,
+        }
+    }
+}
+
+fn number(option: &str, value: &Value) -> Result<u32, UpkeepError> {
+    let bad = || UpkeepError::BadRule {
+        option: option.to_string(),
+        value: match value {
+            Value::String(s) => s.clone(),
+            other => serde_norway::to_string(other)
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        },
+        expected: "a whole number",
+    };
+    match value {
+        Value::Number(n) => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(bad),
+        Value::String(s) => s.trim().parse().map_err(|_| bad()),
+        _ => Err(bad()),
+    }
+}
+
+/// The config's retention, as borgmatic passes it to `borg prune` (`keep_last` is borg's
+/// other name for `keep_secondly`).
+pub fn rules_of(config: &BorgmaticConfig) -> Result<Rules, UpkeepError> {
+    let mut rules = Rules::default();
+    for period in Period::ALL {
+        if let Some(value) = config.other.get(period.option()) {
+            rules.set(period, Some(number(period.option(), value)?));
+        }
+    }
+    if let Some(value) = config.other.get("keep_last") {
+        rules.set(Period::Secondly, Some(number("keep_last", value)?));
+    }
+    if rules.count(Period::Quarterly13Weekly).is_some()
+        && rules.count(Period::Quarterly3Monthly).is_some()
+    {
+        return Err(UpkeepError::BadRule {
+            option: "keep_3monthly".into(),
+            value: "set together with keep_13weekly".into(),
+            expected: "allowed: borg takes one kind of quarter, keep_13weekly or keep_3monthly",
+        });
+    }
+    if let Some(value) = config.other.get("keep_within") {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => String::new(),
+        };
+        rules.within_hours =
+            Some(
+                retention::parse_within(&text).ok_or_else(|| UpkeepError::BadRule {
+                    option: "keep_within".into(),
+                    value: text.clone(),
+                    expected: "a number and a unit (H, d, w, m or y), e.g. 7d",
+                })?,
+            );
+    }
+    Ok(rules)
+}
+
+/// borgmatic's archive filter for prune with borg 1.x (`make_prune_flags`): `prefix`, else
+/// `match_archives`, else the archive name format with `{now}`, `{utcnow}` and `{pid}` as `*`;
+/// None when it matches every archive. borg's own placeholders are filled in as borg does.
+pub fn archive_filter(config: &BorgmaticConfig) -> Result<Option<regex::Regex>, UpkeepError> {
+    let text = |key: &str| match config.other.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    let glob = if let Some(prefix) = text("prefix") {
+        format!("{prefix}*")
+    } else if let Some(wanted) = text("match_archives") {
+        if ["*", "re:.*", "sh:*"].contains(&wanted.as_str()) {
+            return Ok(None);
+        }
+        wanted.strip_prefix("sh:").unwrap_or(&wanted).to_string()
+    } else {
+        let format = config
+            .archive_name_format
+            .clone()
+            .unwrap_or_else(|| "{hostname}-{now:%Y-%m-%dT%H:%M:%S.%f}".to_string());
+        let ephemeral = regex::Regex::new(r"\{(now|utcnow|pid)([:%\w\.-]*)\}").map_err(|e| {
+            UpkeepError::BadFilter {
+                glob: format.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        let derived = ephemeral.replace_all(&format, "*").into_owned();
+        if derived == "*" {
+            return Ok(None);
+        }
+        derived
+    };
+    let filled = fill_placeholders(&glob);
+    crate::patterns::archive_glob(&filled)
+        .map(Some)
+        .map_err(|e| UpkeepError::BadFilter {
+            glob,
+            message: e.message,
+        })
+}
+
+/// borg's `replace_placeholders` for what can appear in an archive filter.
+fn fill_placeholders(text: &str) -> String {
+    let full_host = gethostname::gethostname().to_string_lossy().into_owned();
+    let host = std::env::var("BORG_HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| full_host.split('.').next().unwrap_or_default().to_string());
+    let user = std::env::var("BORG_USERNAME")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        })
+        .unwrap_or_default();
+    text.replace("{{", "\u{0}")
+        .replace("}}", "\u{1}")
+        .replace("{hostname}", &host)
+        .replace("{fqdn}", &full_host)
+        .replace("{user}", &user)
+        .replace('\u{0}', "{")
+        .replace('\u{1}', "}")
+}
+
+/// The archives prune would look at, through Kastell's reader (borg's UTC times), or borgmatic's
+/// list where the reader cannot read the repository.
+async fn archives_of(
+    config: &BorgmaticConfig,
+    repository: &RepositoryConfig,
+) -> Result<Vec<Archive>, UpkeepError> {
+    match open_reader(config, repository).await {
+        Ok(reader) => reader
+            .archives()
+            .iter()
+            .map(|a| {
+                let ns = crate::times::utc_iso_to_ns(&a.time)
+                    .ok_or_else(|| UpkeepError::BadTime(a.time.clone()))?;
+                Ok(Archive {
+                    name: a.name.clone(),
+                    time: jiff::Timestamp::from_nanosecond(i128::from(ns))
+                        .map_err(|_| UpkeepError::BadTime(a.time.clone()))?,
+                })
+            })
+            .collect(),
+        Err(OpenError::Unsupported(_)) => {
+            let listed = crate::process::archives::list_archives_with(
+                config,
+                repository,
+                None,
+                &crate::events::Discard,
+                &tokio_util::sync::CancellationToken::new(),
+            )
+            .await?;
+            listed
+                .into_iter()
+                .map(|a| {
+                    let time = crate::times::local_iso_to_timestamp(&a.time)
+                        .ok_or_else(|| UpkeepError::BadTime(a.time.clone()))?;
+                    Ok(Archive { name: a.name, time })
+                })
+                .collect()
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What `borgmatic prune` with `rules` would do to `repository` now: every archive the
+/// config's filter matches, newest first, kept (and by which rule) or pruned.
+pub async fn prune_preview(
+    config: &BorgmaticConfig,
+    repository: &RepositoryConfig,
+    rules: &Rules,
+) -> Result<Vec<Decision>, UpkeepError> {
+    if !rules.any() {
+        return Err(UpkeepError::NoRules);
+    }
+    let filter = archive_filter(config)?;
+    let mut archives = archives_of(config, repository).await?;
+    if let Some(filter) = &filter {
+        archives.retain(|a| filter.is_match(&a.name));
+    }
+    Ok(retention::decide(
+        &archives,
+        rules,
+        jiff::Timestamp::now(),
+        &jiff::tz::TimeZone::system(),
+    ))
+}
