@@ -229,6 +229,7 @@ ApplicationWindow {
                         window.recovering = false
                         window.addingConfig = false
                         repositories.reload()
+                        overview.refresh()
                         tabs.currentIndex = 0
                     }
                 }
@@ -257,6 +258,11 @@ ApplicationWindow {
 
             SettingsPage {
                 configPath: overview.configPath
+                repository: overview.repository
+                onPruneRequested: {
+                    runner.start(overview.configPath, "prune", overview.repository)
+                    tabs.currentIndex = 0
+                }
             }
 
             ExcludesPage {

@@ -11,6 +11,8 @@ ColumnLayout {
     property string value: ""
     property string placeholder: ""
     property string error: ""
+    // What is typed now (saved or not), for previews.
+    readonly property string typed: input.text
     readonly property string readOnlyReason: editor.loaded ? editor.readOnlyReason(key) : ""
     spacing: 2
 

@@ -27,7 +27,7 @@ Pane {
         var chosen = []
         for (var i = 0; i < folderRepeater.count; i++) {
             var box = folderRepeater.itemAt(i)
-            if (box && box.checked) chosen.push(recovery.folderPaths[i])
+            if (box && box.checked) chosen.push(recovery.folders[i].path)
         }
         return chosen
     }
@@ -166,7 +166,7 @@ Pane {
                     }
                     Label {
                         visible: recovery.opened
-                        text: qsTr("Opened: %1 archives, the newest from %2.").arg(recovery.archiveNames.length).arg(recovery.archiveTimes.length > 0 ? recovery.archiveTimes[0] : "")
+                        text: qsTr("Opened: %1 archives, the newest from %2.").arg(recovery.archives.length).arg(recovery.archives.length > 0 ? recovery.archives[0].time : "")
                         color: "#2e7d32"
                         Accessible.name: text
                     }
@@ -182,26 +182,26 @@ Pane {
                     Layout.fillWidth: true
                     Layout.preferredHeight: 160
                     clip: true
-                    model: recovery.archiveNames
+                    model: recovery.archives
                     currentIndex: 0
                     delegate: ItemDelegate {
                         required property int index
-                        required property string modelData
+                        required property var modelData
                         width: ListView.view.width
                         highlighted: ListView.isCurrentItem
-                        text: modelData + "  ·  " + recovery.archiveTimes[index]
-                        Accessible.name: modelData
+                        text: modelData.name + "  ·  " + modelData.time
+                        Accessible.name: modelData.name
                         Accessible.onPressAction: clicked()
                         onClicked: {
                             archiveView.currentIndex = index
-                            recovery.chooseArchive(modelData)
+                            recovery.chooseArchive(modelData.name)
                         }
                     }
                 }
                 Label {
                     Layout.fillWidth: true
                     wrapMode: Text.WordWrap
-                    text: recovery.folderPaths.length > 0
+                    text: recovery.folders.length > 0
                           ? qsTr("Restore everything, or only the folders you tick:")
                           : qsTr("Looking at what the archive holds…")
                 }
@@ -212,12 +212,11 @@ Pane {
                     ColumnLayout {
                         Repeater {
                             id: folderRepeater
-                            model: recovery.folderPaths
+                            model: recovery.folders
                             CheckBox {
-                                required property int index
-                                required property string modelData
-                                text: modelData + "  (" + recovery.folderSizes[index] + ")"
-                                Accessible.name: modelData
+                                required property var modelData
+                                text: modelData.path + "  (" + modelData.sizeText + ")"
+                                Accessible.name: modelData.path
                                 Accessible.onPressAction: toggle()
                             }
                         }
@@ -226,72 +225,76 @@ Pane {
             }
 
             // 3. Where, the restore with its progress, the checked summary, and what next
-            ColumnLayout {
-                spacing: 8
-                Label {
-                    Layout.fillWidth: true
-                    wrapMode: Text.WordWrap
-                    text: qsTr("The archive comes back as it was laid out (home/you/…) below this folder. Nothing there is overwritten: choose an empty folder, then move what you need.")
-                }
-                RowLayout {
-                    Layout.fillWidth: true
-                    TextField {
-                        id: target
+            ScrollView {
+                clip: true
+                contentWidth: availableWidth
+                ColumnLayout {
+                    width: parent.width
+                    spacing: 8
+                    Label {
                         Layout.fillWidth: true
-                        text: recovery.defaultTarget
-                        Accessible.name: qsTr("Restore into")
+                        wrapMode: Text.WordWrap
+                        text: qsTr("The archive comes back as it was laid out (home/you/…) below this folder. Nothing there is overwritten: choose an empty folder, then move what you need.")
+                    }
+                    RowLayout {
+                        Layout.fillWidth: true
+                        TextField {
+                            id: target
+                            Layout.fillWidth: true
+                            text: recovery.defaultTarget
+                            Accessible.name: qsTr("Restore into")
+                        }
+                        Button {
+                            text: qsTr("Choose…")
+                            Accessible.name: qsTr("Choose where to restore")
+                            Accessible.onPressAction: clicked()
+                            onClicked: targetPicker.open()
+                        }
+                    }
+                    RowLayout {
+                        Button {
+                            text: page.chosenFolders().length > 0 ? qsTr("Restore the chosen folders") : qsTr("Restore everything")
+                            enabled: !recovery.busy && target.text !== "" && archiveView.currentIndex >= 0
+                            Accessible.name: qsTr("Restore")
+                            Accessible.onPressAction: clicked()
+                            onClicked: recovery.restore(recovery.archives[archiveView.currentIndex].name, page.chosenFolders(), target.text)
+                        }
+                        Button {
+                            text: qsTr("Stop")
+                            visible: recovery.busy
+                            Accessible.name: qsTr("Stop the restore")
+                            Accessible.onPressAction: clicked()
+                            onClicked: recovery.cancel()
+                        }
+                    }
+                    ProgressBar {
+                        Layout.fillWidth: true
+                        visible: recovery.busy || recovery.restored
+                        value: recovery.progress
+                    }
+                    Label {
+                        Layout.fillWidth: true
+                        wrapMode: Text.WordWrap
+                        text: recovery.summaryText
+                        Accessible.name: text
                     }
                     Button {
-                        text: qsTr("Choose…")
-                        Accessible.name: qsTr("Choose where to restore")
+                        visible: recovery.restored && recovery.adoptedConfig === ""
+                        enabled: !recovery.busy
+                        text: qsTr("Go on backing up into this repository")
+                        Accessible.name: text
                         Accessible.onPressAction: clicked()
-                        onClicked: targetPicker.open()
+                        onClicked: recovery.adopt()
+                    }
+                    Label {
+                        visible: recovery.adoptedConfig !== ""
+                        Layout.fillWidth: true
+                        wrapMode: Text.WordWrap
+                        text: qsTr("Wrote %1: this computer backs up into the same repository.").arg(recovery.adoptedConfig)
+                        color: "#2e7d32"
+                        Accessible.name: text
                     }
                 }
-                RowLayout {
-                    Button {
-                        text: page.chosenFolders().length > 0 ? qsTr("Restore the chosen folders") : qsTr("Restore everything")
-                        enabled: !recovery.busy && target.text !== "" && archiveView.currentIndex >= 0
-                        Accessible.name: qsTr("Restore")
-                        Accessible.onPressAction: clicked()
-                        onClicked: recovery.restore(recovery.archiveNames[archiveView.currentIndex], page.chosenFolders(), target.text)
-                    }
-                    Button {
-                        text: qsTr("Stop")
-                        visible: recovery.busy
-                        Accessible.name: qsTr("Stop the restore")
-                        Accessible.onPressAction: clicked()
-                        onClicked: recovery.cancel()
-                    }
-                }
-                ProgressBar {
-                    Layout.fillWidth: true
-                    visible: recovery.busy || recovery.restored
-                    value: recovery.progress
-                }
-                Label {
-                    Layout.fillWidth: true
-                    wrapMode: Text.WordWrap
-                    text: recovery.summaryText
-                    Accessible.name: text
-                }
-                Button {
-                    visible: recovery.restored && recovery.adoptedConfig === ""
-                    enabled: !recovery.busy
-                    text: qsTr("Go on backing up into this repository")
-                    Accessible.name: text
-                    Accessible.onPressAction: clicked()
-                    onClicked: recovery.adopt()
-                }
-                Label {
-                    visible: recovery.adoptedConfig !== ""
-                    Layout.fillWidth: true
-                    wrapMode: Text.WordWrap
-                    text: qsTr("Wrote %1: this computer backs up into the same repository.").arg(recovery.adoptedConfig)
-                    color: "#2e7d32"
-                    Accessible.name: text
-                }
-                Item { Layout.fillHeight: true }
             }
         }
 
@@ -329,8 +332,8 @@ Pane {
                 Accessible.onPressAction: clicked()
                 onClicked: {
                     page.step += 1
-                    if (page.step === 1 && recovery.folderPaths.length === 0 && recovery.archiveNames.length > 0)
-                        recovery.chooseArchive(recovery.archiveNames[archiveView.currentIndex])
+                    if (page.step === 1 && recovery.folders.length === 0 && recovery.archives.length > 0)
+                        recovery.chooseArchive(recovery.archives[archiveView.currentIndex].name)
                 }
             }
         }

@@ -11,9 +11,39 @@ Page {
     implicitWidth: 800
     implicitHeight: 600
     property string configPath: ""
+    // The repository the retention preview reads (the one selected in the window).
+    property string repository: ""
+    // "Prune now" asked (the window runs it, with its progress and history).
+    signal pruneRequested()
     onConfigPathChanged: if (configPath !== "") configEditor.load(configPath)
 
     ConfigEditor { id: configEditor }
+    RetentionPreview { id: retentionPreview }
+
+    // The rules as typed, saved or not: `keep_daily=7`, ….
+    function retentionRules() {
+        var rules = []
+        for (var i = 0; i < retentionFields.count; i++) {
+            var field = retentionFields.itemAt(i)
+            if (field) rules.push(field.key + "=" + field.typed)
+        }
+        return rules
+    }
+    function loadPreview() {
+        if (visible && configPath !== "" && configEditor.loaded)
+            retentionPreview.load(configPath, repository, retentionRules())
+    }
+    onVisibleChanged: loadPreview()
+    onRepositoryChanged: loadPreview()
+    Connections {
+        target: configEditor
+        function onLoadedChanged() { page.loadPreview() }
+    }
+    Timer {
+        id: retentionTimer
+        interval: 120
+        onTriggered: retentionPreview.decide(page.retentionRules())
+    }
 
     header: ColumnLayout {
         spacing: 0
@@ -230,27 +260,87 @@ Page {
             GroupBox {
                 title: qsTr("Retention")
                 Layout.fillWidth: true
-                ColumnLayout {
+                // The rules on the left, what they keep on the right: the effect shows beside
+                // the field being typed in.
+                RowLayout {
                     anchors.fill: parent
-                    Repeater {
-                        model: [
-                            ["keep_within", qsTr("Keep everything within")],
-                            ["keep_hourly", qsTr("Hourly archives")],
-                            ["keep_daily", qsTr("Daily archives")],
-                            ["keep_weekly", qsTr("Weekly archives")],
-                            ["keep_monthly", qsTr("Monthly archives")],
-                            ["keep_yearly", qsTr("Yearly archives")]
-                        ]
-                        delegate: SettingField {
-                            required property var modelData
-                            required property int index
-                            Layout.fillWidth: true
-                            editor: configEditor
-                            key: modelData[0]
-                            label: modelData[1]
-                            value: configEditor.retention[index] || ""
+                    spacing: 16
+                    ColumnLayout {
+                        Layout.preferredWidth: 360
+                        Layout.alignment: Qt.AlignTop
+                        Repeater {
+                            id: retentionFields
+                            model: [
+                                ["keep_within", qsTr("Keep everything within")],
+                                ["keep_hourly", qsTr("Hourly archives")],
+                                ["keep_daily", qsTr("Daily archives")],
+                                ["keep_weekly", qsTr("Weekly archives")],
+                                ["keep_monthly", qsTr("Monthly archives")],
+                                ["keep_yearly", qsTr("Yearly archives")]
+                            ]
+                            delegate: SettingField {
+                                required property var modelData
+                                required property int index
+                                Layout.fillWidth: true
+                                editor: configEditor
+                                key: modelData[0]
+                                label: modelData[1]
+                                value: configEditor.retention[index] || ""
+                                onTypedChanged: retentionTimer.restart()
+                            }
                         }
                     }
+                    ColumnLayout {
+                        Layout.fillWidth: true
+                        Layout.alignment: Qt.AlignTop
+                        RowLayout {
+                            Layout.fillWidth: true
+                            Label {
+                                Layout.fillWidth: true
+                                text: qsTr("What these rules keep in “%1”:").arg(page.repository)
+                                visible: page.repository !== ""
+                                font.bold: true
+                            }
+                            Button {
+                                text: qsTr("Prune now…")
+                                enabled: retentionPreview.prunedCount > 0 && !configEditor.modified
+                                // Prune applies the saved retention: what is typed is saved first.
+                                ToolTip.visible: hovered && configEditor.modified
+                                ToolTip.text: qsTr("Save first: prune applies the saved retention.")
+                                Accessible.name: qsTr("Prune now")
+                                Accessible.onPressAction: clicked()
+                                onClicked: pruneConfirm.open()
+                            }
+                        }
+                        RetentionTimeline {
+                            Layout.fillWidth: true
+                            preview: retentionPreview
+                        }
+                    }
+                }
+                Dialog {
+                    id: pruneConfirm
+                    title: qsTr("Prune “%1”?").arg(page.repository)
+                    modal: true
+                    anchors.centerIn: Overlay.overlay
+                    Label {
+                        text: qsTr("%1 archives will be deleted, as listed. Their space is freed when the repository is compacted (after a backup, or Compact now).").arg(retentionPreview.prunedCount)
+                        wrapMode: Text.WordWrap
+                        width: 420
+                    }
+                    footer: DialogButtonBox {
+                        Button {
+                            text: qsTr("Delete %1 archives").arg(retentionPreview.prunedCount)
+                            DialogButtonBox.buttonRole: DialogButtonBox.AcceptRole
+                            Accessible.name: qsTr("Delete the archives")
+                            Accessible.onPressAction: clicked()
+                        }
+                        Button {
+                            text: qsTr("Cancel")
+                            DialogButtonBox.buttonRole: DialogButtonBox.RejectRole
+                        }
+                    }
+                    onAccepted: page.pruneRequested()
                 }
             }
 

@@ -3,6 +3,7 @@ import QtQuick.Controls
 import QtQuick.Dialogs
 import QtQuick.Layouts
 import org.kde.kastell
+import "../components"
 
 // The first run: what to back up, where, the passphrase, the repositories created with their
 // keys saved and checked, and when. Every step can be gone back to; what was typed stays.
@@ -21,7 +22,6 @@ Pane {
     SetupWizard {
         id: wizard
         Component.onCompleted: generatePassphrase()
-        onScheduled: page.finished(wizard.configPath)
     }
     onVisibleChanged: {
         if (visible && wizard.created) { step = 0; writtenDown.checked = false; wizard.reset() }
@@ -163,14 +163,14 @@ Pane {
                 // A repository already at the folder (a disk from before, a new computer): used
                 // instead of a new one; its key file is imported if this computer lacks it.
                 Label {
-                    visible: (useLocal.checked && wizard.repositoryAt(localField.text)) || (useSsh.checked && wizard.sshExisting)
+                    visible: !wizard.created && ((useLocal.checked && wizard.repositoryAt(localField.text)) || (useSsh.checked && wizard.sshExisting))
                     Layout.fillWidth: true
                     wrapMode: Text.WordWrap
                     text: qsTr("A repository is already there: Kastell backs up into it if your passphrase opens it. If it uses a key file that this computer does not have yet, choose the key you saved:")
                     Accessible.name: text
                 }
                 RowLayout {
-                    visible: (useLocal.checked && wizard.repositoryAt(localField.text)) || (useSsh.checked && wizard.sshExisting)
+                    visible: !wizard.created && ((useLocal.checked && wizard.repositoryAt(localField.text)) || (useSsh.checked && wizard.sshExisting))
                     Layout.fillWidth: true
                     TextField {
                         id: existingKey
@@ -404,17 +404,8 @@ Pane {
                 onClicked: {
                     if (daily.checked)
                         wizard.scheduleDaily(trayAtLogin.checked)
-                    else
-                        page.finished(wizard.configPath)
+                    page.finished(wizard.configPath)
                 }
-            }
-            // The schedule could not be set: said above; the backups work without it.
-            Button {
-                visible: page.step === page.titles.length - 1 && wizard.errorText !== "" && !wizard.busy
-                text: qsTr("Finish without the schedule")
-                Accessible.name: text
-                Accessible.onPressAction: clicked()
-                onClicked: page.finished(wizard.configPath)
             }
         }
     }

@@ -162,6 +162,26 @@ pub struct BackupArgs {
     drive: Option<(String, String)>,
 }
 
+impl BackupArgs {
+    /// One action on one repository from the command line, without notifications (the person
+    /// is at the terminal): what `kastell prune`, `compact` and `check` run, so each is in the
+    /// history and holds the run lock like any run.
+    pub fn one_action(config: PathBuf, repository: String, only: Actions, json: bool) -> Self {
+        BackupArgs {
+            config,
+            repository: Some(repository),
+            only,
+            json,
+            trigger: DEFAULT_TRIGGER.to_string(),
+            ask_passphrase: false,
+            no_notify: true,
+            ac_power_only: false,
+            skip_metered: false,
+            drive: None,
+        }
+    }
+}
+
 fn parse_drive(text: &str) -> Result<(String, String), String> {
     match text.rsplit_once('=') {
         Some((label, uuid)) if !label.is_empty() && !uuid.is_empty() => {

@@ -80,6 +80,9 @@ pub enum Command {
     Ssh(setup::SshCommand),
     Prune(upkeep::PruneArgs),
     Compact(upkeep::CompactArgs),
+    Check(upkeep::CheckArgs),
+    #[command(subcommand)]
+    Archive(upkeep::ArchiveCommand),
 }
 
 /// Shows the backups' state in the desktop's tray (a StatusNotifierItem) until Quit
@@ -132,6 +135,8 @@ pub async fn run(command: Command) -> ExitCode {
         Command::Tray(args) => tray(args).await,
         Command::Prune(args) => upkeep::prune(args, &cancel).await,
         Command::Compact(args) => upkeep::compact(args, &cancel).await,
+        Command::Check(args) => upkeep::check(args, &cancel).await,
+        Command::Archive(command) => upkeep::archive(command).await,
     };
     match result {
         Ok(code) => code,

@@ -1,9 +1,10 @@
-//! `kastell prune` (with `--dry-run`, the retention preview) and `kastell compact`: repository
-//! upkeep through borgmatic, so the config's own retention and hooks apply.
+//! `kastell prune` (with `--dry-run`, the retention preview), `kastell compact` and `kastell
+//! check`: repository upkeep through borgmatic (the backup engine's runs, so each is in the
+//! history), so the config's own retention, checks and hooks apply.
 
+use super::backup::BackupArgs;
+use crate::backup::Actions;
 use crate::config::BorgmaticConfig;
-use crate::events::Event;
-use crate::process::{run, BorgmaticCommand, LogLine, Tools};
 use crate::upkeep::retention::{Period, Verdict};
 use anyhow::{bail, Context};
 use serde_json::json;
@@ -70,13 +71,51 @@ fn load(config: &Path, repository: &str) -> anyhow::Result<BorgmaticConfig> {
     Ok(loaded)
 }
 
-/// Refused while Kastell backs this config up: borg would wait for the lock, or fail.
 fn refuse_while_backing_up(config: &Path) -> anyhow::Result<()> {
-    let locks = crate::history::state_dir()?.join("locks");
-    if crate::backup::lock::running(&locks, config).is_some() {
-        bail!("a backup of this config is running: try again when it has finished");
+    Ok(crate::upkeep::refuse_while_backing_up(config)?)
+}
+
+/// Deletes archives (refused while a backup of the config runs)
+#[derive(Debug, clap::Subcommand)]
+pub enum ArchiveCommand {
+    /// Deletes the named archives (their space is freed by the next compact)
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DeleteArgs {
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    #[arg(long, value_name = "LABEL")]
+    repository: String,
+    /// Delete without asking (required: there is no undo).
+    #[arg(long)]
+    yes: bool,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+pub async fn archive(command: ArchiveCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ArchiveCommand::Delete(args) => {
+            if !args.yes {
+                bail!(
+                    "deleting {} cannot be undone: add --yes to delete",
+                    args.names.join(", ")
+                );
+            }
+            let config = load(&args.config, &args.repository)?;
+            crate::upkeep::delete_archives(
+                &config.path,
+                &args.repository,
+                &args.names,
+                &mut |name| println!("deleted {name}"),
+            )
+            .await?;
+            println!("run `kastell compact` (or the next backup) to free their space");
+        }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn prune(args: PruneArgs, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
@@ -86,7 +125,8 @@ pub async fn prune(args: PruneArgs, cancel: &CancellationToken) -> anyhow::Resul
         .context("the repository")?;
     if !args.dry_run {
         refuse_while_backing_up(&config.path)?;
-        return run_borgmatic(&config.path, "prune", &args.repository, cancel).await;
+        let run = BackupArgs::one_action(config.path, args.repository, Actions::Prune, false);
+        return super::backup::backup(run, cancel).await;
     }
     let mut rules = crate::upkeep::rules_of(&config)?;
     let overrides = [
@@ -153,32 +193,26 @@ pub async fn prune(args: PruneArgs, cancel: &CancellationToken) -> anyhow::Resul
 pub async fn compact(args: CompactArgs, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
     let config = load(&args.config, &args.repository)?;
     refuse_while_backing_up(&config.path)?;
-    run_borgmatic(&config.path, "compact", &args.repository, cancel).await
+    let run = BackupArgs::one_action(config.path, args.repository, Actions::Compact, false);
+    super::backup::backup(run, cancel).await
 }
 
-/// Runs `borgmatic ACTION --repository LABEL` and prints borg's words as they come.
-async fn run_borgmatic(
-    config: &Path,
-    action: &str,
-    repository: &str,
-    cancel: &CancellationToken,
-) -> anyhow::Result<ExitCode> {
-    let tools = Tools::detect().await?;
-    let mut command = BorgmaticCommand::new(config, action).repository(repository);
-    if action == "prune" {
-        command = command.arg("--list").arg("--stats");
-    } else {
-        command = command.arg("--progress");
-    }
-    let invocation = command.invocation(&tools);
-    let print = |event: Event| {
-        if let Event::Line(LogLine::Message { message, .. }) = event {
-            println!("{message}");
-        }
-    };
-    let done = run(invocation, &print, cancel).await?;
-    match done.into_result() {
-        Ok(_) => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(e.into()),
-    }
+/// Checks a repository's consistency (`borgmatic check`, the config's checks); exit status 1
+/// when damage was found
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    #[arg(long, value_name = "LABEL")]
+    repository: String,
+    /// Print the run's events as JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn check(args: CheckArgs, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
+    let config = load(&args.config, &args.repository)?;
+    refuse_while_backing_up(&config.path)?;
+    let run = BackupArgs::one_action(config.path, args.repository, Actions::Check, args.json);
+    super::backup::backup(run, cancel).await
 }

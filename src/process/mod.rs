@@ -11,5 +11,5 @@ mod tools;
 pub use command::{BorgCommand, BorgmaticCommand, Invocation};
 pub use error::{BorgFailure, FailureKind, ProcessError};
 pub use logjson::{parse_line, LogLevel, LogLine};
-pub use runner::{run, Completed, CANCEL_GRACE};
+pub use runner::{run, run_to_end, Completed, CANCEL_GRACE};
 pub use tools::{locate, window_program, windowless_program, Tool, ToolInfo, Tools, Version};

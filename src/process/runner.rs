@@ -238,3 +238,14 @@ fn passphrase_pipe(passphrase: &str) -> std::io::Result<OwnedFd> {
     drop(writer);
     Ok(read)
 }
+
+/// Runs one borg or borgmatic call to its end (no events, no cancel): its failure typed.
+pub async fn run_to_end(invocation: Invocation) -> Result<Completed, ProcessError> {
+    run(
+        invocation,
+        &crate::events::Discard,
+        &CancellationToken::new(),
+    )
+    .await
+    .and_then(|c| c.into_result())
+}

@@ -103,7 +103,7 @@ pub async fn export(
         KeyForm::QrHtml => command.arg("--qr-html"),
     };
     let invocation = command.arg("--path").arg(&staged).invocation(tools);
-    super::run_to_end(invocation)
+    crate::process::run_to_end(invocation)
         .await
         .map_err(|source| KeyError::Export {
             label: label.to_string(),
@@ -166,7 +166,7 @@ pub async fn open_with_only(
         .repository(label)
         .env("BORG_KEYS_DIR", keys.path())
         .invocation(tools);
-    super::run_to_end(invocation)
+    crate::process::run_to_end(invocation)
         .await
         .map(drop)
         .map_err(|e| e.to_string())

@@ -17,6 +17,10 @@ pub struct Layout<'a> {
     pub passcommand: &'a str,
     /// `ssh_command` for SSH destinations (the dedicated key, Kastell's known_hosts).
     pub ssh_command: Option<&'a str>,
+    /// Going on in a repository that holds archives from before (a new computer): every
+    /// archive of this user counts, whatever computer's name it carries, so the window lists
+    /// them and retention keeps counting them.
+    pub continues_existing: bool,
 }
 
 /// The presets on by default: the guide's excludes.
@@ -80,7 +84,14 @@ pub fn config_text(layout: &Layout) -> String {
     if let Some(ssh) = layout.ssh_command {
         out.push_str(&format!("\nssh_command: {}\n", quoted(ssh)));
     }
-    out.push_str("\narchive_name_format: '{user}-{hostname}-{now}'\ncompression: zstd\n\n");
+    out.push_str("\narchive_name_format: '{user}-{hostname}-{now}'\n");
+    if layout.continues_existing {
+        out.push_str(
+            "# The archives of every computer this home was backed up from (list, check, prune).\n\
+             match_archives: 'sh:{user}-*'\n",
+        );
+    }
+    out.push_str("compression: zstd\n\n");
 
     section(&mut out, "Retention policy");
     out.push_str(
@@ -119,7 +130,9 @@ mod tests {
             destinations: &destinations,
             passcommand: "/usr/bin/kastell passphrase get --config '/home/me/a b.yaml'",
             ssh_command: Some("ssh -i /home/me/.config/borg/ssh/id_ed25519 -o BatchMode=yes"),
+            continues_existing: true,
         });
+        assert!(text.contains("match_archives: 'sh:{user}-*'"), "{text}");
         let dir = tempfile::tempdir().expect("dir");
         let file = dir.path().join("user.yaml");
         std::fs::write(&file, &text).expect("write");

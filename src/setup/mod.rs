@@ -22,19 +22,6 @@ use crate::reader::key::Mode;
 use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 
-/// Runs one borg or borgmatic call to its end (no events, no cancel): its failure typed.
-pub(crate) async fn run_to_end(
-    invocation: crate::process::Invocation,
-) -> Result<crate::process::Completed, ProcessError> {
-    run(
-        invocation,
-        &crate::events::Discard,
-        &CancellationToken::new(),
-    )
-    .await
-    .and_then(|c| c.into_result())
-}
-
 /// borg's encryption modes the first run offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encryption {
@@ -386,6 +373,7 @@ pub async fn run_setup(plan: &Plan, told: &mut (dyn FnMut(Step) + Send)) -> Resu
             .any(|d| d.location.starts_with("ssh://"))
             .then_some(plan.ssh_command.as_deref())
             .flatten(),
+        continues_existing: plan.existing_only,
     });
     write_new_config(&plan.config, &text)?;
     // The passcommand names the config by its absolute path.
@@ -419,7 +407,7 @@ pub async fn run_setup(plan: &Plan, told: &mut (dyn FnMut(Step) + Send)) -> Resu
             .arg("--path")
             .arg(key)
             .invocation(&tools);
-        let imported = run_to_end(invocation).await;
+        let imported = crate::process::run_to_end(invocation).await;
         if let Err(source) = imported {
             undo(&config);
             return Err(SetupError::Import {
@@ -470,7 +458,7 @@ pub async fn run_setup(plan: &Plan, told: &mut (dyn FnMut(Step) + Send)) -> Resu
                     .arg(plan.encryption.name())
                     .arg("--make-parent-dirs")
                     .invocation(&tools);
-                let created = run_to_end(invocation).await;
+                let created = crate::process::run_to_end(invocation).await;
                 if let Err(source) = created {
                     if !made_any {
                         undo(&config);

@@ -140,7 +140,7 @@ fn sha256_hex(data: &[u8], digits: usize) -> String {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
@@ -723,7 +723,7 @@ fn check(
                     return true;
                 }
                 summary.bytes += expected;
-                match compare_chunks(&reader, &on_disk, &item.chunks) {
+                match compare_chunks(reader, &on_disk, &item.chunks) {
                     Ok(n) => summary.chunks_checked += n,
                     Err(why) => problem(&mut summary, format!("{shown}: {why}")),
                 }

@@ -4,6 +4,9 @@
 
 pub mod retention;
 
+use crate::process::{run_to_end, BorgmaticCommand, Tools};
+use std::path::Path;
+
 use crate::browse::{open_reader, OpenError};
 use crate::config::{BorgmaticConfig, RepositoryConfig};
 use crate::process::ProcessError;
@@ -28,6 +31,8 @@ pub enum UpkeepError {
     NoRules,
     #[error("borg's archive time “{0}” cannot be read")]
     BadTime(String),
+    #[error("a backup of this config is running: try again when it has finished")]
+    Busy,
 }
 
 impl UpkeepError {
@@ -39,6 +44,7 @@ impl UpkeepError {
             UpkeepError::BadRule { .. } | UpkeepError::BadFilter { .. } | UpkeepError::NoRules => {
                 ErrorKind::BadInput
             }
+            UpkeepError::Busy => ErrorKind::Locked,
             UpkeepError::BadTime(_) => ErrorKind::Damaged,
         }
     }
@@ -214,6 +220,33 @@ async fn archives_of(
     }
 }
 
+/// The archives `borgmatic prune` looks at in `repository`: those the config's filter matches.
+/// Read once; a preview re-decides them for every set of rules typed.
+pub async fn prune_candidates(
+    config: &BorgmaticConfig,
+    repository: &RepositoryConfig,
+) -> Result<Vec<Archive>, UpkeepError> {
+    let filter = archive_filter(config)?;
+    let mut archives = archives_of(config, repository).await?;
+    if let Some(filter) = &filter {
+        archives.retain(|a| filter.is_match(&a.name));
+    }
+    Ok(archives)
+}
+
+/// What `rules` decide for `candidates` now, in this computer's time zone, newest first.
+pub fn decide_now(candidates: &[Archive], rules: &Rules) -> Result<Vec<Decision>, UpkeepError> {
+    if !rules.any() {
+        return Err(UpkeepError::NoRules);
+    }
+    Ok(retention::decide(
+        candidates,
+        rules,
+        jiff::Timestamp::now(),
+        &jiff::tz::TimeZone::system(),
+    ))
+}
+
 /// What `borgmatic prune` with `rules` would do to `repository` now: every archive the
 /// config's filter matches, newest first, kept (and by which rule) or pruned.
 pub async fn prune_preview(
@@ -224,15 +257,73 @@ pub async fn prune_preview(
     if !rules.any() {
         return Err(UpkeepError::NoRules);
     }
-    let filter = archive_filter(config)?;
-    let mut archives = archives_of(config, repository).await?;
-    if let Some(filter) = &filter {
-        archives.retain(|a| filter.is_match(&a.name));
+    decide_now(&prune_candidates(config, repository).await?, rules)
+}
+
+/// Rules from `option=value` texts as typed (`keep_daily=7`, `keep_within=2w`; empty values
+/// unset), for a preview of what is not saved yet.
+pub fn rules_from_texts<'a>(
+    texts: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Rules, UpkeepError> {
+    let mut rules = Rules::default();
+    for (option, value) in texts {
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        if option == "keep_within" {
+            rules.within_hours =
+                Some(
+                    retention::parse_within(value).ok_or_else(|| UpkeepError::BadRule {
+                        option: option.into(),
+                        value: value.into(),
+                        expected: "a number and a unit (H, d, w, m or y), e.g. 7d",
+                    })?,
+                );
+            continue;
+        }
+        let period = Period::ALL
+            .into_iter()
+            .find(|p| p.option() == option)
+            .ok_or_else(|| UpkeepError::BadRule {
+                option: option.into(),
+                value: value.into(),
+                expected: "a retention option",
+            })?;
+        rules.set(period, Some(number(option, &Value::String(value.into()))?));
     }
-    Ok(retention::decide(
-        &archives,
-        rules,
-        jiff::Timestamp::now(),
-        &jiff::tz::TimeZone::system(),
-    ))
+    Ok(rules)
+}
+
+/// Refused while Kastell backs this config up: borg would wait for the lock, or fail.
+pub fn refuse_while_backing_up(config: &Path) -> Result<(), UpkeepError> {
+    let Ok(state) = crate::history::state_dir() else {
+        return Ok(());
+    };
+    match crate::backup::lock::running(&state.join("locks"), config) {
+        Some(_) => Err(UpkeepError::Busy),
+        None => Ok(()),
+    }
+}
+
+/// Deletes the archives `names` of `repository` (`borgmatic delete --archive`, one by one;
+/// their space is freed by the next compact). `done` hears of each one deleted.
+pub async fn delete_archives(
+    config: &Path,
+    repository: &str,
+    names: &[String],
+    done: &mut (dyn FnMut(&str) + Send),
+) -> Result<(), UpkeepError> {
+    refuse_while_backing_up(config)?;
+    let tools = Tools::detect().await?;
+    for name in names {
+        let invocation = BorgmaticCommand::new(config, "delete")
+            .repository(repository)
+            .arg("--archive")
+            .arg(name)
+            .invocation(&tools);
+        run_to_end(invocation).await?;
+        done(name);
+    }
+    Ok(())
 }

@@ -206,7 +206,7 @@ pub fn decide(
 ) -> Vec<Decision> {
     // Newest first; a stable sort, as Python's `sorted(…, reverse=True)`.
     let mut all: Vec<&Archive> = archives.iter().collect();
-    all.sort_by(|a, b| b.time.cmp(&a.time));
+    all.sort_by_key(|a| std::cmp::Reverse(a.time));
     let newest_is_checkpoint = all.first().is_some_and(|a| is_checkpoint(&a.name));
     let complete: Vec<usize> = (0..all.len())
         .filter(|i| !is_checkpoint(&all[*i].name))

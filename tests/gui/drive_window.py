@@ -29,7 +29,7 @@ import time
 
 import pyatspi
 
-TIMEOUT = float(os.environ.get("KASTELL_GUI_TIMEOUT", "90"))
+TIMEOUT = float(os.environ.get("KASTELL_GUI_TIMEOUT", "150"))
 
 
 class Step(argparse.Action):
@@ -119,11 +119,12 @@ def dump():
     lines = []
     for node in walk(app):
         try:
-            if node.name:
+            # What a person would see: hidden pages and popups are not listed.
+            if node.name and showing(node):
                 lines.append(f"  {node.getRoleName()}: {node.name}")
         except Exception:
             pass
-    return "visible names:\n" + "\n".join(lines[:200])
+    return "visible names:\n" + "\n".join(lines[:400])
 
 
 def press(name):
@@ -282,6 +283,14 @@ def main():
                 screenshot(display, value)
             elif kind == "shot_window":
                 screenshot_window(display, value)
+    except SystemExit:
+        # What the window showed when a step failed, next to the log.
+        if os.environ.get("KASTELL_GUI_LOG"):
+            try:
+                screenshot(display, os.environ["KASTELL_GUI_LOG"] + ".failed.png")
+            except Exception:  # noqa: BLE001 - the failure itself is what matters
+                pass
+        raise
     finally:
         app.terminate()
         try:

@@ -347,3 +347,124 @@ fn the_prune_preview_equals_borgs_dry_run_on_generated_histories_and_prune_keeps
     assert_eq!(remaining, kept);
     assert_eq!(after.len() - remaining.len(), others_before);
 }
+
+#[test]
+fn archives_are_deleted_check_finds_damage_and_a_running_backup_blocks_deletes() {
+    let home = Home::new("housekeeping");
+    home.create_repository();
+    let repo = home.repo().display().to_string();
+    let source = home.home().join("Documents").display().to_string();
+    let creates: Vec<Vec<String>> = ["home-a", "home-b", "home-c"]
+        .iter()
+        .map(|name| {
+            vec![
+                "create".to_string(),
+                format!("{repo}::{name}"),
+                source.clone(),
+            ]
+        })
+        .collect();
+    for (rc, output) in borg_batch(&home, &creates) {
+        assert_eq!(rc, 0, "borg create: {output}");
+    }
+    let config = home.config().display().to_string();
+    let kastell = |args: &[&str]| home.kastell().args(args).output().expect("kastell");
+
+    let unasked = kastell(&[
+        "archive",
+        "delete",
+        "--config",
+        &config,
+        "--repository",
+        "local",
+        "home-b",
+    ]);
+    assert!(!unasked.status.success());
+    assert!(stderr(&unasked).contains("--yes"), "{}", stderr(&unasked));
+    let mut names = home.archives();
+    names.sort();
+    assert_eq!(names, vec!["home-a", "home-b", "home-c"]);
+
+    // While a backup of the config runs (its run lock held), nothing is deleted.
+    let locks = home.home().join(".local/state/kastell/locks");
+    std::fs::create_dir_all(&locks).expect("locks folder");
+    let lock = locks.join(format!(
+        "{}.lock",
+        home.config().display().to_string().replace('/', "%")
+    ));
+    let mut holder = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import fcntl, os, sys, time\n\
+             f = open(sys.argv[1], 'a+')\n\
+             fcntl.flock(f, fcntl.LOCK_EX)\n\
+             f.truncate(0); f.write(f'{os.getpid()}\\nbackup\\n'); f.flush()\n\
+             print('held', flush=True)\n\
+             time.sleep(120)",
+        )
+        .arg(&lock)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("a lock holder");
+    let mut said = String::new();
+    BufReader::new(holder.stdout.take().expect("stdout"))
+        .read_line(&mut said)
+        .expect("held");
+    let refused = kastell(&[
+        "archive",
+        "delete",
+        "--config",
+        &config,
+        "--repository",
+        "local",
+        "--yes",
+        "home-b",
+    ]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("a backup of this config is running"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(home.archives().len(), 3);
+
+    let deleted = kastell(&[
+        "archive",
+        "delete",
+        "--config",
+        &config,
+        "--repository",
+        "local",
+        "--yes",
+        "home-b",
+        "home-c",
+    ]);
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    assert_eq!(home.archives(), vec!["home-a"]);
+
+    // A healthy repository checks clean; a damaged segment is found and said.
+    let healthy = kastell(&["check", "--config", &config, "--repository", "local"]);
+    assert!(healthy.status.success(), "{}", stderr(&healthy));
+    let segments = home.repo().join("data/0");
+    let biggest = std::fs::read_dir(&segments)
+        .expect("segments")
+        .flatten()
+        .max_by_key(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+        .expect("a segment")
+        .path();
+    let mut bytes = std::fs::read(&biggest).expect("segment");
+    let middle = bytes.len() / 2;
+    for b in &mut bytes[middle..middle + 64] {
+        *b ^= 0xff;
+    }
+    std::fs::write(&biggest, bytes).expect("damage");
+    let damaged = kastell(&["check", "--config", &config, "--repository", "local"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&damaged.stdout),
+        stderr(&damaged)
+    );
+    assert_eq!(damaged.status.code(), Some(1), "{text}");
+}

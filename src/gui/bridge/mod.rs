@@ -17,6 +17,7 @@ pub mod mount_manager;
 pub mod recovery;
 pub mod repository_list;
 pub mod restore_runner;
+pub mod retention_preview;
 pub mod schedule_settings;
 pub mod setup_wizard;
 pub mod version_list;

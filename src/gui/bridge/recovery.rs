@@ -11,6 +11,8 @@ pub mod qobject {
         type QString = cxx_qt_lib::QString;
         include!("cxx-qt-lib/qstringlist.h");
         type QStringList = cxx_qt_lib::QStringList;
+        include!("cxx-qt-lib/qlist.h");
+        type QList_QVariant = cxx_qt_lib::QList<cxx_qt_lib::QVariant>;
     }
 
     #[auto_cxx_name]
@@ -20,12 +22,10 @@ pub mod qobject {
         #[qproperty(bool, busy)]
         /// The repository opened with the key and the passphrase.
         #[qproperty(bool, opened)]
-        /// The archives, newest first, and when each was made (local time).
-        #[qproperty(QStringList, archive_names)]
-        #[qproperty(QStringList, archive_times)]
-        /// The chosen archive's top folders, and what each holds ("12 files, 3.4 MB").
-        #[qproperty(QStringList, folder_paths)]
-        #[qproperty(QStringList, folder_sizes)]
+        /// The archives, newest first: `{name, time}` (local time).
+        #[qproperty(QList_QVariant, archives)]
+        /// The chosen archive's top folders: `{path, sizeText}` ("12 files, 3.4 MB").
+        #[qproperty(QList_QVariant, folders)]
         /// Restoring: the share done (0–1).
         #[qproperty(f64, progress)]
         #[qproperty(bool, restored)]
@@ -79,13 +79,16 @@ pub mod qobject {
 use crate::config::Secret;
 use crate::gui::bridge::failure;
 use crate::gui::bridge::schedule_settings::capitalized;
+use crate::gui::list_rows::{self, Row};
 use crate::gui::runtime;
 use crate::gui::throttle::{Throttle, UI_INTERVAL};
-use crate::setup::recover::{self, KeySource, Opened, RecoverError, Summary};
+use crate::setup::recover::{
+    self, ArchiveChoice, FolderChoice, KeySource, Opened, RecoverError, Summary,
+};
 use crate::setup::{self, layout, Destination, Encryption, Plan};
 use core::pin::Pin;
 use cxx_qt::{CxxQtType, Threading};
-use cxx_qt_lib::{QString, QStringList};
+use cxx_qt_lib::{QList, QString, QStringList, QVariant};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -93,10 +96,8 @@ use tokio_util::sync::CancellationToken;
 pub struct RecoveryRust {
     busy: bool,
     opened: bool,
-    archive_names: QStringList,
-    archive_times: QStringList,
-    folder_paths: QStringList,
-    folder_sizes: QStringList,
+    archives: QList<QVariant>,
+    folders: QList<QVariant>,
     progress: f64,
     restored: bool,
     summary_text: QString,
@@ -114,10 +115,8 @@ impl Default for RecoveryRust {
         RecoveryRust {
             busy: false,
             opened: false,
-            archive_names: QStringList::default(),
-            archive_times: QStringList::default(),
-            folder_paths: QStringList::default(),
-            folder_sizes: QStringList::default(),
+            archives: QList::default(),
+            folders: QList::default(),
             progress: 0.0,
             restored: false,
             summary_text: QString::default(),
@@ -133,19 +132,46 @@ impl Default for RecoveryRust {
     }
 }
 
-fn string_list(items: impl IntoIterator<Item = String>) -> QStringList {
-    let mut list = QStringList::default();
-    for item in items {
-        list.append(QString::from(&item));
+impl Row for ArchiveChoice {
+    const ROLES: &'static [&'static str] = &["name", "time"];
+
+    fn value(&self, role: usize) -> QVariant {
+        let text = match role {
+            0 => self.name.clone(),
+            _ => crate::units::format_borg_time(&self.time),
+        };
+        QVariant::from(&QString::from(&text))
     }
-    list
+}
+
+impl Row for FolderChoice {
+    const ROLES: &'static [&'static str] = &["path", "sizeText"];
+
+    fn value(&self, role: usize) -> QVariant {
+        let text = match role {
+            0 => self.path.clone(),
+            _ => format!(
+                "{} files, {}",
+                crate::units::format_count(self.files),
+                crate::units::format_bytes(self.bytes)
+            ),
+        };
+        QVariant::from(&QString::from(&text))
+    }
 }
 
 /// The summary a person reads after the restore.
-fn describe(summary: &Summary, to: &str) -> String {
+fn describe(summary: &Summary, chosen: bool, to: &str) -> String {
+    let what = match chosen {
+        true => "the chosen folders",
+        false => "everything",
+    };
+    let outcome = match summary.problem_count {
+        0 => "",
+        _ => ", with problems",
+    };
     let mut text = format!(
-        "Restored {} from {} into {to}: {} files ({}), {} folders, {} links.\nChecked against the archive: every file's size, and {} chunks of content.",
-        if summary.problem_count == 0 { "everything" } else { "with problems" },
+        "Restored {what} from {}{outcome} into {to}: {} files ({}), {} folders, {} links.\nChecked against the archive: every file's size, and {} chunks of content.",
         summary.archive,
         crate::units::format_count(summary.files),
         crate::units::format_bytes(summary.bytes),
@@ -196,8 +222,8 @@ impl qobject::Recovery {
         self.as_mut().rust_mut().repository = None;
         self.as_mut().set_opened(false);
         self.as_mut().set_restored(false);
-        self.as_mut().set_archive_names(QStringList::default());
-        self.as_mut().set_archive_times(QStringList::default());
+        self.as_mut().set_archives(QList::default());
+        self.as_mut().set_folders(QList::default());
         let location = location.to_string().trim().to_string();
         let key = match (key_file.to_string().trim(), paper_key.to_string()) {
             ("", paper) if paper.trim().is_empty() => KeySource::InRepository,
@@ -223,14 +249,8 @@ impl qobject::Recovery {
             let _ = qt_thread.queue(move |mut obj| match opened {
                 Ok((repository, archives)) => {
                     obj.as_mut().rust_mut().repository = Some(Arc::new(repository));
-                    let names = string_list(archives.iter().map(|a| a.name.clone()));
-                    let times = string_list(
-                        archives
-                            .iter()
-                            .map(|a| crate::units::format_borg_time(&a.time)),
-                    );
-                    obj.as_mut().set_archive_names(names);
-                    obj.as_mut().set_archive_times(times);
+                    obj.as_mut()
+                        .set_archives(list_rows::variant_list(&archives));
                     obj.as_mut().set_busy(false);
                     obj.set_opened(true);
                 }
@@ -246,8 +266,7 @@ impl qobject::Recovery {
         if !self.as_mut().start() {
             return;
         }
-        self.as_mut().set_folder_paths(QStringList::default());
-        self.as_mut().set_folder_sizes(QStringList::default());
+        self.as_mut().set_folders(QList::default());
         let archive = archive.to_string();
         let qt_thread = self.qt_thread();
         runtime::spawn(async move {
@@ -260,16 +279,7 @@ impl qobject::Recovery {
                 });
             let _ = qt_thread.queue(move |mut obj| match folders {
                 Ok(folders) => {
-                    let paths = string_list(folders.iter().map(|f| f.path.clone()));
-                    let sizes = string_list(folders.iter().map(|f| {
-                        format!(
-                            "{} files, {}",
-                            crate::units::format_count(f.files),
-                            crate::units::format_bytes(f.bytes)
-                        )
-                    }));
-                    obj.as_mut().set_folder_paths(paths);
-                    obj.as_mut().set_folder_sizes(sizes);
+                    obj.as_mut().set_folders(list_rows::variant_list(&folders));
                     obj.set_busy(false);
                 }
                 Err(e) => obj.fail(&e),
@@ -300,6 +310,7 @@ impl qobject::Recovery {
         self.as_mut().rust_mut().cancel = cancel.clone();
         let archive = archive.to_string();
         let paths: Vec<String> = folders.iter().map(|f| f.to_string()).collect();
+        let chosen = !paths.is_empty();
         let qt_thread = self.qt_thread();
         runtime::spawn(async move {
             let progress_thread = qt_thread.clone();
@@ -317,7 +328,7 @@ impl qobject::Recovery {
                 Ok(summary) => {
                     obj.as_mut().set_progress(1.0);
                     obj.as_mut()
-                        .set_summary_text(QString::from(&describe(&summary, &to)));
+                        .set_summary_text(QString::from(&describe(&summary, chosen, &to)));
                     obj.as_mut().set_busy(false);
                     obj.set_restored(true);
                 }

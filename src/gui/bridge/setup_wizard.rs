@@ -100,10 +100,6 @@ pub mod qobject {
         #[qinvokable]
         fn schedule_daily(self: Pin<&mut SetupWizard>, tray: bool);
 
-        /// The schedule asked for by `schedule_daily` is set.
-        #[qsignal]
-        fn scheduled(self: Pin<&mut SetupWizard>);
-
         /// The config text the wizard would write for `source` (a placeholder repository), for
         /// the exclude preview's live totals.
         #[qinvokable]
@@ -261,6 +257,7 @@ impl qobject::SetupWizard {
             destinations: &destinations,
             passcommand: "true",
             ssh_command: None,
+            continues_existing: false,
         }))
     }
 
@@ -515,11 +512,8 @@ impl qobject::SetupWizard {
             })
             .await;
             let autostart = crate::desktop::tray::set_autostart(tray);
-            let _ = qt_thread.queue(move |mut obj| match (set, autostart) {
-                (Ok(_), Ok(())) => {
-                    obj.as_mut().set_busy(false);
-                    obj.scheduled();
-                }
+            let _ = qt_thread.queue(move |obj| match (set, autostart) {
+                (Ok(_), Ok(())) => obj.set_busy(false),
                 (Err(e), _) => {
                     let kind = e.kind();
                     obj.fail(crate::errors::report(&e), Some(kind));
