@@ -146,7 +146,8 @@ const TAG_COMMIT: u8 = 2;
 const SEGMENT_MAGIC: &[u8] = b"BORG_SEG";
 const HEADER: usize = 4 + 4 + 1;
 
-fn parse_hex(s: &str) -> Option<Vec<u8>> {
+/// Hex text to bytes (None for an odd length or a non-hex digit).
+pub(crate) fn parse_hex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }

@@ -139,16 +139,6 @@ fn sha256_hex(data: &[u8], digits: usize) -> String {
     hex
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 impl PaperKey {
     /// Reads the typed text: the `id:` line and the numbered lines (spaces, the page's other
     /// lines and the `N:` prefixes do not matter), checked as borg checks them.
@@ -207,7 +197,7 @@ impl PaperKey {
             let (data, checksum) = rest.split_once('-').ok_or_else(|| {
                 wrong(format!("line {expected} needs its “- checksum” at the end"))
             })?;
-            let part = unhex(data).ok_or_else(|| {
+            let part = crate::reader::store::parse_hex(data).ok_or_else(|| {
                 wrong(format!(
                     "line {expected} holds more than the digits 0–9 and letters a–f"
                 ))

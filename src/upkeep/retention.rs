@@ -175,6 +175,15 @@ impl Verdict {
     pub fn keeps(&self) -> bool {
         !matches!(self, Verdict::Pruned)
     }
+
+    /// The verdict in `borg prune --list`'s words, short: `daily #3`, `checkpoint`, `prune`.
+    pub fn list_word(&self) -> String {
+        match self {
+            Verdict::Kept { rule, index } => format!("{rule} #{index}"),
+            Verdict::KeptCheckpoint => "checkpoint".into(),
+            Verdict::Pruned => "prune".into(),
+        }
+    }
 }
 
 /// An archive and what the rules decide for it.
@@ -300,14 +309,7 @@ mod tests {
     fn verdicts(decisions: &[Decision]) -> Vec<(String, String)> {
         decisions
             .iter()
-            .map(|d| {
-                let said = match &d.verdict {
-                    Verdict::Kept { rule, index } => format!("{rule} #{index}"),
-                    Verdict::KeptCheckpoint => "checkpoint".into(),
-                    Verdict::Pruned => "prune".into(),
-                };
-                (d.archive.name.clone(), said)
-            })
+            .map(|d| (d.archive.name.clone(), d.verdict.list_word()))
             .collect()
     }
 

@@ -10,7 +10,7 @@ use crate::support::home::Home;
 use crate::support::{python_of, stderr, tool, PASSPHRASE};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use kastell::upkeep::retention::{decide, Archive, Period, Rules, Verdict};
+use kastell::upkeep::retention::{decide, Archive, Period, Rules};
 
 /// A small deterministic generator: every run makes the same histories.
 struct Lcg(u64);
@@ -91,14 +91,7 @@ fn borg_verdicts(output: &str) -> Vec<(String, String)> {
 fn kastell_verdicts(decided: &[kastell::upkeep::retention::Decision]) -> Vec<(String, String)> {
     decided
         .iter()
-        .map(|d| {
-            let said = match &d.verdict {
-                Verdict::Kept { rule, index } => format!("{rule} #{index}"),
-                Verdict::KeptCheckpoint => "checkpoint".into(),
-                Verdict::Pruned => "prune".into(),
-            };
-            (d.archive.name.clone(), said)
-        })
+        .map(|d| (d.archive.name.clone(), d.verdict.list_word()))
         .collect()
 }
 
