@@ -71,10 +71,6 @@ fn load(config: &Path, repository: &str) -> anyhow::Result<BorgmaticConfig> {
     Ok(loaded)
 }
 
-fn refuse_while_backing_up(config: &Path) -> anyhow::Result<()> {
-    Ok(crate::upkeep::refuse_while_backing_up(config)?)
-}
-
 /// Deletes archives (refused while a backup of the config runs)
 #[derive(Debug, clap::Subcommand)]
 pub enum ArchiveCommand {
@@ -124,7 +120,7 @@ pub async fn prune(args: PruneArgs, cancel: &CancellationToken) -> anyhow::Resul
         .repository(&args.repository)
         .context("the repository")?;
     if !args.dry_run {
-        refuse_while_backing_up(&config.path)?;
+        crate::upkeep::refuse_while_backing_up(&config.path)?;
         let run = BackupArgs::one_action(config.path, args.repository, Actions::Prune, false);
         return super::backup::backup(run, cancel).await;
     }
@@ -192,7 +188,7 @@ pub async fn prune(args: PruneArgs, cancel: &CancellationToken) -> anyhow::Resul
 
 pub async fn compact(args: CompactArgs, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
     let config = load(&args.config, &args.repository)?;
-    refuse_while_backing_up(&config.path)?;
+    crate::upkeep::refuse_while_backing_up(&config.path)?;
     let run = BackupArgs::one_action(config.path, args.repository, Actions::Compact, false);
     super::backup::backup(run, cancel).await
 }
@@ -212,7 +208,7 @@ pub struct CheckArgs {
 
 pub async fn check(args: CheckArgs, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
     let config = load(&args.config, &args.repository)?;
-    refuse_while_backing_up(&config.path)?;
+    crate::upkeep::refuse_while_backing_up(&config.path)?;
     let run = BackupArgs::one_action(config.path, args.repository, Actions::Check, args.json);
     super::backup::backup(run, cancel).await
 }
