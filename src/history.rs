@@ -419,16 +419,39 @@ impl History {
         repository: &str,
         outcome: Option<Outcome>,
     ) -> Result<Option<RepositoryRun>, HistoryError> {
+        self.last_run_of(config, repository, None, outcome)
+    }
+
+    /// The same, among runs of `actions` only (`check`; `backup` and `create` for backups).
+    pub fn last_run_of(
+        &self,
+        config: &Path,
+        repository: &str,
+        actions: Option<&[&str]>,
+        outcome: Option<Outcome>,
+    ) -> Result<Option<RepositoryRun>, HistoryError> {
         let outcome_filter = match outcome {
             Some(Outcome::Success) => "AND r.outcome IN ('success', 'warning')",
             Some(_) | None => "AND r.outcome != 'running'",
+        };
+        // The action names are Kastell's own words (never user input), quoted as SQL text.
+        let actions_filter = match actions {
+            Some(names) => format!(
+                "AND runs.actions IN ({})",
+                names
+                    .iter()
+                    .map(|n| format!("'{}'", n.replace('\'', "")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => String::new(),
         };
         let row = self
             .conn
             .query_row(
                 &format!(
                     "SELECT {REPOSITORY_COLUMNS} FROM repository_runs r JOIN runs ON runs.id = r.run_id
-                     WHERE runs.config = ?1 AND r.repository = ?2 {outcome_filter}
+                     WHERE runs.config = ?1 AND r.repository = ?2 {outcome_filter} {actions_filter}
                      ORDER BY r.started DESC, r.id DESC LIMIT 1"
                 ),
                 params![config.to_string_lossy(), repository],

@@ -91,6 +91,8 @@ pub struct RepositoryStatus {
     pub newest_archive: Option<NewestArchive>,
     pub running: Option<Running>,
     pub health: Health,
+    /// The last `kastell check` of this repository (any outcome): when and what it found.
+    pub last_check: Option<LastRun>,
 }
 
 /// The configs to report on: those found in the usual places and every config with runs in
@@ -131,8 +133,17 @@ pub fn overview(
         let running = lock::running(&locks, config);
         for repository in repositories {
             let last = history.last_repository_run(config, repository, None)?;
-            let success =
-                history.last_repository_run(config, repository, Some(Outcome::Success))?;
+            // A successful prune or check is not a backup: only backups count as success.
+            let success = history.last_run_of(
+                config,
+                repository,
+                Some(&["backup", "create"]),
+                Some(Outcome::Success),
+            )?;
+            let last_check = history
+                .last_run_of(config, repository, Some(&["check"]), None)?
+                .as_ref()
+                .map(LastRun::from);
             let newest_archive = newest
                 .iter()
                 .find(|(c, r, _)| c == config && r == repository)
@@ -162,6 +173,7 @@ pub fn overview(
                 newest_archive,
                 running: running_here.cloned().map(Running::from),
                 health,
+                last_check,
             });
         }
     }
@@ -361,6 +373,7 @@ mod tests {
             newest_archive: None,
             running: None,
             health: Health::Ok,
+            last_check: None,
         };
         assert_eq!(describe(&status, now), "local: backed up 3 hours ago");
         status.last_run = Some(run(Outcome::Error, now - HOUR, Some("Connection closed")));

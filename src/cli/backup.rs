@@ -114,6 +114,9 @@ impl EventSink for TerminalSink {
                 if let Some(message) = &report.message {
                     println!("  {message}");
                 }
+                if let Some(freed) = &report.freed {
+                    println!("  {}", freed.summary());
+                }
             }
             _ => {}
         }
@@ -440,6 +443,13 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 "    newest archive: {} ({})",
                 archive.name,
                 ago(archive.time)
+            );
+        }
+        if let Some(check) = &entry.last_check {
+            println!(
+                "    last check: {} ({})",
+                check.outcome.name(),
+                ago(check.ended.unwrap_or(check.started))
             );
         }
     }

@@ -83,6 +83,7 @@ pub enum Command {
     Check(upkeep::CheckArgs),
     #[command(subcommand)]
     Archive(upkeep::ArchiveCommand),
+    Stats(upkeep::StatsArgs),
 }
 
 /// Shows the backups' state in the desktop's tray (a StatusNotifierItem) until Quit
@@ -137,6 +138,7 @@ pub async fn run(command: Command) -> ExitCode {
         Command::Compact(args) => upkeep::compact(args, &cancel).await,
         Command::Check(args) => upkeep::check(args, &cancel).await,
         Command::Archive(command) => upkeep::archive(command).await,
+        Command::Stats(args) => upkeep::stats(args, &cancel).await,
     };
     match result {
         Ok(code) => code,

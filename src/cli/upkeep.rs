@@ -71,11 +71,98 @@ fn load(config: &Path, repository: &str) -> anyhow::Result<BorgmaticConfig> {
     Ok(loaded)
 }
 
-/// Deletes archives (refused while a backup of the config runs)
+/// Renames or deletes archives (refused while a backup of the config runs)
 #[derive(Debug, clap::Subcommand)]
 pub enum ArchiveCommand {
+    /// Renames one archive
+    Rename(RenameArgs),
     /// Deletes the named archives (their space is freed by the next compact)
     Delete(DeleteArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RenameArgs {
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    #[arg(long, value_name = "LABEL")]
+    repository: String,
+    old: String,
+    new: String,
+}
+
+/// Each repository's sizes and each archive's, with the data only it holds (one borg call
+/// per archive not measured before)
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Only this repository (default: every repository of the config).
+    #[arg(long, value_name = "LABEL")]
+    repository: Option<String>,
+    /// Measure every archive again (unique sizes change as archives come and go).
+    #[arg(long)]
+    refresh: bool,
+    /// Print a JSON array, one object per repository.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn stats(args: StatsArgs, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
+    use crate::units::format_bytes;
+    let config = match &args.repository {
+        Some(label) => load(&args.config, label)?,
+        None => BorgmaticConfig::load(&args.config)?,
+    };
+    let mut all = Vec::new();
+    for repository in &config.repositories {
+        let name = repository.display_name();
+        if args.repository.as_deref().is_some_and(|wanted| wanted != name) {
+            continue;
+        }
+        let json = args.json;
+        let stats = crate::upkeep::stats::repository_stats(
+            &config,
+            repository,
+            args.refresh,
+            cancel,
+            &mut |done, of| {
+                if !json && of > 0 && done < of {
+                    eprintln!("{name}: measuring archive {} of {of}", done + 1);
+                }
+            },
+        )
+        .await
+        .with_context(|| format!("{name}"))?;
+        if !args.json {
+            println!(
+                "{name}: {} archives, {} original, {} compressed, {} on disk",
+                stats.archives.len(),
+                format_bytes(stats.totals.original),
+                format_bytes(stats.totals.compressed),
+                format_bytes(stats.totals.stored)
+            );
+            for archive in &stats.archives {
+                println!(
+                    "  {:<40} {:>10} original {:>10} only here",
+                    archive.name,
+                    format_bytes(archive.original_size),
+                    format_bytes(archive.unique_size)
+                );
+            }
+            if let Some(most) = stats.most_unique() {
+                println!(
+                    "  deleting {} would free the most: {}",
+                    most.name,
+                    format_bytes(most.unique_size)
+                );
+            }
+        }
+        all.push(stats.to_json());
+    }
+    if args.json {
+        println!("{}", serde_json::Value::Array(all));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Debug, clap::Args)]
@@ -93,6 +180,22 @@ pub struct DeleteArgs {
 
 pub async fn archive(command: ArchiveCommand) -> anyhow::Result<ExitCode> {
     match command {
+        ArchiveCommand::Rename(args) => {
+            let config = load(&args.config, &args.repository)?;
+            let repository = config
+                .repository(&args.repository)
+                .context("the repository")?;
+            let names = crate::upkeep::archive_names(&config, repository).await?;
+            crate::upkeep::rename_archive(
+                &config.path,
+                &args.repository,
+                &names,
+                &args.old,
+                &args.new,
+            )
+            .await?;
+            println!("renamed {} to {}", args.old, args.new);
+        }
         ArchiveCommand::Delete(args) => {
             if !args.yes {
                 bail!(
@@ -101,13 +204,16 @@ pub async fn archive(command: ArchiveCommand) -> anyhow::Result<ExitCode> {
                 );
             }
             let config = load(&args.config, &args.repository)?;
-            crate::upkeep::delete_archives(
+            let notes = crate::upkeep::delete_archives(
                 &config.path,
                 &args.repository,
                 &args.names,
                 &mut |name| println!("deleted {name}"),
             )
             .await?;
+            for note in notes {
+                eprintln!("kastell: {note}");
+            }
             println!("run `kastell compact` (or the next backup) to free their space");
         }
     }

@@ -242,6 +242,7 @@ mod tests {
                 msgid: None,
                 message: Some("Cannot reach the backup server".into()),
                 may_break_lock: false,
+                freed: None,
             }],
             log_path: None,
         }

@@ -475,6 +475,7 @@ mod tests {
                 msgid: None,
             }),
             last_success: Some(1000),
+            last_check: None,
             newest_archive: None,
             running: None,
             health,

@@ -3,6 +3,7 @@
 //! answers while the person types), prune and compact.
 
 pub mod retention;
+pub mod stats;
 
 use crate::process::{run_to_end, BorgmaticCommand, Tools};
 use std::path::Path;
@@ -33,6 +34,12 @@ pub enum UpkeepError {
     BadTime(String),
     #[error("a backup of this config is running: try again when it has finished")]
     Busy,
+    #[error("“{name}” cannot be an archive name: {why}")]
+    BadName { name: String, why: &'static str },
+    #[error("the repository has no archive “{0}”")]
+    NoSuchArchive(String),
+    #[error("the repository has an archive “{0}” already")]
+    NameTaken(String),
 }
 
 impl UpkeepError {
@@ -45,6 +52,9 @@ impl UpkeepError {
                 ErrorKind::BadInput
             }
             UpkeepError::Busy => ErrorKind::Locked,
+            UpkeepError::BadName { .. }
+            | UpkeepError::NoSuchArchive(_)
+            | UpkeepError::NameTaken(_) => ErrorKind::BadInput,
             UpkeepError::BadTime(_) => ErrorKind::Damaged,
         }
     }
@@ -307,13 +317,15 @@ pub fn refuse_while_backing_up(config: &Path) -> Result<(), UpkeepError> {
 }
 
 /// Deletes the archives `names` of `repository` (`borgmatic delete --archive`, one by one;
-/// their space is freed by the next compact). `done` hears of each one deleted.
+/// their space is freed by the next compact). `done` hears of each one deleted. Mounts of
+/// them end and their indexes go ([`forget_archives`]; what could not be unmounted is
+/// returned, in words).
 pub async fn delete_archives(
     config: &Path,
     repository: &str,
     names: &[String],
     done: &mut (dyn FnMut(&str) + Send),
-) -> Result<(), UpkeepError> {
+) -> Result<Vec<String>, UpkeepError> {
     refuse_while_backing_up(config)?;
     let tools = Tools::detect().await?;
     for name in names {
@@ -325,5 +337,111 @@ pub async fn delete_archives(
         run_to_end(invocation).await?;
         done(name);
     }
+    Ok(forget_archives(config, repository, names).await)
+}
+
+/// Whether `name` can be a new archive name (borg refuses `/` and the empty name; a leading
+/// `-` would be read as an option).
+pub fn check_archive_name(name: &str) -> Result<(), UpkeepError> {
+    let why = if name.trim().is_empty() {
+        Some("it is empty")
+    } else if name.contains('/') {
+        Some("borg does not allow “/” in archive names")
+    } else if name.starts_with('-') {
+        Some("it starts with “-”")
+    } else if name != name.trim() {
+        Some("it starts or ends with a space")
+    } else if name.chars().any(char::is_control) {
+        Some("it holds a control character")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(UpkeepError::BadName {
+            name: name.to_string(),
+            why,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Renames archive `old` of `repository` to `new` (`borgmatic borg rename`, which reaches
+/// borg with the config's passphrase, ssh command and repository). Refused while a backup
+/// of the config runs, when `old` is missing or `new` is taken (from `names`, the
+/// repository's archive names as the caller listed them).
+pub async fn rename_archive(
+    config: &Path,
+    repository: &str,
+    names: &[String],
+    old: &str,
+    new: &str,
+) -> Result<(), UpkeepError> {
+    check_archive_name(new)?;
+    if !names.iter().any(|n| n == old) {
+        return Err(UpkeepError::NoSuchArchive(old.to_string()));
+    }
+    if names.iter().any(|n| n == new) {
+        return Err(UpkeepError::NameTaken(new.to_string()));
+    }
+    refuse_while_backing_up(config)?;
+    let tools = Tools::detect().await?;
+    // borgmatic sets BORG_REPO for its `borg` action, so `::NAME` is the archive there.
+    let invocation = BorgmaticCommand::new(config, "borg")
+        .repository(repository)
+        .arg("rename")
+        .arg(format!("::{old}"))
+        .arg(new)
+        .invocation(&tools);
+    run_to_end(invocation).await?;
+    forget_archives(config, repository, &[old.to_string()]).await;
     Ok(())
+}
+
+/// The repository's archive names as they are now (Kastell's reader, or borgmatic's list).
+pub async fn archive_names(
+    config: &BorgmaticConfig,
+    repository: &RepositoryConfig,
+) -> Result<Vec<String>, UpkeepError> {
+    if let Ok(session) = crate::browse::open(&config.path, repository.display_name(), true).await
+    {
+        return Ok(session
+            .reader
+            .archives()
+            .iter()
+            .map(|a| a.name.clone())
+            .collect());
+    }
+    let listed = crate::process::archives::list_archives(
+        config,
+        repository,
+        &crate::events::Discard,
+        &tokio_util::sync::CancellationToken::new(),
+    )
+    .await?;
+    Ok(listed.into_iter().map(|a| a.name).collect())
+}
+
+/// After archives were deleted or renamed: this process's mounts of them are unmounted and
+/// the repository's session is opened afresh, which drops the indexes of archives that are
+/// gone. Returns what could not be unmounted, in words.
+pub async fn forget_archives(config: &Path, repository: &str, gone: &[String]) -> Vec<String> {
+    use crate::mount::manager::{mounts, unmount, Target};
+    let mut notes = Vec::new();
+    for mount in mounts() {
+        let Target::Archive {
+            repository: mounted_repository,
+            archive,
+        } = &mount.target
+        else {
+            continue;
+        };
+        if mount.config == config && mounted_repository == repository && gone.contains(archive) {
+            if let Err(why) = unmount(&mount.mountpoint) {
+                notes.push(why);
+            }
+        }
+    }
+    // Opening afresh prunes the index cache; a repository Kastell cannot read has none.
+    let _ = crate::browse::open(config, repository, true).await;
+    notes
 }

@@ -275,6 +275,16 @@ fn kill_9_during_saves_leaves_the_old_or_the_new_file_whole() {
         rng_state ^= rng_state << 17;
         rng_state
     };
+    // How long one whole save takes on this machine right now (borgmatic validates each
+    // save, and a loaded CI runner is several times slower than a desk): the kills below
+    // land before, during and after a save whatever the speed.
+    let started = std::time::Instant::now();
+    let timing = Command::new(support::kastell_bin())
+        .args(["excludes", "add", "--config", &p, "**/timing-save"])
+        .output()
+        .expect("kastell");
+    assert!(timing.status.success());
+    let save_micros = (started.elapsed().as_micros() as u64).max(1_000);
     let mut seen_versions = std::collections::HashSet::new();
     for round in 0..40 {
         let pattern = format!("**/kill-test-{round}");
@@ -284,8 +294,9 @@ fn kill_9_during_saves_leaves_the_old_or_the_new_file_whole() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("kastell");
-        // A save takes about a second (borgmatic validates it): kill before, during and after.
-        std::thread::sleep(std::time::Duration::from_micros(next() % 2_000_000));
+        std::thread::sleep(std::time::Duration::from_micros(
+            next() % (2 * save_micros),
+        ));
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(child.id() as i32),
             nix::sys::signal::Signal::SIGKILL,

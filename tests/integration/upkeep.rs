@@ -342,18 +342,30 @@ fn the_prune_preview_equals_borgs_dry_run_on_generated_histories_and_prune_keeps
 }
 
 #[test]
-fn archives_are_deleted_check_finds_damage_and_a_running_backup_blocks_deletes() {
+fn archives_are_renamed_deleted_measured_and_checked_and_a_running_backup_blocks_deletes() {
     let home = Home::new("housekeeping");
     home.create_repository();
     let repo = home.repo().display().to_string();
-    let source = home.home().join("Documents").display().to_string();
-    let creates: Vec<Vec<String>> = ["home-a", "home-b", "home-c"]
+    // Data every archive shares (stored once) and data only one archive has, of a size
+    // that tells the archives apart (random bytes: compression cannot hide it).
+    let data = home.home().join("data");
+    let mut random = Lcg(7);
+    let mut noise = |len: usize| -> Vec<u8> { (0..len).map(|_| random.below(256) as u8).collect() };
+    std::fs::create_dir_all(data.join("shared")).expect("data folder");
+    std::fs::write(data.join("shared/common.bin"), noise(2_000_000)).expect("shared data");
+    let names = ["home-a", "home-b", "home-c", "home-d"];
+    let own_sizes = [50_000, 100_000, 150_000, 400_000];
+    for (name, size) in names.iter().zip(own_sizes) {
+        std::fs::write(data.join(format!("{name}.bin")), noise(size)).expect("own data");
+    }
+    let creates: Vec<Vec<String>> = names
         .iter()
         .map(|name| {
             vec![
                 "create".to_string(),
                 format!("{repo}::{name}"),
-                source.clone(),
+                data.join("shared").display().to_string(),
+                data.join(format!("{name}.bin")).display().to_string(),
             ]
         })
         .collect();
@@ -374,9 +386,67 @@ fn archives_are_deleted_check_finds_damage_and_a_running_backup_blocks_deletes()
     ]);
     assert!(!unasked.status.success());
     assert!(stderr(&unasked).contains("--yes"), "{}", stderr(&unasked));
-    let mut names = home.archives();
-    names.sort();
-    assert_eq!(names, vec!["home-a", "home-b", "home-c"]);
+    let sorted = || {
+        let mut names = home.archives();
+        names.sort();
+        names
+    };
+    assert_eq!(sorted(), vec!["home-a", "home-b", "home-c", "home-d"]);
+
+    // Sizes: the repository's totals, and each archive's, measured once by borg.
+    let stats_json = || {
+        let out = kastell(&["stats", "--config", &config, "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let parsed: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("stats --json is JSON");
+        parsed[0].clone()
+    };
+    let first = stats_json();
+    assert_eq!(first["repository"], "local");
+    assert_eq!(first["archives"], 4);
+    assert_eq!(first["measured"], 4);
+    let original = first["original_size"].as_u64().expect("original_size");
+    let stored = first["deduplicated_size"].as_u64().expect("deduplicated_size");
+    assert!(first["compressed_size"].as_u64().is_some());
+    assert!(original > 0 && stored > 0 && stored < original, "{first}");
+    let unique = first["unique_size"].as_object().expect("unique_size");
+    assert_eq!(unique.len(), 4);
+    for (name, size) in names.iter().zip(own_sizes) {
+        // Only its own file (and a little metadata) is unique to an archive.
+        let bytes = unique[*name].as_u64().expect("bytes");
+        assert!(bytes >= size as u64 && bytes < size as u64 + 100_000, "{first}");
+    }
+    assert!(original > 8_000_000 && stored < 3_500_000, "{first}");
+    let again = stats_json();
+    assert_eq!(again["measured"], 0, "measured archives come from the cache");
+    assert_eq!(again["unique_size"], first["unique_size"]);
+
+    // Rename: one archive, to a name that is free and valid.
+    let rename = |old: &str, new: &str| {
+        kastell(&[
+            "archive",
+            "rename",
+            "--config",
+            &config,
+            "--repository",
+            "local",
+            old,
+            new,
+        ])
+    };
+    let taken = rename("home-d", "home-a");
+    assert!(!taken.status.success());
+    assert!(stderr(&taken).contains("already"), "{}", stderr(&taken));
+    let slash = rename("home-d", "a/b");
+    assert!(stderr(&slash).contains("“/”"), "{}", stderr(&slash));
+    let missing = rename("home-x", "home-y");
+    assert!(stderr(&missing).contains("no archive “home-x”"), "{}", stderr(&missing));
+    let renamed = rename("home-d", "home-renamed");
+    assert!(renamed.status.success(), "{}", stderr(&renamed));
+    assert_eq!(sorted(), vec!["home-a", "home-b", "home-c", "home-renamed"]);
+    let after_rename = stats_json();
+    assert!(after_rename["unique_size"]["home-renamed"].is_u64(), "{after_rename}");
+    assert!(after_rename["unique_size"]["home-d"].is_null());
 
     // While a backup of the config runs (its run lock held), nothing is deleted.
     let locks = home.home().join(".local/state/kastell/locks");
@@ -421,7 +491,7 @@ fn archives_are_deleted_check_finds_damage_and_a_running_backup_blocks_deletes()
         "{}",
         stderr(&refused)
     );
-    assert_eq!(home.archives().len(), 3);
+    assert_eq!(home.archives().len(), 4);
 
     let deleted = kastell(&[
         "archive",
@@ -435,11 +505,33 @@ fn archives_are_deleted_check_finds_damage_and_a_running_backup_blocks_deletes()
         "home-c",
     ]);
     assert!(deleted.status.success(), "{}", stderr(&deleted));
-    assert_eq!(home.archives(), vec!["home-a"]);
+    assert_eq!(sorted(), vec!["home-a", "home-renamed"]);
+
+    // Compact frees the deleted archives' space and says how much.
+    let compacted = kastell(&["compact", "--config", &config, "--repository", "local"]);
+    let said = String::from_utf8_lossy(&compacted.stdout).to_string();
+    assert!(compacted.status.success(), "{said}{}", stderr(&compacted));
+    assert!(said.contains("Freed ") && said.contains(" → "), "{said}");
+    let after_compact = stats_json();
+    assert_eq!(after_compact["archives"], 2);
+    assert!(after_compact["deduplicated_size"].as_u64() <= Some(stored));
 
     // A healthy repository checks clean; a damaged segment is found and said.
     let healthy = kastell(&["check", "--config", &config, "--repository", "local"]);
     assert!(healthy.status.success(), "{}", stderr(&healthy));
+    let last_check = || {
+        let out = kastell(&["status", "--json"]);
+        let parsed: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("status --json is JSON");
+        parsed
+            .as_array()
+            .expect("an array")
+            .iter()
+            .find(|s| s["repository"] == "local")
+            .map(|s| s["last_check"].clone())
+            .expect("the repository's status")
+    };
+    assert_eq!(last_check()["outcome"], "success", "{}", last_check());
     let segments = home.repo().join("data/0");
     let biggest = std::fs::read_dir(&segments)
         .expect("segments")
@@ -460,4 +552,5 @@ fn archives_are_deleted_check_finds_damage_and_a_running_backup_blocks_deletes()
         stderr(&damaged)
     );
     assert_eq!(damaged.status.code(), Some(1), "{text}");
+    assert_ne!(last_check()["outcome"], "success", "{}", last_check());
 }

@@ -327,10 +327,11 @@ impl qobject::BackupRunner {
     fn finish(mut self: Pin<&mut Self>, report: &RunReport) {
         let mut lines: Vec<String> = report.message.iter().cloned().collect();
         for r in &report.repositories {
-            let detail = match (&r.message, &r.stats) {
-                (Some(message), _) => message.clone(),
-                (None, Some(stats)) => stats.summary(),
-                (None, None) => "done".into(),
+            let detail = match (&r.message, &r.stats, &r.freed) {
+                (Some(message), _, _) => message.clone(),
+                (None, Some(stats), _) => stats.summary(),
+                (None, None, Some(freed)) => freed.summary(),
+                (None, None, None) => "done".into(),
             };
             lines.push(format!("{}: {} — {detail}", r.repository, r.outcome.name()));
         }
