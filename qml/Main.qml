@@ -236,6 +236,8 @@ ApplicationWindow {
             }
 
             OverviewPage {
+                onCheckRequested: repository => runner.start(overview.configPath, "check", repository)
+                onRepairRequested: repository => runner.start(overview.configPath, "repair", repository)
                 id: overview
                 repositories: repositories
                 mounts: mountManager

@@ -141,7 +141,7 @@ pub fn overview(
                 Some(Outcome::Success),
             )?;
             let last_check = history
-                .last_run_of(config, repository, Some(&["check"]), None)?
+                .last_run_of(config, repository, Some(&["check", "repair"]), None)?
                 .as_ref()
                 .map(LastRun::from);
             let newest_archive = newest
@@ -287,6 +287,18 @@ pub fn describe(status: &RepositoryStatus, now_ms: i64) -> String {
     }
 }
 
+/// "checked 2 days ago: no damage", "check 1 hour ago found a problem": the last check of
+/// one repository in words (nothing when it was never checked from Kastell).
+pub fn describe_check(status: &RepositoryStatus, now_ms: i64) -> Option<String> {
+    let check = status.last_check.as_ref()?;
+    let when = crate::times::ago(check.ended.unwrap_or(check.started), now_ms);
+    Some(match check.outcome {
+        Outcome::Success | Outcome::Warning => format!("checked {when}: no damage"),
+        Outcome::Cancelled | Outcome::Skipped => format!("check {when} did not finish"),
+        _ => format!("check {when} found a problem"),
+    })
+}
+
 /// The run history's files: the database and its write-ahead log. Their change times say
 /// when something may have changed (a run started, ended or was recorded).
 pub fn history_files() -> Vec<PathBuf> {
@@ -376,6 +388,18 @@ mod tests {
             last_check: None,
         };
         assert_eq!(describe(&status, now), "local: backed up 3 hours ago");
+        assert_eq!(describe_check(&status, now), None);
+        status.last_check = Some(run(Outcome::Success, now - 2 * HOUR, None));
+        assert_eq!(
+            describe_check(&status, now).as_deref(),
+            Some("checked 2 hours ago: no damage")
+        );
+        status.last_check = Some(run(Outcome::Error, now - 2 * HOUR, Some("damage")));
+        assert_eq!(
+            describe_check(&status, now).as_deref(),
+            Some("check 2 hours ago found a problem")
+        );
+        status.last_check = None;
         status.last_run = Some(run(Outcome::Error, now - HOUR, Some("Connection closed")));
         status.health = Health::Failed;
         assert_eq!(

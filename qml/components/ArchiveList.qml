@@ -9,7 +9,29 @@ Pane {
     property var model
     property string repositoryName: ""
     property string currentArchive: ""
+    // Archives ticked for deleting (several at once); none ticked means the current one.
+    property var checkedNames: []
+    property bool spaceShown: false
+    // RepositorySpace of the selected repository (shown under the list when asked).
+    property var space
+    // ArchiveHousekeeping: what a delete or rename is doing, or why it failed.
+    property var housekeeping
+    signal measureRequested(bool refresh)
     signal archiveSelected(string name)
+    signal deleteRequested(var names)
+    signal renameRequested(string name)
+    signal checkRequested()
+    signal repairRequested()
+
+    function chosenNames() {
+        if (checkedNames.length > 0)
+            return checkedNames
+        return currentArchive !== "" ? [currentArchive] : []
+    }
+    function toggle(name, on) {
+        const rest = checkedNames.filter(n => n !== name)
+        checkedNames = on ? rest.concat([name]) : rest
+    }
 
     ColumnLayout {
         anchors.fill: parent
@@ -30,6 +52,61 @@ Pane {
                 implicitHeight: 24
                 Accessible.name: qsTr("Loading archives")
             }
+        }
+
+        // Housekeeping of the selected repository: acts on the ticked archives (or the
+        // selected one), each after a confirmation that names them.
+        RowLayout {
+            Layout.fillWidth: true
+            visible: pane.repositoryName !== ""
+            spacing: 4
+            Button {
+                text: pane.checkedNames.length > 1 ? qsTr("Delete %1…").arg(pane.checkedNames.length) : qsTr("Delete…")
+                enabled: pane.chosenNames().length > 0
+                Accessible.name: qsTr("Delete archives")
+                Accessible.onPressAction: if (enabled) clicked()
+                onClicked: pane.deleteRequested(pane.chosenNames())
+            }
+            Button {
+                text: qsTr("Rename…")
+                enabled: pane.chosenNames().length === 1
+                Accessible.name: qsTr("Rename archive")
+                Accessible.onPressAction: if (enabled) clicked()
+                onClicked: pane.renameRequested(pane.chosenNames()[0])
+            }
+            Button {
+                text: qsTr("Check")
+                Accessible.name: qsTr("Check the repository")
+                Accessible.onPressAction: clicked()
+                onClicked: pane.checkRequested()
+            }
+            Button {
+                text: qsTr("Repair…")
+                Accessible.name: qsTr("Repair the repository")
+                Accessible.onPressAction: clicked()
+                onClicked: pane.repairRequested()
+            }
+            Item { Layout.fillWidth: true }
+            Button {
+                text: qsTr("Space")
+                checkable: true
+                Accessible.name: qsTr("Show space use")
+                Accessible.onPressAction: toggle()
+                // Also when toggled through accessibility (toggle() emits no toggled()).
+                onCheckedChanged: pane.spaceShown = checked
+            }
+        }
+
+        Label {
+            Layout.fillWidth: true
+            visible: text !== ""
+            text: pane.housekeeping ? pane.housekeeping.statusText : ""
+            wrapMode: Text.WordWrap
+            Accessible.name: text
+        }
+        ErrorBanner {
+            Layout.fillWidth: true
+            text: pane.housekeeping ? pane.housekeeping.errorText : ""
         }
 
         ErrorBanner {
@@ -90,7 +167,10 @@ Pane {
             }
             Connections {
                 target: pane.model
-                function onModelReset() { list.currentIndex = -1 }
+                function onModelReset() {
+                    list.currentIndex = -1
+                    pane.checkedNames = []
+                }
             }
 
             delegate: ItemDelegate {
@@ -104,6 +184,13 @@ Pane {
                 Accessible.name: name
                 Accessible.onPressAction: clicked()
                 contentItem: RowLayout {
+                    CheckBox {
+                        checked: pane.checkedNames.indexOf(name) >= 0
+                        Accessible.name: qsTr("Choose %1").arg(name)
+                        Accessible.onToggleAction: checked = !checked
+                        Accessible.onPressAction: checked = !checked
+                        onCheckedChanged: pane.toggle(name, checked)
+                    }
                     Label {
                         text: time
                         font.family: "monospace"
@@ -133,6 +220,13 @@ Pane {
                 text: qsTr("This repository has no archives yet.")
                 opacity: 0.7
             }
+        }
+
+        ArchiveSpaceChart {
+            Layout.fillWidth: true
+            visible: pane.spaceShown
+            space: pane.space
+            onMeasureRequested: refresh => pane.measureRequested(refresh)
         }
     }
 }

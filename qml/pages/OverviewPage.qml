@@ -3,6 +3,7 @@ import QtQuick.Controls
 import QtQuick.Layouts
 import org.kde.kastell
 import "../components"
+import "../dialogs"
 
 // Configs and their repositories on the left, the selected repository's archives in the
 // middle, the selected archive's details on the right.
@@ -14,6 +15,9 @@ SplitView {
     property string configPath: ""
     property string repository: ""
     signal browseRequested(string archive)
+    // A check or a repair of the selected repository (the window runs it with its progress).
+    signal checkRequested(string repository)
+    signal repairRequested(string repository)
 
     function refresh() {
         archives.refresh()
@@ -26,11 +30,40 @@ SplitView {
         repository = label
         archiveList.currentArchive = ""
         details.clear()
+        space.clear()
         archives.load(config, label)
+        if (archiveList.spaceShown)
+            space.measure(config, label, false)
     }
 
     ArchiveListModel { id: archives }
     ArchiveDetails { id: details }
+    RepositorySpace { id: space }
+    ArchiveHousekeeping {
+        id: housekeeping
+        onArchivesChanged: {
+            archiveList.currentArchive = ""
+            details.clear()
+            archives.refresh()
+            if (archiveList.spaceShown)
+                space.measure(page.configPath, page.repository, false)
+        }
+    }
+    DeleteArchivesDialog {
+        id: deleteDialog
+        repository: page.repository
+        onConfirmed: names => housekeeping.deleteArchives(page.configPath, page.repository, names)
+    }
+    RenameArchiveDialog {
+        id: renameDialog
+        housekeeping: housekeeping
+        onConfirmed: (oldName, newName) => housekeeping.renameArchive(page.configPath, page.repository, oldName, newName)
+    }
+    RepairDialog {
+        id: repairDialog
+        repository: page.repository
+        onConfirmed: page.repairRequested(page.repository)
+    }
 
     RepositoryList {
         SplitView.preferredWidth: 300
@@ -45,6 +78,20 @@ SplitView {
         SplitView.minimumWidth: 260
         model: archives
         repositoryName: page.repository
+        space: space
+        housekeeping: housekeeping
+        onDeleteRequested: names => {
+            deleteDialog.names = names
+            deleteDialog.open()
+        }
+        onRenameRequested: name => {
+            renameDialog.oldName = name
+            renameDialog.open()
+        }
+        onCheckRequested: page.checkRequested(page.repository)
+        onRepairRequested: repairDialog.open()
+        onSpaceShownChanged: if (spaceShown && space.summaryText === "" && !space.busy) space.measure(page.configPath, page.repository, false)
+        onMeasureRequested: refresh => space.measure(page.configPath, page.repository, refresh)
         onArchiveSelected: name => details.load(page.configPath, page.repository, name)
     }
 

@@ -14,6 +14,7 @@ use crate::history::{state_dir, ArchiveStats, History, HistoryError, Outcome, Re
 use crate::process::{
     run, BorgFailure, BorgmaticCommand, FailureKind, LogLine, ProcessError, Tools,
 };
+use crate::upkeep::stats::repository_totals;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::fs::File;
@@ -22,7 +23,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-use crate::upkeep::stats::repository_totals;
 
 /// Which of borgmatic's actions a run performs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +35,8 @@ pub enum Actions {
     Prune,
     Compact,
     Check,
+    /// `borg check --repair`: only after the person confirmed what it may cost.
+    Repair,
 }
 
 impl Actions {
@@ -45,6 +47,7 @@ impl Actions {
             Actions::Prune => "prune",
             Actions::Compact => "compact",
             Actions::Check => "check",
+            Actions::Repair => "repair",
         }
     }
 
@@ -55,6 +58,7 @@ impl Actions {
             Actions::Prune,
             Actions::Compact,
             Actions::Check,
+            Actions::Repair,
         ]
         .into_iter()
         .find(|a| a.name() == name)
@@ -66,7 +70,7 @@ impl Actions {
             Actions::Create => &["create"],
             Actions::Prune => &["prune"],
             Actions::Compact => &["compact"],
-            Actions::Check => &["check"],
+            Actions::Check | Actions::Repair => &["check"],
         }
     }
 
@@ -129,6 +133,25 @@ pub struct RepositoryReport {
     pub may_break_lock: bool,
     /// Prune and compact: the repository's size on disk before and after.
     pub freed: Option<SpaceFreed>,
+}
+
+/// A check that found damage says so plainly, with what to do next. Failures that are not
+/// damage (the passphrase, the lock, the connection: each has borg's msgid) keep their words.
+fn advise_on_damage(report: &mut RepositoryReport) {
+    let damage = report.outcome == Outcome::Error
+        && report.msgid.as_deref().is_none_or(|id| {
+            id.contains("Integrity") || id.contains("ObjectNotFound") || id.contains("CheckNeeded")
+        });
+    if !damage {
+        return;
+    }
+    let found = report.message.take().unwrap_or_default();
+    report.message = Some(format!(
+        "borg found damage in this repository ({found}). What to do: do not prune or compact \
+         it for now; back up to another repository if you have one; read the run's log. \
+         Repair makes the repository usable again but may delete the data of damaged \
+         archives and files, so run it only after that."
+    ));
 }
 
 /// What a prune or compact did to the repository's size on disk (bytes).
@@ -286,9 +309,11 @@ pub async fn run_backup(
             .await;
             let succeeded = result.is_ok();
             let (mut part_report, tail) = part_sink.conclude(result, repository);
+            if request.actions == Actions::Check {
+                advise_on_damage(&mut part_report);
+            }
             if let (true, Some(before)) = (succeeded, before) {
-                if let Ok(after) =
-                    repository_totals(&tools, &config.path, label, passcommand).await
+                if let Ok(after) = repository_totals(&tools, &config.path, label, passcommand).await
                 {
                     part_report.freed = Some(SpaceFreed {
                         before: before.stored,
@@ -501,6 +526,14 @@ async fn run_repository(
             // (within a backup the frequency decides, as in headless borgmatic).
             "check" if actions == Actions::Check => {
                 command = command.arg("--progress").arg("--force")
+            }
+            // borg asks for a typed YES before repairing; the window and `kastell check
+            // --repair --yes` asked the person already.
+            "check" if actions == Actions::Repair => {
+                command = command
+                    .arg("--repair")
+                    .arg("--force")
+                    .env("BORG_CHECK_I_KNOW_WHAT_I_AM_DOING", "YES")
             }
             "check" => command = command.arg("--progress"),
             _ => {}

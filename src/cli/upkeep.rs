@@ -116,7 +116,11 @@ pub async fn stats(args: StatsArgs, cancel: &CancellationToken) -> anyhow::Resul
     let mut all = Vec::new();
     for repository in &config.repositories {
         let name = repository.display_name();
-        if args.repository.as_deref().is_some_and(|wanted| wanted != name) {
+        if args
+            .repository
+            .as_deref()
+            .is_some_and(|wanted| wanted != name)
+        {
             continue;
         }
         let json = args.json;
@@ -132,7 +136,7 @@ pub async fn stats(args: StatsArgs, cancel: &CancellationToken) -> anyhow::Resul
             },
         )
         .await
-        .with_context(|| format!("{name}"))?;
+        .with_context(|| name.to_string())?;
         if !args.json {
             println!(
                 "{name}: {} archives, {} original, {} compressed, {} on disk",
@@ -310,11 +314,28 @@ pub struct CheckArgs {
     /// Print the run's events as JSON lines.
     #[arg(long)]
     json: bool,
+    /// Repair what the check finds (`borg check --repair`): damaged archives and files may
+    /// lose data. Needs --yes.
+    #[arg(long)]
+    repair: bool,
+    /// Confirms --repair.
+    #[arg(long, requires = "repair")]
+    yes: bool,
 }
 
 pub async fn check(args: CheckArgs, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
     let config = load(&args.config, &args.repository)?;
+    if args.repair && !args.yes {
+        bail!(
+            "a repair may delete the data of damaged archives and files to make the repository \
+             usable again; back up to another repository first, then add --yes"
+        );
+    }
     crate::upkeep::refuse_while_backing_up(&config.path)?;
-    let run = BackupArgs::one_action(config.path, args.repository, Actions::Check, args.json);
+    let action = match args.repair {
+        true => Actions::Repair,
+        false => Actions::Check,
+    };
+    let run = BackupArgs::one_action(config.path, args.repository, action, args.json);
     super::backup::backup(run, cancel).await
 }

@@ -20,6 +20,8 @@ pub enum UpkeepError {
     Open(#[from] OpenError),
     #[error(transparent)]
     Process(#[from] ProcessError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("{option}: “{value}” is not {expected}")]
     BadRule {
         option: String,
@@ -52,6 +54,7 @@ impl UpkeepError {
                 ErrorKind::BadInput
             }
             UpkeepError::Busy => ErrorKind::Locked,
+            UpkeepError::Config(e) => e.kind(),
             UpkeepError::BadName { .. }
             | UpkeepError::NoSuchArchive(_)
             | UpkeepError::NameTaken(_) => ErrorKind::BadInput,
@@ -402,8 +405,7 @@ pub async fn archive_names(
     config: &BorgmaticConfig,
     repository: &RepositoryConfig,
 ) -> Result<Vec<String>, UpkeepError> {
-    if let Ok(session) = crate::browse::open(&config.path, repository.display_name(), true).await
-    {
+    if let Ok(session) = crate::browse::open(&config.path, repository.display_name(), true).await {
         return Ok(session
             .reader
             .archives()

@@ -294,9 +294,6 @@ mod tests {
     #[test]
     fn the_cache_file_name_is_the_repository_id_and_nothing_else() {
         let file = cache_file("../../zz/ab12");
-        assert_eq!(
-            file.file_name().and_then(|n| n.to_str()),
-            Some("ab12.json")
-        );
+        assert_eq!(file.file_name().and_then(|n| n.to_str()), Some("ab12.json"));
     }
 }

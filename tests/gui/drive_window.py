@@ -131,7 +131,8 @@ def press(name):
     node = wait_for(name)
     action = node.queryAction()
     for i in range(action.nActions):
-        if action.getName(i) in ("press", "click", "Press", "Click"):
+        # A check box offers "Toggle" where a button offers "Press".
+        if action.getName(i) in ("press", "click", "Press", "Click", "toggle", "Toggle"):
             try:
                 action.doAction(i)
             except Exception as e:  # noqa: BLE001 - GLib.GError from pyatspi

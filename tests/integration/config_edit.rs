@@ -294,9 +294,7 @@ fn kill_9_during_saves_leaves_the_old_or_the_new_file_whole() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("kastell");
-        std::thread::sleep(std::time::Duration::from_micros(
-            next() % (2 * save_micros),
-        ));
+        std::thread::sleep(std::time::Duration::from_micros(next() % (2 * save_micros)));
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(child.id() as i32),
             nix::sys::signal::Signal::SIGKILL,

@@ -501,6 +501,79 @@ fn the_retention_preview_follows_the_rules_as_typed_and_prune_now_keeps_what_it_
 }
 
 #[test]
+fn archives_are_deleted_and_renamed_after_confirmations_checked_and_their_space_charted() {
+    let fx = Fixture::new(0);
+    // Three archives; the newest holds a file no other has (the chart's biggest "only here").
+    for (name, extra) in [("home-a", 0usize), ("home-b", 0), ("home-c", 300_000)] {
+        if extra > 0 {
+            // xorshift bytes: nothing for the compressor to find.
+            let mut state = 0x9e37_79b9_7f4a_7c15u64;
+            let noise: Vec<u8> = (0..extra)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 24) as u8
+                })
+                .collect();
+            std::fs::write(fx.source.join("only-in-c.bin"), noise).expect("file");
+        }
+        let out = Command::new(&fx.borg)
+            .arg("create")
+            .arg(format!("{}::{name}", fx.local_repo.display()))
+            .arg(&fx.source)
+            .envs(fx.envs())
+            .env("BORG_PASSPHRASE", support::PASSPHRASE)
+            .output()
+            .expect("borg create");
+        assert!(out.status.success(), "{}", support::output_text(&out));
+    }
+    let steps = vec![
+        ("expect", "local".to_string()),
+        ("expect", "home-c".to_string()),
+        ("press", "Show space use".to_string()),
+        ("expect_contains", "3 archives ·".to_string()),
+        (
+            "expect_contains",
+            "home-c holds the most data no other archive has".to_string(),
+        ),
+        (
+            "shot",
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("docs/screenshots/archive-space.png")
+                .display()
+                .to_string(),
+        ),
+        ("press", "Choose home-a".to_string()),
+        ("press", "Choose home-b".to_string()),
+        ("press", "Delete archives".to_string()),
+        (
+            "expect_contains",
+            "These archives will be deleted from “local”".to_string(),
+        ),
+        ("expect", "• home-b".to_string()),
+        ("press", "Delete the archives".to_string()),
+        ("expect_contains", "Deleted 2 archives.".to_string()),
+        ("press", "home-c".to_string()),
+        ("press", "Rename archive".to_string()),
+        ("type", "New archive name=home/c".to_string()),
+        ("expect_contains", "borg does not allow “/”".to_string()),
+        ("type", "New archive name=home-renamed".to_string()),
+        ("press", "Rename".to_string()),
+        (
+            "expect_contains",
+            "Renamed home-c to home-renamed.".to_string(),
+        ),
+        ("expect", "home-renamed".to_string()),
+        ("press", "Check the repository".to_string()),
+        ("expect_contains", "local: success".to_string()),
+        ("expect_contains", "checked just now: no damage".to_string()),
+    ];
+    drive(&fx, &[], &steps, "housekeeping.log");
+    assert_eq!(archive_names(&fx, "local"), vec!["home-renamed"]);
+}
+
+#[test]
 fn settings_page_edits_the_seed_config_losslessly_and_moves_the_passphrase_to_the_wallet() {
     let fx = Fixture::new(1);
     let seed = seed_config(&fx);

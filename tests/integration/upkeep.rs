@@ -406,7 +406,9 @@ fn archives_are_renamed_deleted_measured_and_checked_and_a_running_backup_blocks
     assert_eq!(first["archives"], 4);
     assert_eq!(first["measured"], 4);
     let original = first["original_size"].as_u64().expect("original_size");
-    let stored = first["deduplicated_size"].as_u64().expect("deduplicated_size");
+    let stored = first["deduplicated_size"]
+        .as_u64()
+        .expect("deduplicated_size");
     assert!(first["compressed_size"].as_u64().is_some());
     assert!(original > 0 && stored > 0 && stored < original, "{first}");
     let unique = first["unique_size"].as_object().expect("unique_size");
@@ -414,11 +416,17 @@ fn archives_are_renamed_deleted_measured_and_checked_and_a_running_backup_blocks
     for (name, size) in names.iter().zip(own_sizes) {
         // Only its own file (and a little metadata) is unique to an archive.
         let bytes = unique[*name].as_u64().expect("bytes");
-        assert!(bytes >= size as u64 && bytes < size as u64 + 100_000, "{first}");
+        assert!(
+            bytes >= size as u64 && bytes < size as u64 + 100_000,
+            "{first}"
+        );
     }
     assert!(original > 8_000_000 && stored < 3_500_000, "{first}");
     let again = stats_json();
-    assert_eq!(again["measured"], 0, "measured archives come from the cache");
+    assert_eq!(
+        again["measured"], 0,
+        "measured archives come from the cache"
+    );
     assert_eq!(again["unique_size"], first["unique_size"]);
 
     // Rename: one archive, to a name that is free and valid.
@@ -440,12 +448,19 @@ fn archives_are_renamed_deleted_measured_and_checked_and_a_running_backup_blocks
     let slash = rename("home-d", "a/b");
     assert!(stderr(&slash).contains("“/”"), "{}", stderr(&slash));
     let missing = rename("home-x", "home-y");
-    assert!(stderr(&missing).contains("no archive “home-x”"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("no archive “home-x”"),
+        "{}",
+        stderr(&missing)
+    );
     let renamed = rename("home-d", "home-renamed");
     assert!(renamed.status.success(), "{}", stderr(&renamed));
     assert_eq!(sorted(), vec!["home-a", "home-b", "home-c", "home-renamed"]);
     let after_rename = stats_json();
-    assert!(after_rename["unique_size"]["home-renamed"].is_u64(), "{after_rename}");
+    assert!(
+        after_rename["unique_size"]["home-renamed"].is_u64(),
+        "{after_rename}"
+    );
     assert!(after_rename["unique_size"]["home-d"].is_null());
 
     // While a backup of the config runs (its run lock held), nothing is deleted.
@@ -552,5 +567,30 @@ fn archives_are_renamed_deleted_measured_and_checked_and_a_running_backup_blocks
         stderr(&damaged)
     );
     assert_eq!(damaged.status.code(), Some(1), "{text}");
+    assert!(text.contains("borg found damage"), "{text}");
     assert_ne!(last_check()["outcome"], "success", "{}", last_check());
+
+    // Repair only when confirmed; afterwards the repository checks clean.
+    let check_with = |extra: &[&str]| {
+        let mut args = vec!["check", "--config", &config, "--repository", "local"];
+        args.extend_from_slice(extra);
+        kastell(&args)
+    };
+    let unconfirmed = check_with(&["--repair"]);
+    assert!(!unconfirmed.status.success());
+    assert!(
+        stderr(&unconfirmed).contains("--yes"),
+        "{}",
+        stderr(&unconfirmed)
+    );
+    let repaired = check_with(&["--repair", "--yes"]);
+    assert!(
+        repaired.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&repaired.stdout),
+        stderr(&repaired)
+    );
+    let after_repair = check_with(&[]);
+    assert!(after_repair.status.success(), "{}", stderr(&after_repair));
+    assert_eq!(last_check()["outcome"], "success");
 }

@@ -31,14 +31,14 @@ pub mod qobject {
             names: &QStringList,
         );
 
-        /// Renames archive `old` of `repository` to `new`.
+        /// Renames archive `old_name` of `repository` to `new_name`.
         #[qinvokable]
         fn rename_archive(
             self: Pin<&mut ArchiveHousekeeping>,
             config_path: &QString,
             repository: &QString,
-            old: &QString,
-            new: &QString,
+            old_name: &QString,
+            new_name: &QString,
         );
 
         /// Why `name` cannot be a new archive name, or nothing (said next to the field).
@@ -117,25 +117,23 @@ impl qobject::ArchiveHousekeeping {
         let repository = repository.to_string();
         runtime::spawn(async move {
             let mut deleted = Vec::new();
-            let outcome = crate::upkeep::delete_archives(
-                &config,
-                &repository,
-                &names,
-                &mut |name| deleted.push(name.to_string()),
-            )
-            .await
-            .map(|notes| {
-                let mut text = match deleted.len() {
-                    1 => format!("Deleted {}.", deleted.join(", ")),
-                    n => format!("Deleted {n} archives."),
-                };
-                text.push_str(" Compact the repository (or back up) to free their space.");
-                for note in notes {
-                    text.push(' ');
-                    text.push_str(&note);
-                }
-                text
-            });
+            let outcome =
+                crate::upkeep::delete_archives(&config, &repository, &names, &mut |name| {
+                    deleted.push(name.to_string())
+                })
+                .await
+                .map(|notes| {
+                    let mut text = match deleted.len() {
+                        1 => format!("Deleted {}.", deleted.join(", ")),
+                        n => format!("Deleted {n} archives."),
+                    };
+                    text.push_str(" Compact the repository (or back up) to free their space.");
+                    for note in notes {
+                        text.push(' ');
+                        text.push_str(&note);
+                    }
+                    text
+                });
             let _ = qt_thread.queue(move |obj| obj.end(said(outcome)));
         });
     }
@@ -144,10 +142,10 @@ impl qobject::ArchiveHousekeeping {
         self: Pin<&mut Self>,
         config_path: &QString,
         repository: &QString,
-        old: &QString,
-        new: &QString,
+        old_name: &QString,
+        new_name: &QString,
     ) {
-        let (old, new) = (old.to_string(), new.to_string());
+        let (old, new) = (old_name.to_string(), new_name.to_string());
         let Some(qt_thread) = self.begin(format!("Renaming {old}…")) else {
             return;
         };
@@ -155,8 +153,7 @@ impl qobject::ArchiveHousekeeping {
         let repository = repository.to_string();
         runtime::spawn(async move {
             let outcome = async {
-                let loaded = BorgmaticConfig::load(&config)
-                    .map_err(|e| UpkeepError::Open(crate::browse::OpenError::from(e)))?;
+                let loaded = BorgmaticConfig::load(&config)?;
                 let repo = loaded
                     .repository(&repository)
                     .ok_or_else(|| UpkeepError::NoSuchArchive(old.clone()))?;

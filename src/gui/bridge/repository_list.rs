@@ -183,6 +183,10 @@ fn fill_status(rows: &mut [RepositoryRow], schedules: &[(PathBuf, String)]) {
             let line = status::describe(found, now);
             let prefix = format!("{}: ", row.label);
             row.status_text = line.strip_prefix(&prefix).unwrap_or(&line).to_string();
+            if let Some(check) = status::describe_check(found, now) {
+                row.status_text.push_str(" · ");
+                row.status_text.push_str(&check);
+            }
             row.health = found.health;
         }
         row.schedule_text = schedules
