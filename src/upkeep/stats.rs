@@ -34,6 +34,16 @@ pub async fn repository_totals(
     repository: &str,
     passcommand: Option<&str>,
 ) -> Result<Totals, ProcessError> {
+    totals_of(&repo_info(tools, config, repository, passcommand).await?)
+}
+
+/// What `borgmatic repo-info --json` says of one repository (the first entry of its list).
+async fn repo_info(
+    tools: &Tools,
+    config: &Path,
+    repository: &str,
+    passcommand: Option<&str>,
+) -> Result<serde_json::Value, ProcessError> {
     let mut command = BorgmaticCommand::new(config, "repo-info")
         .repository(repository)
         .arg("--json");
@@ -41,21 +51,21 @@ pub async fn repository_totals(
         command = command.passcommand(passcommand.to_string());
     }
     let done = run_to_end(command.invocation(tools)).await?;
-    totals_from_json(&done.stdout)
+    let mut parsed: serde_json::Value =
+        serde_json::from_slice(&done.stdout).map_err(|e| ProcessError::BadOutput {
+            program: "borgmatic repo-info".into(),
+            detail: e.to_string(),
+        })?;
+    Ok(parsed[0].take())
 }
 
-fn totals_from_json(stdout: &[u8]) -> Result<Totals, ProcessError> {
-    let bad = |detail: String| ProcessError::BadOutput {
-        program: "borgmatic repo-info".into(),
-        detail,
-    };
-    let parsed: serde_json::Value =
-        serde_json::from_slice(stdout).map_err(|e| bad(e.to_string()))?;
-    let stats = &parsed[0]["cache"]["stats"];
+fn totals_of(info: &serde_json::Value) -> Result<Totals, ProcessError> {
+    let stats = &info["cache"]["stats"];
     let field = |name: &str| {
-        stats[name]
-            .as_u64()
-            .ok_or_else(|| bad(format!("no cache.stats.{name} in the answer")))
+        stats[name].as_u64().ok_or_else(|| ProcessError::BadOutput {
+            program: "borgmatic repo-info".into(),
+            detail: format!("no cache.stats.{name} in the answer"),
+        })
     };
     Ok(Totals {
         original: field("total_size")?,
@@ -152,28 +162,6 @@ fn write_cache(path: &Path, cache: &SizeCache) {
     }
 }
 
-/// The repository's id (hex), from borgmatic's `repo-info --json`.
-async fn repository_id(
-    tools: &Tools,
-    config: &Path,
-    repository: &str,
-) -> Result<(String, Totals), ProcessError> {
-    let command = BorgmaticCommand::new(config, "repo-info")
-        .repository(repository)
-        .arg("--json");
-    let done = run_to_end(command.invocation(tools)).await?;
-    let parsed: serde_json::Value =
-        serde_json::from_slice(&done.stdout).map_err(|e| ProcessError::BadOutput {
-            program: "borgmatic repo-info".into(),
-            detail: e.to_string(),
-        })?;
-    let id = parsed[0]["repository"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    Ok((id, totals_from_json(&done.stdout)?))
-}
-
 /// Every archive of the repository (name, hex id, time), newest first: Kastell's reader when
 /// it can open the repository (all archives, fast), borgmatic's list otherwise.
 async fn archive_list(
@@ -217,7 +205,12 @@ pub async fn repository_stats(
 ) -> Result<RepositoryStats, UpkeepError> {
     let tools = Tools::detect().await?;
     let label = repository.display_name();
-    let (id, totals) = repository_id(&tools, &config.path, label).await?;
+    let info = repo_info(&tools, &config.path, label, None).await?;
+    let totals = totals_of(&info)?;
+    let id = info["repository"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let path = cache_file(&id);
     let mut cache = if refresh || id.is_empty() {
         SizeCache::default()
@@ -279,16 +272,16 @@ mod tests {
 
     #[test]
     fn totals_are_read_from_borgs_cache_stats() {
-        let json = br#"[{"cache": {"stats": {"total_size": 300, "total_csize": 200, "unique_csize": 50, "unique_size": 90}}, "repository": {"id": "ab"}}]"#;
+        let json = serde_json::json!({"cache": {"stats": {"total_size": 300, "total_csize": 200, "unique_csize": 50, "unique_size": 90}}, "repository": {"id": "ab"}});
         assert_eq!(
-            totals_from_json(json).expect("totals"),
+            totals_of(&json).expect("totals"),
             Totals {
                 original: 300,
                 compressed: 200,
                 stored: 50
             }
         );
-        assert!(totals_from_json(br#"[{"repository": {}}]"#).is_err());
+        assert!(totals_of(&serde_json::json!({"repository": {}})).is_err());
     }
 
     #[test]
