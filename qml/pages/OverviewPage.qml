@@ -42,6 +42,9 @@ SplitView {
     ArchiveHousekeeping {
         id: housekeeping
         onArchivesChanged: {
+            // A mount of a deleted archive ended with it.
+            if (page.mounts)
+                page.mounts.reread()
             archiveList.currentArchive = ""
             details.clear()
             archives.refresh()

@@ -192,20 +192,20 @@ pub async fn recover(args: RecoverArgs, cancel: &CancellationToken) -> anyhow::R
     .await;
     bar.finish_and_clear();
     let summary = summary?;
-    print_summary(&summary, &request.to);
+    print_summary(&summary, &request.to, !request.paths.is_empty());
     Ok(match summary.problem_count {
         0 => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,
     })
 }
 
-fn print_summary(summary: &recover::Summary, to: &Path) {
+fn print_summary(summary: &recover::Summary, to: &Path, chosen_paths: bool) {
     println!(
         "restored {} from {} into {}: {} files ({}), {} folders, {} links, {} other entries",
-        if summary.problem_count == 0 {
-            "everything"
-        } else {
-            "with problems"
+        match (summary.problem_count, chosen_paths) {
+            (0, false) => "everything",
+            (0, true) => "the chosen folders",
+            _ => "with problems",
         },
         summary.archive,
         to.display(),

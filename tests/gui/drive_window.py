@@ -130,9 +130,14 @@ def dump():
 def press(name):
     node = wait_for(name)
     action = node.queryAction()
+    names = [action.getName(i) for i in range(action.nActions)]
+    # "Press" (or "Click") where offered: a radio button's "Toggle" skips its click handler.
+    # A check box that offers only "Toggle" is toggled.
+    wanted = ("press", "click", "Press", "Click")
+    if not any(n in wanted for n in names):
+        wanted = ("toggle", "Toggle")
     for i in range(action.nActions):
-        # A check box offers "Toggle" where a button offers "Press".
-        if action.getName(i) in ("press", "click", "Press", "Click", "toggle", "Toggle"):
+        if action.getName(i) in wanted:
             try:
                 action.doAction(i)
             except Exception as e:  # noqa: BLE001 - GLib.GError from pyatspi

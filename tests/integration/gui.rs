@@ -528,9 +528,16 @@ fn archives_are_deleted_and_renamed_after_confirmations_checked_and_their_space_
             .expect("borg create");
         assert!(out.status.success(), "{}", support::output_text(&out));
     }
+    let mountpoint = fx.runtime_dir().join("kastell/mnt/local/home-a");
+    let mounted = format!("mountpoint -q '{}'", mountpoint.display());
     let steps = vec![
         ("expect", "local".to_string()),
         ("expect", "home-c".to_string()),
+        // A mounted archive that is then deleted: its mount ends with it.
+        ("press", "home-a".to_string()),
+        ("press", "Mount archive home-a".to_string()),
+        ("expect", "Unmount archive home-a".to_string()),
+        ("run", mounted.clone()),
         ("press", "Show space use".to_string()),
         ("expect_contains", "3 archives ·".to_string()),
         (
@@ -554,6 +561,7 @@ fn archives_are_deleted_and_renamed_after_confirmations_checked_and_their_space_
         ("expect", "• home-b".to_string()),
         ("press", "Delete the archives".to_string()),
         ("expect_contains", "Deleted 2 archives.".to_string()),
+        ("run", format!("! {mounted}")),
         ("press", "home-c".to_string()),
         ("press", "Rename archive".to_string()),
         ("type", "New archive name=home/c".to_string()),

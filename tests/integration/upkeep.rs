@@ -255,7 +255,13 @@ fn the_prune_preview_equals_borgs_dry_run_on_generated_histories_and_prune_keeps
             "--json",
         ];
         args.extend_from_slice(extra);
-        let out = home.kastell().args(&args).output().expect("kastell prune");
+        // The zone borg's dry run had: periods are local (a week may start earlier in Berlin).
+        let out = home
+            .kastell()
+            .env("TZ", ZONE)
+            .args(&args)
+            .output()
+            .expect("kastell prune");
         assert!(out.status.success(), "{}", stderr(&out));
         serde_json::from_slice(&out.stdout).expect("json")
     };
@@ -532,8 +538,26 @@ fn archives_are_renamed_deleted_measured_and_checked_and_a_running_backup_blocks
     assert!(after_compact["deduplicated_size"].as_u64() <= Some(stored));
 
     // A healthy repository checks clean; a damaged segment is found and said.
-    let healthy = kastell(&["check", "--config", &config, "--repository", "local"]);
+    // With its progress as a fraction (borg's percent records), ending at 1.
+    let healthy = kastell(&[
+        "check",
+        "--config",
+        &config,
+        "--repository",
+        "local",
+        "--json",
+    ]);
     assert!(healthy.status.success(), "{}", stderr(&healthy));
+    let fractions: Vec<f64> = String::from_utf8_lossy(&healthy.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "progress")
+        .filter_map(|e| e["fraction"].as_f64())
+        .collect();
+    assert!(
+        fractions.iter().any(|f| *f > 0.0 && *f < 1.0) && fractions.last() == Some(&1.0),
+        "{fractions:?}"
+    );
     let last_check = || {
         let out = kastell(&["status", "--json"]);
         let parsed: serde_json::Value =

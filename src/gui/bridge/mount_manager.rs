@@ -77,6 +77,11 @@ pub mod qobject {
         /// Removes mounts a crashed Kastell left ("Transport endpoint is not connected").
         #[qinvokable]
         fn clean_stale(self: Pin<&mut MountManager>);
+
+        /// Reads the list of mounts again (something else unmounted one, e.g. deleting its
+        /// archive).
+        #[qinvokable]
+        fn reread(self: Pin<&mut MountManager>);
     }
 
     impl cxx_qt::Threading for MountManager {}
@@ -404,6 +409,10 @@ impl qobject::MountManager {
                 )));
             }
         }
+    }
+
+    pub fn reread(self: Pin<&mut Self>) {
+        self.refresh_rows();
     }
 
     fn refresh_rows(mut self: Pin<&mut Self>) {
