@@ -400,18 +400,37 @@ pub async fn rename_archive(
     Ok(())
 }
 
-/// The repository's archive names as they are now (Kastell's reader, or borgmatic's list).
+/// The repository's archive names as they are now, newest first.
 pub async fn archive_names(
     config: &BorgmaticConfig,
     repository: &RepositoryConfig,
 ) -> Result<Vec<String>, UpkeepError> {
+    let listed = archive_list(config, repository).await?;
+    Ok(listed.into_iter().map(|(name, _, _)| name).collect())
+}
+
+/// Every archive of the repository (name, hex id, borg's time), newest first: Kastell's
+/// reader when it can open the repository (all archives, fast; the session is opened afresh
+/// to see changes), borgmatic's list otherwise.
+pub(crate) async fn archive_list(
+    config: &BorgmaticConfig,
+    repository: &RepositoryConfig,
+) -> Result<Vec<(String, String, String)>, UpkeepError> {
     if let Ok(session) = crate::browse::open(&config.path, repository.display_name(), true).await {
-        return Ok(session
+        let mut all: Vec<(String, String, String)> = session
             .reader
             .archives()
             .iter()
-            .map(|a| a.name.clone())
-            .collect());
+            .map(|a| {
+                (
+                    a.name.clone(),
+                    crate::reader::key::hex(&a.id),
+                    a.time.clone(),
+                )
+            })
+            .collect();
+        all.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| b.0.cmp(&a.0)));
+        return Ok(all);
     }
     let listed = crate::process::archives::list_archives(
         config,
@@ -420,7 +439,7 @@ pub async fn archive_names(
         &tokio_util::sync::CancellationToken::new(),
     )
     .await?;
-    Ok(listed.into_iter().map(|a| a.name).collect())
+    Ok(listed.into_iter().map(|a| (a.name, a.id, a.time)).collect())
 }
 
 /// After archives were deleted or renamed: this process's mounts of them are unmounted and

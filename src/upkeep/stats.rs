@@ -10,7 +10,7 @@
 
 use super::UpkeepError;
 use crate::config::{BorgmaticConfig, RepositoryConfig};
-use crate::process::archives::{archive_info, list_archives};
+use crate::process::archives::archive_info;
 use crate::process::{run_to_end, BorgmaticCommand, ProcessError, Tools};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -162,37 +162,6 @@ fn write_cache(path: &Path, cache: &SizeCache) {
     }
 }
 
-/// Every archive of the repository (name, hex id, time), newest first: Kastell's reader when
-/// it can open the repository (all archives, fast), borgmatic's list otherwise.
-async fn archive_list(
-    config: &BorgmaticConfig,
-    repository: &RepositoryConfig,
-) -> Result<Vec<(String, String, String)>, UpkeepError> {
-    let label = repository.display_name();
-    if let Ok(session) = crate::browse::open(&config.path, label, true).await {
-        let mut all: Vec<(String, String, String)> = session
-            .reader
-            .archives()
-            .iter()
-            .map(|a| (a.name.clone(), hex(&a.id), a.time.clone()))
-            .collect();
-        all.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| b.0.cmp(&a.0)));
-        return Ok(all);
-    }
-    let listed = list_archives(
-        config,
-        repository,
-        &crate::events::Discard,
-        &CancellationToken::new(),
-    )
-    .await?;
-    Ok(listed.into_iter().map(|a| (a.name, a.id, a.time)).collect())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The repository's totals and each archive's sizes: archives already measured come from
 /// the cache; each new one costs one `borgmatic info` (all of them with `refresh`).
 /// `told(done, of)` hears of each archive borg is asked about.
@@ -217,7 +186,7 @@ pub async fn repository_stats(
     } else {
         read_cache(&path)
     };
-    let listed = archive_list(config, repository).await?;
+    let listed = super::archive_list(config, repository).await?;
     let new: Vec<&(String, String, String)> = listed
         .iter()
         .filter(|(_, archive_id, _)| !cache.archives.contains_key(archive_id))
